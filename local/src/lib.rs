@@ -1,0 +1,183 @@
+//! The local server: every function's handler behind one HTTP listener, with the same routes as
+//! `template.yaml`. Requests are turned into the `lambda_http::Request` API Gateway would deliver (path and
+//! query parameters included), so handlers run exactly the code they run in Lambda.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{RawPathParams, State};
+use axum::middleware::{self, Next};
+use axum::routing::{MethodFilter, on};
+use futures::future::BoxFuture;
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, RequestExt, Response};
+use switchboard::App;
+
+/// The largest body API Gateway accepts (10 MB); the local server refuses larger ones the same way.
+const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+pub type Handler = fn(Arc<App>, Request) -> BoxFuture<'static, Response<Body>>;
+
+/// One API Gateway route: method, path in API Gateway syntax (`/users/{id}`) and its function's handler.
+#[derive(Clone)]
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub handler: Handler,
+}
+
+impl Route {
+    /// API Gateway's route key, as events carry it: `GET /is-alive`.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+macro_rules! route {
+    ($method:ident $path:literal => $handler:path) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            handler: |app, request| Box::pin($handler(app, request)),
+        }
+    };
+}
+
+/// Every route of every function. Adding a function to the local server is one line here.
+pub fn routes() -> Vec<Route> {
+    vec![route!(GET "/is-alive" => health::handle)]
+}
+
+/// Finds the route for a method and a concrete path, with the path parameters it binds.
+pub fn find<'r>(
+    routes: &'r [Route],
+    method: &Method,
+    path: &str,
+) -> Option<(&'r Route, HashMap<String, String>)> {
+    routes
+        .iter()
+        .filter(|r| r.method == *method)
+        .find_map(|route| {
+            let pattern: Vec<&str> = route.path.split('/').collect();
+            let actual: Vec<&str> = path.split('/').collect();
+            if pattern.len() != actual.len() {
+                return None;
+            }
+            let mut params = HashMap::new();
+            for (p, a) in pattern.iter().zip(&actual) {
+                match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    Some(name) if !a.is_empty() => {
+                        params.insert(name.to_owned(), (*a).to_owned());
+                    }
+                    _ if p == a => {}
+                    _ => return None,
+                }
+            }
+            Some((route, params))
+        })
+}
+
+fn method_filter(method: &Method) -> MethodFilter {
+    match *method {
+        Method::POST => MethodFilter::POST,
+        Method::PATCH => MethodFilter::PATCH,
+        Method::PUT => MethodFilter::PUT,
+        Method::DELETE => MethodFilter::DELETE,
+        _ => MethodFilter::GET,
+    }
+}
+
+/// Builds the request API Gateway's HTTP API (payload v2) would hand the function.
+pub fn lambda_request(
+    parts: lambda_http::http::request::Parts,
+    body: Vec<u8>,
+    path_parameters: HashMap<String, String>,
+) -> Request {
+    let mut query: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+        query
+            .entry(k.into_owned())
+            .or_default()
+            .push(v.into_owned());
+    }
+    let body = match String::from_utf8(body) {
+        Ok(text) if text.is_empty() => Body::Empty,
+        Ok(text) => Body::Text(text),
+        Err(binary) => Body::Binary(binary.into_bytes()),
+    };
+    Request::from_parts(parts, body)
+        .with_path_parameters(path_parameters)
+        .with_query_string_parameters(query)
+}
+
+async fn invoke(
+    handler: Handler,
+    app: Arc<App>,
+    params: RawPathParams,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return into_axum(switchboard::http::text(413, "Request Entity Too Large"));
+    };
+    let params = params
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    into_axum(handler(app, lambda_request(parts, bytes.to_vec(), params)).await)
+}
+
+fn into_axum(response: Response<Body>) -> axum::response::Response {
+    response.map(|body| match body {
+        Body::Empty => axum::body::Body::empty(),
+        Body::Text(text) => axum::body::Body::from(text),
+        Body::Binary(bytes) => axum::body::Body::from(bytes),
+        _ => axum::body::Body::empty(),
+    })
+}
+
+/// One log line per request: method, path, status and time taken.
+async fn log_request(request: axum::extract::Request, next: Next) -> axum::response::Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1e3),
+        "request"
+    );
+    response
+}
+
+/// The router for `routes`, sharing one `App`.
+pub fn router(app: Arc<App>, routes: &[Route]) -> Router {
+    let mut router = Router::new();
+    for route in routes {
+        let handler = route.handler;
+        router = router.route(
+            route.path,
+            on(
+                method_filter(&route.method),
+                move |State(app): State<Arc<App>>,
+                      params: RawPathParams,
+                      request: axum::extract::Request| {
+                    invoke(handler, app, params, request)
+                },
+            ),
+        );
+    }
+    router
+        // API Gateway's answer for a route it does not have.
+        .fallback(|| async {
+            into_axum(switchboard::http::json(
+                404,
+                &serde_json::json!({ "message": "Not Found" }),
+            ))
+        })
+        .layer(middleware::from_fn(log_request))
+        .with_state(app)
+}

@@ -1,0 +1,105 @@
+//! `cargo run -p switchboard-local`: every function on 127.0.0.1:3000 with the embedded store.
+//!
+//! Options: `--addr HOST:PORT` (or `SWITCHBOARD_ADDR`), `--port PORT`, `--data-dir DIR` (or
+//! `SWITCHBOARD_DATA_DIR`, default `./.switchboard`). With `SWITCHBOARD_TABLE` (and AWS settings) in the
+//! environment it uses DynamoDB instead.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use switchboard::App;
+use switchboard::config::{Config, Storage};
+
+const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+const USAGE: &str = "usage: switchboard-local [--addr HOST:PORT | --port PORT] [--data-dir DIR]";
+
+struct Options {
+    addr: SocketAddr,
+    data_dir: Option<PathBuf>,
+}
+
+fn options() -> Result<Options, String> {
+    let mut addr = std::env::var("SWITCHBOARD_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.into());
+    let mut data_dir = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{arg} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--addr" => addr = value()?,
+            "--port" => addr = format!("127.0.0.1:{}", value()?),
+            "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    let addr = addr
+        .parse()
+        .map_err(|e| format!("invalid address {addr}: {e}"))?;
+    Ok(Options { addr, data_dir })
+}
+
+async fn shutdown() {
+    // Ctrl-C, or SIGTERM from a process manager.
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    switchboard::telemetry::init();
+    let options = match options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = match Config::local(options.data_dir).map(App::new) {
+        Ok(app) => match app.await {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("switchboard-local: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Err(e) => {
+            eprintln!("switchboard-local: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match &app.config.storage {
+        Storage::Embedded { dir } => tracing::info!(dir = %dir.display(), "embedded store"),
+        Storage::DynamoDb { table } => tracing::info!(table, "DynamoDB store"),
+    }
+    let listener = match tokio::net::TcpListener::bind(options.addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("switchboard-local: cannot listen on {}: {e}", options.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("listening on http://{}", options.addr);
+    let router = switchboard_local::router(app, &switchboard_local::routes());
+    if let Err(e) = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown())
+        .await
+    {
+        eprintln!("switchboard-local: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The one test command: starts the test services (DynamoDB Local, moto, s3s-fs; installed on first use),
+# runs every test of the workspace against them, and stops what it started.
+# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p switchboard-tests store_`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if scripts/services.sh env >/dev/null 2>&1; then
+  started=""   # already running (e.g. a developer's own session): leave them be
+else
+  scripts/services.sh start >/dev/null
+  started=yes
+fi
+cleanup() { [ -n "$started" ] && scripts/services.sh stop >/dev/null || true; }
+trap cleanup EXIT
+
+# shellcheck source=/dev/null
+source .tools/services.env
+cargo test --workspace --all-targets "$@"

@@ -1,0 +1,49 @@
+//! The state every handler shares: configuration and clients, built once per cold start (or once per
+//! local server) and handed to handlers behind an `Arc`.
+
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError, Storage};
+use crate::store::dynamodb::DynamoStore;
+use crate::store::embedded::EmbeddedStore;
+use crate::store::{CursorCodec, Store, StoreError};
+
+pub struct App {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl App {
+    /// Lambda start-up: configuration from the environment, the DynamoDB client built once.
+    pub async fn lambda() -> Result<Arc<Self>, StartError> {
+        Self::new(Config::lambda()?).await
+    }
+
+    pub async fn new(config: Config) -> Result<Arc<Self>, StartError> {
+        let cursors = CursorCodec::new(config.token_secret.expose());
+        let store: Arc<dyn Store> = match &config.storage {
+            Storage::DynamoDb { table } => {
+                let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
+                Arc::new(DynamoStore::new(client, table.clone(), cursors))
+            }
+            Storage::Embedded { dir } => Arc::new(EmbeddedStore::open(dir, cursors)?),
+        };
+        Ok(Arc::new(Self { config, store }))
+    }
+}
+
+/// The SDK configuration shared by every client: region, credentials and `AWS_ENDPOINT_URL_*` from the
+/// environment.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}

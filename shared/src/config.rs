@@ -1,0 +1,254 @@
+//! Configuration, read once at cold start. Lambda gets everything from the environment (template.yaml sets
+//! it); the local server falls back to an embedded store and secrets it keeps in its data directory.
+//!
+//! Emulator endpoints use the AWS SDK's own variables (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`,
+//! `AWS_ENDPOINT_URL_SNS`, or `AWS_ENDPOINT_URL` for all), which `aws-config` reads itself.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+pub const TABLE: &str = "SWITCHBOARD_TABLE";
+pub const BUCKET: &str = "SWITCHBOARD_BUCKET";
+pub const TOPIC_ARN: &str = "SWITCHBOARD_TOPIC_ARN";
+pub const TOKEN_SECRET: &str = "SWITCHBOARD_TOKEN_SECRET";
+/// App Connect's name for the key its JWTs are signed with; the CRM extension API keeps it.
+pub const CRM_SECRET: &str = "APP_SERVER_SECRET_KEY";
+pub const DATA_DIR: &str = "SWITCHBOARD_DATA_DIR";
+pub const DEFAULT_DATA_DIR: &str = ".switchboard";
+/// HS256 keys shorter than the hash add no strength and hint at a placeholder.
+const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("missing required setting {0}")]
+    Missing(&'static str),
+    #[error("setting {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// A secret value: never printed, compared only by its users in constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    fn parse(name: &'static str, value: String) -> Result<Self, ConfigError> {
+        if value.len() < MIN_SECRET_BYTES {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: format!("must be at least {MIN_SECRET_BYTES} bytes"),
+            });
+        }
+        Ok(Self(value))
+    }
+
+    fn generate() -> Self {
+        Self(URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    DynamoDb { table: String },
+    Embedded { dir: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub storage: Storage,
+    /// Avatar bucket; required by the functions that presign uploads.
+    pub bucket: Option<String>,
+    /// Push topic; required by the functions that publish.
+    pub topic_arn: Option<String>,
+    /// Signs access tokens and pagination cursors.
+    pub token_secret: Secret,
+    /// Signs the CRM extension's `jwtToken`.
+    pub crm_secret: Secret,
+}
+
+fn optional(env: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    env(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn required(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    optional(env, name).ok_or(ConfigError::Missing(name))
+}
+
+impl Config {
+    /// Lambda: every setting comes from the environment and the store is DynamoDB.
+    pub fn lambda() -> Result<Self, ConfigError> {
+        Self::for_lambda(|name| std::env::var(name).ok())
+    }
+
+    pub fn for_lambda(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            storage: Storage::DynamoDb {
+                table: required(&env, TABLE)?,
+            },
+            bucket: optional(&env, BUCKET),
+            topic_arn: optional(&env, TOPIC_ARN),
+            token_secret: Secret::parse(TOKEN_SECRET, required(&env, TOKEN_SECRET)?)?,
+            crm_secret: Secret::parse(CRM_SECRET, required(&env, CRM_SECRET)?)?,
+        })
+    }
+
+    /// Local runs: DynamoDB when `SWITCHBOARD_TABLE` is set, else the embedded store in the data directory.
+    /// Secrets not in the environment are generated once and kept in the data directory, so tokens survive
+    /// restarts.
+    pub fn local(data_dir: Option<PathBuf>) -> Result<Self, ConfigError> {
+        Self::for_local(|name| std::env::var(name).ok(), data_dir)
+    }
+
+    pub fn for_local(
+        env: impl Fn(&str) -> Option<String>,
+        data_dir: Option<PathBuf>,
+    ) -> Result<Self, ConfigError> {
+        let dir = data_dir
+            .or_else(|| optional(&env, DATA_DIR).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let secret = |name: &'static str| match optional(&env, name) {
+            Some(value) => Secret::parse(name, value),
+            None => local_secret(&dir, name),
+        };
+        Ok(Self {
+            storage: match optional(&env, TABLE) {
+                Some(table) => Storage::DynamoDb { table },
+                None => Storage::Embedded { dir: dir.clone() },
+            },
+            bucket: optional(&env, BUCKET),
+            topic_arn: optional(&env, TOPIC_ARN),
+            token_secret: secret(TOKEN_SECRET)?,
+            crm_secret: secret(CRM_SECRET)?,
+        })
+    }
+
+    pub fn require_bucket(&self) -> Result<&str, ConfigError> {
+        self.bucket.as_deref().ok_or(ConfigError::Missing(BUCKET))
+    }
+
+    pub fn require_topic(&self) -> Result<&str, ConfigError> {
+        self.topic_arn
+            .as_deref()
+            .ok_or(ConfigError::Missing(TOPIC_ARN))
+    }
+}
+
+/// Reads `<dir>/secrets/<name>`, creating it with a fresh random value on first use.
+fn local_secret(dir: &Path, name: &'static str) -> Result<Secret, ConfigError> {
+    let invalid = |e: std::io::Error| ConfigError::Invalid {
+        name,
+        reason: format!("cannot keep a generated secret in {}: {e}", dir.display()),
+    };
+    let path = dir.join("secrets").join(name);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Secret::parse(name, existing.trim().to_owned());
+    }
+    std::fs::create_dir_all(path.parent().unwrap_or(dir)).map_err(invalid)?;
+    let secret = Secret::generate();
+    write_private(&path, &secret.0).map_err(invalid)?;
+    Ok(secret)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(value.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+    std::fs::write(path, value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const LONG: &str = "0123456789abcdef0123456789abcdef";
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn lambda_names_the_missing_setting() {
+        let err = Config::for_lambda(env(&[(TABLE, "t"), (TOKEN_SECRET, LONG)])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing(CRM_SECRET));
+        assert_eq!(
+            err.to_string(),
+            "missing required setting APP_SERVER_SECRET_KEY"
+        );
+        let err = Config::for_lambda(env(&[])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing(TABLE));
+    }
+
+    #[test]
+    fn lambda_refuses_short_secrets_and_hides_them() {
+        let err = Config::for_lambda(env(&[
+            (TABLE, "t"),
+            (TOKEN_SECRET, "short"),
+            (CRM_SECRET, LONG),
+        ]))
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: TOKEN_SECRET,
+                ..
+            }
+        ));
+        let ok = Config::for_lambda(env(&[
+            (TABLE, "t"),
+            (TOKEN_SECRET, LONG),
+            (CRM_SECRET, LONG),
+        ]))
+        .unwrap();
+        assert_eq!(ok.storage, Storage::DynamoDb { table: "t".into() });
+        assert!(!format!("{ok:?}").contains(LONG));
+        assert_eq!(ok.require_bucket(), Err(ConfigError::Missing(BUCKET)));
+    }
+
+    #[test]
+    fn local_generates_secrets_once_and_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Config::for_local(env(&[]), Some(dir.path().into())).unwrap();
+        let second = Config::for_local(env(&[]), Some(dir.path().into())).unwrap();
+        assert_eq!(
+            first.storage,
+            Storage::Embedded {
+                dir: dir.path().into()
+            }
+        );
+        assert_eq!(first.token_secret, second.token_secret);
+        assert_ne!(first.token_secret, first.crm_secret);
+        let aws = Config::for_local(env(&[(TABLE, "t")]), Some(dir.path().into())).unwrap();
+        assert_eq!(aws.storage, Storage::DynamoDb { table: "t".into() });
+    }
+}

@@ -1,0 +1,73 @@
+//! The one domain error. Each API family renders it in its own envelope (see [`crate::http`]).
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// 400: the request is malformed; `details` lists every problem found, not just the first.
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        details: Vec<String>,
+    },
+    /// 401
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404
+    #[error("{0}")]
+    NotFound(String),
+    /// 409
+    #[error("{0}")]
+    Conflict(String),
+    /// 5xx. The text is the cause, for logs only: it never reaches a response.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>, details: Vec<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            details,
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest { .. } => 400,
+            Self::Unauthorized(_) => 401,
+            Self::Forbidden(_) => 403,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::Internal(_) => 500,
+        }
+    }
+}
+
+/// Store failures that the domain did not handle itself. Condition failures a rule expects (a taken
+/// username, a used token) are matched where they happen and given their own message.
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::ConditionFailed | StoreError::Conflict => {
+                Self::Conflict("The resource was changed by another request; try again".into())
+            }
+            StoreError::InvalidCursor => Self::bad_request("Invalid pagination cursor"),
+            e @ (StoreError::Invalid(_) | StoreError::Corrupt(_) | StoreError::Unavailable(_)) => {
+                Self::Internal(e.to_string())
+            }
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

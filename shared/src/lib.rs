@@ -1,0 +1,12 @@
+//! Switchboard's domain crate: configuration, errors, the HTTP envelopes, and the storage port with its
+//! DynamoDB and embedded adapters. Functions are thin HTTP faces over this crate.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+pub use app::App;
+pub use error::{Error, Result};

@@ -1,0 +1,326 @@
+//! The embedded adapter: redb in the process, one file under the data directory, the same semantics as the
+//! DynamoDB adapter. redb serialises write transactions, so a condition checked inside one holds at commit.
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{
+    Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now,
+    validate_transaction,
+};
+
+/// (pk, sk) → the stored item.
+const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
+/// (gsi1pk, gsi1sk, pk, sk) → nothing: the index, kept in the same transaction as the items.
+const GSI1: TableDefinition<(&str, &str, &str, &str), ()> = TableDefinition::new("gsi1");
+/// Sorts after every character a key may hold; closes a prefix range.
+const PREFIX_END: char = char::MAX;
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    v: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1: Option<Key>,
+    body: Value,
+}
+
+impl Stored {
+    fn into_item(self, key: Key) -> Item {
+        Item {
+            key,
+            version: self.v,
+            expires_at: self.ttl,
+            index: self.gsi1,
+            body: self.body,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    cursors: CursorCodec,
+}
+
+fn unavailable(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Unavailable(e.into().to_string())
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the database file `switchboard.redb` in `dir`.
+    pub fn open(dir: &Path, cursors: CursorCodec) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(unavailable)?;
+        let db = Database::create(dir.join("switchboard.redb")).map_err(unavailable)?;
+        let tx = db.begin_write().map_err(unavailable)?;
+        tx.open_table(ITEMS).map_err(unavailable)?;
+        tx.open_table(GSI1).map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+        Ok(Self {
+            db: Arc::new(db),
+            cursors,
+        })
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || work(&db))
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+}
+
+fn read_item(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    key: &Key,
+    now: i64,
+) -> Result<Option<Item>, StoreError> {
+    let Some(raw) = table
+        .get((key.pk.as_str(), key.sk.as_str()))
+        .map_err(unavailable)?
+    else {
+        return Ok(None);
+    };
+    let stored: Stored = serde_json::from_slice(raw.value())
+        .map_err(|e| StoreError::Corrupt(format!("{}/{}: {e}", key.pk, key.sk)))?;
+    let item = stored.into_item(key.clone());
+    Ok(item.is_live(now).then_some(item))
+}
+
+fn holds(condition: Condition, current: Option<&Item>) -> bool {
+    match (condition, current) {
+        (Condition::Absent, current) => current.is_none(),
+        (Condition::Exists, current) => current.is_some(),
+        (Condition::Version(v), Some(item)) => item.version == v,
+        (Condition::Version(_), None) => false,
+    }
+}
+
+type KeyRange<'a> = (Bound<(&'a str, &'a str)>, Bound<(&'a str, &'a str)>);
+
+/// The key range of one partition and sort-key prefix, starting after `after` when paging.
+fn bounds<'a>(
+    partition: &'a str,
+    prefix: &'a str,
+    end: &'a str,
+    after: Option<&'a str>,
+    descending: bool,
+) -> KeyRange<'a> {
+    let low = Bound::Included((partition, prefix));
+    let high = Bound::Excluded((partition, end));
+    match (after, descending) {
+        (None, _) => (low, high),
+        (Some(sk), false) => (Bound::Excluded((partition, sk)), high),
+        (Some(sk), true) => (low, Bound::Excluded((partition, sk))),
+    }
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let key = key.clone();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(unavailable)?;
+            let items = tx.open_table(ITEMS).map_err(unavailable)?;
+            read_item(&items, &key, now())
+        })
+        .await
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        let keys = keys.to_vec();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(unavailable)?;
+            let items = tx.open_table(ITEMS).map_err(unavailable)?;
+            let now = now();
+            let mut found = Vec::with_capacity(keys.len());
+            for key in &keys {
+                found.extend(read_item(&items, key, now)?);
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        let position = self.cursors.decode(query)?;
+        let query = query.clone();
+        let cursors = self.cursors.clone();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(unavailable)?;
+            let items = tx.open_table(ITEMS).map_err(unavailable)?;
+            let want = query.page_size() as usize;
+            let end = format!("{}{PREFIX_END}", query.prefix);
+            let now = now();
+            let mut page = Vec::with_capacity(want + 1);
+            match query.index {
+                Index::Primary => {
+                    let after = position.as_ref().map(|p| p.last.sk.as_str());
+                    let range = items
+                        .range(bounds(
+                            &query.partition,
+                            &query.prefix,
+                            &end,
+                            after,
+                            query.descending,
+                        ))
+                        .map_err(unavailable)?;
+                    let keys: Box<dyn Iterator<Item = _>> = if query.descending {
+                        Box::new(range.rev())
+                    } else {
+                        Box::new(range)
+                    };
+                    for entry in keys {
+                        let (k, v) = entry.map_err(unavailable)?;
+                        let (pk, sk) = k.value();
+                        let stored: Stored = serde_json::from_slice(v.value())
+                            .map_err(|e| StoreError::Corrupt(format!("{pk}/{sk}: {e}")))?;
+                        let item = stored.into_item(Key::new(pk, sk));
+                        if item.is_live(now) {
+                            page.push(item);
+                            if page.len() > want {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Index::Gsi1 => {
+                    let gsi = tx.open_table(GSI1).map_err(unavailable)?;
+                    let p = query.partition.as_str();
+                    let (low, high) = match &position {
+                        Some(at) => {
+                            let ix = at.index.as_ref().ok_or(StoreError::InvalidCursor)?;
+                            let after =
+                                (p, ix.sk.as_str(), at.last.pk.as_str(), at.last.sk.as_str());
+                            if query.descending {
+                                (
+                                    Bound::Included((p, query.prefix.as_str(), "", "")),
+                                    Bound::Excluded(after),
+                                )
+                            } else {
+                                (
+                                    Bound::Excluded(after),
+                                    Bound::Excluded((p, end.as_str(), "", "")),
+                                )
+                            }
+                        }
+                        None => (
+                            Bound::Included((p, query.prefix.as_str(), "", "")),
+                            Bound::Excluded((p, end.as_str(), "", "")),
+                        ),
+                    };
+                    let range = gsi.range((low, high)).map_err(unavailable)?;
+                    let keys: Box<dyn Iterator<Item = _>> = if query.descending {
+                        Box::new(range.rev())
+                    } else {
+                        Box::new(range)
+                    };
+                    for entry in keys {
+                        let (k, _) = entry.map_err(unavailable)?;
+                        let (_, _, pk, sk) = k.value();
+                        if let Some(item) = read_item(&items, &Key::new(pk, sk), now)? {
+                            page.push(item);
+                            if page.len() > want {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            let cursor = if page.len() > want {
+                page.truncate(want);
+                page.last().map(|last| cursors.encode(&query, last))
+            } else {
+                None
+            };
+            Ok(Page {
+                items: page,
+                cursor,
+            })
+        })
+        .await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        validate_transaction(&writes)?;
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(unavailable)?;
+            {
+                let mut items = tx.open_table(ITEMS).map_err(unavailable)?;
+                let mut gsi = tx.open_table(GSI1).map_err(unavailable)?;
+                let now = now();
+                // Check every condition before writing anything; dropping `tx` uncommitted rolls back.
+                let mut current = Vec::with_capacity(writes.len());
+                for write in &writes {
+                    let (Write::Put(_, cond) | Write::Delete(_, cond) | Write::Check(_, cond)) =
+                        write;
+                    let existing = read_item(&items, write.key(), now)?;
+                    if !holds(*cond, existing.as_ref()) {
+                        return Err(StoreError::ConditionFailed);
+                    }
+                    current.push(existing);
+                }
+                for (write, existing) in writes.into_iter().zip(current) {
+                    let key = write.key().clone();
+                    if matches!(write, Write::Check(..)) {
+                        continue;
+                    }
+                    // Whatever was there (even expired) leaves the index; a put adds its own entry back.
+                    let raw_old = items
+                        .remove((key.pk.as_str(), key.sk.as_str()))
+                        .map_err(unavailable)?
+                        .map(|old| old.value().to_vec());
+                    let old_index = raw_old
+                        .and_then(|raw| serde_json::from_slice::<Stored>(&raw).ok())
+                        .and_then(|old| old.gsi1);
+                    if let Some(ix) = old_index {
+                        gsi.remove((
+                            ix.pk.as_str(),
+                            ix.sk.as_str(),
+                            key.pk.as_str(),
+                            key.sk.as_str(),
+                        ))
+                        .map_err(unavailable)?;
+                    }
+                    if let Write::Put(item, _) = write {
+                        let stored = Stored {
+                            v: existing.map_or(1, |e| e.version + 1),
+                            ttl: item.expires_at,
+                            gsi1: item.index,
+                            body: item.body,
+                        };
+                        let raw = serde_json::to_vec(&stored)
+                            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                        items
+                            .insert((key.pk.as_str(), key.sk.as_str()), raw.as_slice())
+                            .map_err(unavailable)?;
+                        if let Some(ix) = &stored.gsi1 {
+                            gsi.insert(
+                                (
+                                    ix.pk.as_str(),
+                                    ix.sk.as_str(),
+                                    key.pk.as_str(),
+                                    key.sk.as_str(),
+                                ),
+                                (),
+                            )
+                            .map_err(unavailable)?;
+                        }
+                    }
+                }
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+}

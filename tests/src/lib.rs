@@ -1,0 +1,84 @@
+//! Shared helpers for the cross-crate tests: the stores under test (embedded in a temp dir, DynamoDB Local
+//! with a fresh table) and the storage conformance suite both run.
+//!
+//! Services come from `scripts/services.sh start`, which writes their endpoints to `.tools/services.env`
+//! (`scripts/test.sh` does all of it). A test that needs a service and finds none fails and says so.
+
+pub mod conformance;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use switchboard::store::dynamodb::DynamoStore;
+use switchboard::store::embedded::EmbeddedStore;
+use switchboard::store::table::ensure_table;
+use switchboard::store::{CursorCodec, Store};
+
+pub const DYNAMODB_URL: &str = "SWITCHBOARD_TEST_DYNAMODB_URL";
+
+/// The URL of a test service, or a failure that says how to start it.
+pub fn service_url(variable: &str) -> String {
+    match std::env::var(variable) {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{variable} is not set: this test needs the local test services. Run `scripts/test.sh`, or \
+             `scripts/services.sh start && source .tools/services.env` before `cargo test`."
+        ),
+    }
+}
+
+pub fn cursor_codec() -> CursorCodec {
+    CursorCodec::new(b"switchboard-tests-cursor-secret-0123456789")
+}
+
+/// A DynamoDB client for DynamoDB Local.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .endpoint_url(service_url(DYNAMODB_URL))
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "switchboardtest",
+            "switchboardtestsecret",
+            None,
+            None,
+            "tests",
+        ))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// A DynamoDB store on a table of its own, created with the project's one table definition.
+pub async fn dynamo_store() -> Arc<dyn Store> {
+    let client = dynamodb_client().await;
+    let table = format!("switchboard-test-{}", uuid::Uuid::new_v4());
+    if let Err(e) = ensure_table(&client, &table).await {
+        panic!(
+            "cannot create a table in DynamoDB Local at {}: {e}",
+            service_url(DYNAMODB_URL)
+        );
+    }
+    Arc::new(DynamoStore::new(client, table, cursor_codec()))
+}
+
+/// An embedded store in a fresh directory (kept alive by the returned guard).
+pub fn embedded_store() -> (tempfile::TempDir, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = EmbeddedStore::open(dir.path(), cursor_codec()).expect("open embedded store");
+    (dir, Arc::new(store))
+}
+
+/// Generates one `#[tokio::test]` per conformance case, each on a fresh store from `$store`
+/// (an async expression yielding `(guard, Arc<dyn Store>)`).
+#[macro_export]
+macro_rules! conformance_suite {
+    ($store:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (_guard, store) = $store;
+                $crate::conformance::$case(store).await;
+            }
+        )+
+    };
+}

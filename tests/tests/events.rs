@@ -1,0 +1,99 @@
+//! Every sample event in `events/` is a valid API Gateway HTTP API (v2) event for a route we serve, runs
+//! through that route's handler, and every route has at least one event. So `sam local invoke -e` works.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use lambda_http::RequestExt;
+use switchboard::App;
+use switchboard::config::Config;
+use switchboard_local::{find, routes};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn event_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            event_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "json") {
+            found.push(path);
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_event_runs_through_its_handler_and_every_route_has_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(Config::for_local(|_| None, Some(dir.path().into())).unwrap())
+        .await
+        .unwrap();
+    let routes = routes();
+    let mut files = Vec::new();
+    event_files(&repo().join("events"), &mut files);
+    assert!(!files.is_empty());
+    let mut covered = BTreeSet::new();
+    for file in files {
+        let name = file.strip_prefix(repo()).unwrap().display().to_string();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(raw["version"], "2.0", "{name}: not a payload v2 event");
+        let request =
+            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let route_key = raw["routeKey"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no routeKey"));
+        let (route, params) =
+            find(&routes, request.method(), request.uri().path()).unwrap_or_else(|| {
+                panic!(
+                    "{name}: no route serves {} {}",
+                    request.method(),
+                    request.uri().path()
+                )
+            });
+        assert_eq!(
+            route.key(),
+            route_key,
+            "{name}: routeKey disagrees with its path"
+        );
+        assert_eq!(
+            request
+                .path_parameters()
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect::<std::collections::HashMap<_, _>>(),
+            params,
+            "{name}: pathParameters"
+        );
+        let response = (route.handler)(app.clone(), request).await;
+        assert!(
+            response.status().as_u16() < 500,
+            "{name}: {}",
+            response.status()
+        );
+        covered.insert(route.key());
+    }
+    let all: BTreeSet<String> = routes.iter().map(|r| r.key()).collect();
+    let missing: Vec<_> = all.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without an event in events/: {missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn is_alive_answers_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(Config::for_local(|_| None, Some(dir.path().into())).unwrap())
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(repo().join("events/health/get-is-alive.json")).unwrap();
+    let response = health::handle(app, lambda_http::request::from_str(&text).unwrap()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.body().as_ref(), b"OK");
+}
