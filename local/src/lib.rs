@@ -47,7 +47,45 @@ macro_rules! route {
 
 /// Every route of every function. Adding a function to the local server is one line here.
 pub fn routes() -> Vec<Route> {
-    vec![route!(GET "/is-alive" => health::handle)]
+    vec![
+        route!(GET "/is-alive" => health::handle),
+        // User service (seed 003) and personal API keys.
+        route!(POST "/users" => users::handle),
+        route!(GET "/users" => users::handle),
+        route!(GET "/users/{profileId}" => users::handle),
+        route!(PATCH "/users/{profileId}" => users::handle),
+        route!(DELETE "/users/{profileId}" => users::handle),
+        route!(POST "/identities/{identityId}/lock" => users::handle),
+        route!(POST "/identities/{identityId}/unlock" => users::handle),
+        route!(POST "/users/me/api-keys" => users::handle),
+        route!(GET "/users/me/api-keys" => users::handle),
+        route!(DELETE "/users/me/api-keys/{keyId}" => users::handle),
+        // Accounts and sessions.
+        route!(POST "/accounts" => accounts::handle),
+        route!(GET "/accounts/{accountId}" => accounts::handle),
+        route!(DELETE "/accounts/{accountId}" => accounts::handle),
+        route!(POST "/accounts/{accountId}/tokens" => accounts::handle),
+        route!(GET "/accounts" => accounts::handle),
+        route!(PATCH "/accounts/{accountId}" => accounts::handle),
+        route!(GET "/accounts/{accountId}/tokens" => accounts::handle),
+        route!(GET "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle),
+        route!(DELETE "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle),
+        route!(GET "/accounts/{accountId}/roles" => accounts::handle),
+        route!(PUT "/accounts/{accountId}/roles/{role}" => accounts::handle),
+        route!(DELETE "/accounts/{accountId}/roles/{role}" => accounts::handle),
+        route!(GET "/accounts/{accountId}/profile" => accounts::handle),
+        route!(PATCH "/accounts/{accountId}/profile" => accounts::handle),
+        route!(POST "/sessions" => accounts::handle),
+        route!(GET "/sessions" => accounts::handle),
+        route!(DELETE "/sessions" => accounts::handle),
+        route!(POST "/sessions/refresh" => accounts::handle),
+        route!(GET "/sessions/{sessionId}" => accounts::handle),
+        route!(DELETE "/sessions/{sessionId}" => accounts::handle),
+        // Server API (ContactsManager SDKs).
+        route!(POST "/api/v1/server/users/{uid}" => server_api::handle),
+        route!(DELETE "/api/v1/server/users/{uid}" => server_api::handle),
+        route!(POST "/api/v1/client/validate-key" => server_api::handle),
+    ]
 }
 
 /// Finds the route for a method and a concrete path, with the path parameters it binds.
@@ -158,6 +196,7 @@ pub fn router(app: Arc<App>, routes: &[Route]) -> Router {
     let mut router = Router::new();
     for route in routes {
         let handler = route.handler;
+        // Routes sharing a path merge their methods.
         router = router.route(
             route.path,
             on(

@@ -10,11 +10,17 @@ use std::process::ExitCode;
 
 use switchboard::App;
 use switchboard::config::{Config, Storage};
+use switchboard::identity::bootstrap::{Bootstrap, VARIABLES};
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
-const USAGE: &str = "usage: switchboard-local [--addr HOST:PORT | --port PORT] [--data-dir DIR]";
+const USAGE: &str = "usage: switchboard-local [bootstrap] [--addr HOST:PORT | --port PORT] [--data-dir DIR]
+
+  bootstrap   create the organization and admin named by SWITCHBOARD_ORG_ID, SWITCHBOARD_ORG_API_KEY,
+              SWITCHBOARD_ORG_API_SECRET, SWITCHBOARD_ADMIN_USERNAME and SWITCHBOARD_ADMIN_PASSWORD (if missing),
+              then exit. Uses DynamoDB when SWITCHBOARD_TABLE is set, so it also bootstraps a deployed stack.";
 
 struct Options {
+    bootstrap_only: bool,
     addr: SocketAddr,
     data_dir: Option<PathBuf>,
 }
@@ -22,6 +28,7 @@ struct Options {
 fn options() -> Result<Options, String> {
     let mut addr = std::env::var("SWITCHBOARD_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.into());
     let mut data_dir = None;
+    let mut bootstrap_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -32,6 +39,7 @@ fn options() -> Result<Options, String> {
             "--addr" => addr = value()?,
             "--port" => addr = format!("127.0.0.1:{}", value()?),
             "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
+            "bootstrap" => bootstrap_only = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -39,7 +47,28 @@ fn options() -> Result<Options, String> {
     let addr = addr
         .parse()
         .map_err(|e| format!("invalid address {addr}: {e}"))?;
-    Ok(Options { addr, data_dir })
+    Ok(Options {
+        bootstrap_only,
+        addr,
+        data_dir,
+    })
+}
+
+fn first_run_hint(addr: SocketAddr) -> String {
+    format!(
+        "No organization yet. Create one and its admin (idempotent, safe to leave set):
+
+    SWITCHBOARD_ORG_ID=default SWITCHBOARD_ORG_API_KEY=my-api-key \\
+    SWITCHBOARD_ORG_API_SECRET=$(openssl rand -hex 32) \\
+    SWITCHBOARD_ADMIN_USERNAME=admin SWITCHBOARD_ADMIN_PASSWORD='choose-a-long-one' \\
+    cargo run -p switchboard-local
+
+Then get an admin token:
+
+    curl -s -X POST http://{addr}/sessions -H 'content-type: application/json' \\
+      -d '{{\"username\":\"admin\",\"password\":\"choose-a-long-one\"}}'
+"
+    )
 }
 
 async fn shutdown() {
@@ -81,6 +110,47 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let bootstrap = match Bootstrap::from_env(|name| std::env::var(name).ok()) {
+        Ok(bootstrap) => bootstrap,
+        Err(e) => {
+            eprintln!("switchboard-local: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match &bootstrap {
+        Some(settings) => match app.identities.bootstrap(settings).await {
+            Ok(report) => tracing::info!(
+                organization = settings.organization_id,
+                organization_created = report.organization_created,
+                admin = settings.admin_username,
+                admin_created = report.admin_created,
+                "bootstrap"
+            ),
+            Err(e) => {
+                eprintln!("switchboard-local: bootstrap failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None if options.bootstrap_only => {
+            eprintln!(
+                "switchboard-local: bootstrap needs {}",
+                VARIABLES.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+        None => {
+            if let Ok(None) = app
+                .identities
+                .organization(&app.config.default_organization)
+                .await
+            {
+                println!("{}", first_run_hint(options.addr));
+            }
+        }
+    }
+    if options.bootstrap_only {
+        return ExitCode::SUCCESS;
+    }
     match &app.config.storage {
         Storage::Embedded { dir } => tracing::info!(dir = %dir.display(), "embedded store"),
         Storage::DynamoDb { table } => tracing::info!(table, "DynamoDB store"),

@@ -3,7 +3,12 @@
 
 use std::sync::Arc;
 
+use lambda_http::Request;
+
 use crate::config::{Config, ConfigError, Storage};
+use crate::error::Error;
+use crate::identity::{AuthFailure, Identities, Principal};
+use crate::request;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{CursorCodec, Store, StoreError};
@@ -11,6 +16,7 @@ use crate::store::{CursorCodec, Store, StoreError};
 pub struct App {
     pub config: Config,
     pub store: Arc<dyn Store>,
+    pub identities: Identities,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +42,34 @@ impl App {
             }
             Storage::Embedded { dir } => Arc::new(EmbeddedStore::open(dir, cursors)?),
         };
-        Ok(Arc::new(Self { config, store }))
+        let identities = Identities::new(store.clone(), &config);
+        Ok(Arc::new(Self {
+            config,
+            store,
+            identities,
+        }))
+    }
+
+    /// The caller of `request`, from its bearer token and fingerprint header.
+    pub async fn principal(&self, request: &Request) -> Result<Principal, Error> {
+        let fingerprint = request::header(request, request::FINGERPRINT_HEADER);
+        self.identities
+            .authenticate(request::bearer(request), fingerprint)
+            .await
+            .map_err(|failure| {
+                Error::Unauthorized(
+                    match failure {
+                        AuthFailure::Invalid => "token could not be verified",
+                        AuthFailure::Fingerprint => "Token fails security check",
+                        AuthFailure::Locked => "This account is locked",
+                    }
+                    .into(),
+                )
+            })
+    }
+
+    pub fn is_admin(&self, principal: &Principal) -> bool {
+        principal.identity.type_id == self.identities.types.admin
     }
 }
 

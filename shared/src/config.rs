@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
+
+use crate::identity::IdentityTypes;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub const TABLE: &str = "SWITCHBOARD_TABLE";
@@ -15,6 +17,10 @@ pub const TOPIC_ARN: &str = "SWITCHBOARD_TOPIC_ARN";
 pub const TOKEN_SECRET: &str = "SWITCHBOARD_TOKEN_SECRET";
 /// App Connect's name for the key its JWTs are signed with; the CRM extension API keeps it.
 pub const CRM_SECRET: &str = "APP_SERVER_SECRET_KEY";
+pub const ORG_ID: &str = "SWITCHBOARD_ORG_ID";
+pub const TYPE_ADMIN: &str = "SWITCHBOARD_TYPE_ADMIN";
+pub const TYPE_REGULAR: &str = "SWITCHBOARD_TYPE_REGULAR";
+pub const TYPE_GUEST: &str = "SWITCHBOARD_TYPE_GUEST";
 pub const DATA_DIR: &str = "SWITCHBOARD_DATA_DIR";
 pub const DEFAULT_DATA_DIR: &str = ".switchboard";
 /// HS256 keys shorter than the hash add no strength and hint at a placeholder.
@@ -75,6 +81,23 @@ pub struct Config {
     pub token_secret: Secret,
     /// Signs the CRM extension's `jwtToken`.
     pub crm_secret: Secret,
+    /// The organization of a single-tenant install (`SWITCHBOARD_ORG_ID`, default `default`).
+    pub default_organization: String,
+    /// Identity type ids (`SWITCHBOARD_TYPE_ADMIN`/`_REGULAR`/`_GUEST`, default 100/001/000).
+    pub identity_types: IdentityTypes,
+}
+
+fn identity_settings(env: &impl Fn(&str) -> Option<String>) -> (String, IdentityTypes) {
+    let defaults = IdentityTypes::default();
+    let types = IdentityTypes {
+        admin: optional(env, TYPE_ADMIN).unwrap_or(defaults.admin),
+        regular: optional(env, TYPE_REGULAR).unwrap_or(defaults.regular),
+        guest: optional(env, TYPE_GUEST).unwrap_or(defaults.guest),
+    };
+    (
+        optional(env, ORG_ID).unwrap_or_else(|| "default".into()),
+        types,
+    )
 }
 
 fn optional(env: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
@@ -97,6 +120,7 @@ impl Config {
     }
 
     pub fn for_lambda(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let (default_organization, identity_types) = identity_settings(&env);
         Ok(Self {
             storage: Storage::DynamoDb {
                 table: required(&env, TABLE)?,
@@ -105,6 +129,8 @@ impl Config {
             topic_arn: optional(&env, TOPIC_ARN),
             token_secret: Secret::parse(TOKEN_SECRET, required(&env, TOKEN_SECRET)?)?,
             crm_secret: Secret::parse(CRM_SECRET, required(&env, CRM_SECRET)?)?,
+            default_organization,
+            identity_types,
         })
     }
 
@@ -122,6 +148,7 @@ impl Config {
         let dir = data_dir
             .or_else(|| optional(&env, DATA_DIR).map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let (default_organization, identity_types) = identity_settings(&env);
         let secret = |name: &'static str| match optional(&env, name) {
             Some(value) => Secret::parse(name, value),
             None => local_secret(&dir, name),
@@ -135,6 +162,8 @@ impl Config {
             topic_arn: optional(&env, TOPIC_ARN),
             token_secret: secret(TOKEN_SECRET)?,
             crm_secret: secret(CRM_SECRET)?,
+            default_organization,
+            identity_types,
         })
     }
 

@@ -61,11 +61,16 @@ pub fn empty(code: u16) -> Response<Body> {
 
 /// Renders `error` in `family`'s envelope. A 5xx is logged here with its cause and answered generically.
 pub fn error(family: Family, error: Error) -> Response<Body> {
+    error_as(family, error, INTERNAL_MESSAGE)
+}
+
+/// As [`error`], with the route's own 5xx message (the user service names the operation that failed).
+pub fn error_as(family: Family, error: Error, internal_message: &str) -> Response<Body> {
     let code = error.status();
     let message = match &error {
         Error::Internal(cause) => {
             tracing::error!(cause = %cause, "request failed");
-            INTERNAL_MESSAGE.to_owned()
+            internal_message.to_owned()
         }
         other => other.to_string(),
     };

@@ -5,8 +5,11 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod identity;
+pub mod request;
 pub mod store;
 pub mod telemetry;
+pub mod time;
 
 pub use app::App;
 pub use error::{Error, Result};

@@ -1,0 +1,230 @@
+//! The server API of the ContactsManager SDKs, so the official SDKs work unchanged against Switchboard:
+//! `POST|DELETE /api/v1/server/users/{uid}` authenticated by the token the SDK signs with its organization's
+//! apiSecret, and `POST /api/v1/client/validate-key`. Errors are `{"detail": …}`. The end-user token returned
+//! is a Switchboard access token (a stored session), accepted by the user-facing routes.
+
+use std::sync::Arc;
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Map, Value, json};
+use switchboard::error::Error;
+use switchboard::http::{self, Family};
+use switchboard::identity::{Identity, NewIdentity, Profile, SessionContext};
+use switchboard::request::{self, Kind, Schema};
+use switchboard::{App, Result};
+
+/// The SDKs' default token lifetime.
+const DEFAULT_EXPIRY_SECONDS: i64 = 86_400;
+const MAX_EXPIRY_SECONDS: i64 = 30 * 86_400;
+
+pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+    let path = request.uri().path().trim_end_matches('/').to_owned();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let method = request.method().clone();
+    let result = match (&method, segments.as_slice()) {
+        (&Method::POST, ["api", "v1", "server", "users", uid]) => {
+            upsert_user(&app, &request, uid).await
+        }
+        (&Method::DELETE, ["api", "v1", "server", "users", uid]) => {
+            delete_user(&app, &request, uid).await
+        }
+        (&Method::POST, ["api", "v1", "client", "validate-key"]) => {
+            validate_key(&app, &request).await
+        }
+        _ => Err(Error::NotFound("Not Found".into())),
+    };
+    result.unwrap_or_else(|e| http::error(Family::Server, e))
+}
+
+/// The organization of the SDK token, which must be for user `uid`.
+async fn organization(app: &App, request: &Request, uid: &str) -> Result<(String, Option<Value>)> {
+    let token = request::bearer(request)
+        .ok_or_else(|| Error::Unauthorized("Missing bearer token".into()))?;
+    let (org, claims) = app.identities.verify_server_token(token).await?;
+    if claims.user_id != uid {
+        return Err(Error::Forbidden(
+            "Token user_id does not match the user in the path".into(),
+        ));
+    }
+    Ok((org.organization_id, claims.device()))
+}
+
+fn user_view(identity: &Identity, profile: Option<&Profile>) -> Value {
+    let property = |name: &str| {
+        profile
+            .and_then(|p| p.properties.get(name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    json!({
+        "id": identity.id,
+        "organization_id": identity.organization_id,
+        "organization_user_id": identity.external_id,
+        "email": identity.email,
+        "phone": identity.phone,
+        "full_name": profile.map(|p| p.name.clone()),
+        "avatar_url": property("avatarUrl"),
+        "contact_metadata": property("metadata"),
+        "is_active": !identity.locked,
+        "created_at": identity.created_at,
+        "updated_at": identity.updated_at,
+    })
+}
+
+async fn upsert_user(app: &App, request: &Request, uid: &str) -> Result<Response<Body>> {
+    let (org, token_device) = organization(app, request, uid).await?;
+    const SCHEMA: Schema = Schema {
+        fields: &[
+            ("expiry_seconds", Kind::Integer, false),
+            ("user_info", Kind::Object, true),
+            ("device_info", Kind::NullableObject, false),
+        ],
+        open: true,
+    };
+    let body = SCHEMA
+        .check(request::json_body(request)?)
+        .map_err(|_| Error::bad_request("user_info is required"))?;
+    let info = body["user_info"].as_object().cloned().unwrap_or_default();
+    let text = |name: &str| info.get(name).and_then(Value::as_str).map(str::to_owned);
+    if text("userId").as_deref().is_some_and(|id| id != uid) {
+        return Err(Error::bad_request(
+            "user_info.userId must match the user in the path",
+        ));
+    }
+    let full_name =
+        text("fullName").ok_or_else(|| Error::bad_request("user_info.fullName is required"))?;
+    let expiry = body
+        .get("expiry_seconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(DEFAULT_EXPIRY_SECONDS);
+    if !(1..=MAX_EXPIRY_SECONDS).contains(&expiry) {
+        return Err(Error::bad_request(format!(
+            "expiry_seconds must be between 1 and {MAX_EXPIRY_SECONDS}"
+        )));
+    }
+    let mut properties = Map::new();
+    for (from, to) in [("avatarUrl", "avatarUrl"), ("metadata", "metadata")] {
+        if let Some(value) = info.get(from) {
+            properties.insert(to.into(), value.clone());
+        }
+    }
+    let existing = app.identities.identity_by_external_id(&org, uid).await?;
+    let created = existing.is_none();
+    let identity = match existing {
+        Some(identity) => {
+            let updated = app
+                .identities
+                .update_identity(&identity.id, |i| {
+                    let (email, phone) = (text("email"), text("phone"));
+                    let changed = i.email != email || i.phone != phone;
+                    i.email = email;
+                    i.phone = phone;
+                    Ok(changed)
+                })
+                .await?
+                .unwrap_or(identity);
+            if let Some(profile_id) = &updated.profile_id {
+                app.identities
+                    .update_profile(profile_id, |p| {
+                        p.name = full_name.clone();
+                        p.properties.extend(properties.clone());
+                        Ok(true)
+                    })
+                    .await?;
+            } else {
+                app.identities
+                    .create_profile(&updated.id, full_name.clone())
+                    .await?;
+            }
+            app.identities
+                .identity(&updated.id)
+                .await?
+                .unwrap_or(updated)
+        }
+        None => {
+            app.identities
+                .create_identity(NewIdentity {
+                    organization_id: org.clone(),
+                    username: format!("ext:{uid}"),
+                    password: None,
+                    email: text("email"),
+                    phone: text("phone"),
+                    type_id: app.identities.types.regular.clone(),
+                    external_id: Some(uid.to_owned()),
+                    profile: Some((full_name, properties)),
+                })
+                .await?
+                .0
+        }
+    };
+    let device = body
+        .get("device_info")
+        .filter(|d| !d.is_null())
+        .cloned()
+        .or(token_device);
+    let context = SessionContext {
+        fingerprint: None,
+        user_agent: request::header(request, "user-agent").map(str::to_owned),
+        device,
+        lifetime: Some(expiry),
+    };
+    let signed_in = app
+        .identities
+        .start_session(identity.clone(), context, Vec::new())
+        .await?;
+    let profile = match &identity.profile_id {
+        Some(id) => app.identities.profile(id).await?,
+        None => None,
+    };
+    Ok(http::json(
+        if created { 201 } else { 200 },
+        &json!({
+            "status": "success",
+            "data": {
+                "token": { "token": signed_in.access_token, "expires_at": signed_in.access_expires_at },
+                "user": user_view(&identity, profile.as_ref()),
+                "created": created,
+            }
+        }),
+    ))
+}
+
+async fn delete_user(app: &App, request: &Request, uid: &str) -> Result<Response<Body>> {
+    let (org, _) = organization(app, request, uid).await?;
+    let identity = app
+        .identities
+        .identity_by_external_id(&org, uid)
+        .await?
+        .ok_or_else(|| Error::NotFound("User not found".into()))?;
+    app.identities
+        .delete_identity(&identity.id)
+        .await?
+        .ok_or_else(|| Error::NotFound("User not found".into()))?;
+    Ok(http::json(
+        200,
+        &json!({
+            "status": "success",
+            "message": "User deleted successfully",
+            "data": { "deleted_contact_id": identity.id }
+        }),
+    ))
+}
+
+async fn validate_key(app: &App, request: &Request) -> Result<Response<Body>> {
+    let invalid = || Error::Unauthorized("Invalid API key".into());
+    let body = request::json_body(request).map_err(|_| invalid())?;
+    let api_key = body
+        .as_ref()
+        .and_then(|b| b.get("api_key"))
+        .and_then(Value::as_str)
+        .ok_or_else(invalid)?;
+    app.identities
+        .organization_key(api_key)
+        .await?
+        .ok_or_else(invalid)?;
+    Ok(http::json(
+        200,
+        &json!({ "status": "success", "data": { "valid": true } }),
+    ))
+}

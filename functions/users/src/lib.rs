@@ -1,0 +1,268 @@
+//! The user service of seed 003 (Nodeblocks), word for word: `/users` CRUD and list, identity lock and
+//! unlock; plus the caller's personal API keys (`/users/me/api-keys`), used by the CRM extension's login.
+
+use std::sync::Arc;
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use switchboard::error::Error;
+use switchboard::http::{self, Family};
+use switchboard::identity::{Principal, ProfileFilter};
+use switchboard::request::{self, Kind, Schema};
+use switchboard::{App, Result};
+
+const NOT_AUTHORIZED: &str = "Identity is not authorized to access this resource";
+const PROFILE_NOT_FOUND: &str = "User profile not found";
+const USER_NOT_FOUND: &str = "User not found";
+
+pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+    let path = request.uri().path().trim_end_matches('/').to_owned();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let method = request.method().clone();
+    let (result, failure) = match (&method, segments.as_slice()) {
+        (&Method::POST, ["users"]) => (create_user(&app, &request).await, "Failed to create user"),
+        (&Method::GET, ["users"]) => (list_users(&app, &request).await, "Failed to find users"),
+        (&Method::POST, ["users", "me", "api-keys"]) => (
+            create_api_key(&app, &request).await,
+            "Failed to create API key",
+        ),
+        (&Method::GET, ["users", "me", "api-keys"]) => (
+            list_api_keys(&app, &request).await,
+            "Failed to find API keys",
+        ),
+        (&Method::DELETE, ["users", "me", "api-keys", id]) => (
+            revoke_api_key(&app, &request, id).await,
+            "Failed to revoke API key",
+        ),
+        (&Method::GET, ["users", id]) => (get_user(&app, &request, id).await, "Failed to get user"),
+        (&Method::PATCH, ["users", id]) => (
+            update_user(&app, &request, id).await,
+            "Failed to update user",
+        ),
+        (&Method::DELETE, ["users", id]) => (
+            delete_user(&app, &request, id).await,
+            "Failed to delete user",
+        ),
+        (&Method::POST, ["identities", id, "lock"]) => (
+            set_locked(&app, &request, id, true).await,
+            "Failed to lock user",
+        ),
+        (&Method::POST, ["identities", id, "unlock"]) => (
+            set_locked(&app, &request, id, false).await,
+            "Failed to unlock user",
+        ),
+        _ => (Err(Error::NotFound("Not Found".into())), ""),
+    };
+    result.unwrap_or_else(|e| http::error_as(Family::Users, e, failure))
+}
+
+/// Guests may read what is theirs but change nothing.
+fn may_act(app: &App, caller: &Principal, owner: &str, writes: bool) -> bool {
+    app.is_admin(caller)
+        || (caller.identity.id == owner
+            && !(writes && caller.identity.type_id == app.identities.types.guest))
+}
+
+fn forbidden() -> Error {
+    Error::Forbidden(NOT_AUTHORIZED.into())
+}
+
+async fn create_user(app: &App, request: &Request) -> Result<Response<Body>> {
+    let caller = app.principal(request).await?;
+    const SCHEMA: Schema = Schema {
+        fields: &[
+            ("identityId", Kind::String, true),
+            ("name", Kind::String, true),
+        ],
+        open: false,
+    };
+    let body = SCHEMA.check(request::json_body(request)?)?;
+    let identity_id = body["identityId"].as_str().unwrap_or_default();
+    let name = body["name"].as_str().unwrap_or_default().to_owned();
+    if !may_act(app, &caller, identity_id, true) {
+        return Err(forbidden());
+    }
+    let profile = app
+        .identities
+        .create_profile(identity_id, name)
+        .await?
+        .ok_or_else(|| Error::NotFound(USER_NOT_FOUND.into()))?;
+    Ok(http::json(200, &profile.user_view()))
+}
+
+async fn get_user(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = app.principal(request).await?;
+    let profile = app.identities.profile(id).await?;
+    match profile {
+        Some(p) if may_act(app, &caller, &p.identity_id, false) => {
+            Ok(http::json(200, &p.user_view()))
+        }
+        // Only an admin learns whether a profile exists.
+        _ if !app.is_admin(&caller) => Err(forbidden()),
+        _ => Err(Error::NotFound(PROFILE_NOT_FOUND.into())),
+    }
+}
+
+async fn list_users(app: &App, request: &Request) -> Result<Response<Body>> {
+    let caller = app.principal(request).await?;
+    if !app.is_admin(&caller) {
+        return Err(forbidden());
+    }
+    let mut problems = Vec::new();
+    let page = request::bounded(request, "page", 1, 1, 1000, &mut problems);
+    let limit = request::bounded(request, "limit", 10, 1, 50, &mut problems);
+    let mut filter = ProfileFilter {
+        name: None,
+        identity_id: None,
+        page,
+        limit,
+    };
+    for (key, value) in request::query_params(request) {
+        match key.as_str() {
+            "page" | "limit" => {}
+            "name" => filter.name = Some(value),
+            "identityId" => filter.identity_id = Some(value),
+            _ => problems.push("request query must NOT have additional properties".into()),
+        }
+    }
+    if !problems.is_empty() {
+        problems.dedup();
+        return Err(Error::invalid("Validation Error", problems));
+    }
+    let profiles = app
+        .identities
+        .list_profiles(&caller.identity.organization_id, &filter)
+        .await?;
+    Ok(http::json(
+        200,
+        &profiles.iter().map(|p| p.user_view()).collect::<Vec<_>>(),
+    ))
+}
+
+async fn update_user(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = app.principal(request).await?;
+    let Some(profile) = app.identities.profile(id).await? else {
+        return Err(if app.is_admin(&caller) {
+            Error::NotFound(PROFILE_NOT_FOUND.into())
+        } else {
+            forbidden()
+        });
+    };
+    if !may_act(app, &caller, &profile.identity_id, true) {
+        return Err(forbidden());
+    }
+    let body = match request::json_body(request)? {
+        Some(Value::Object(map)) if !map.is_empty() => Value::Object(map),
+        None | Some(Value::Object(_)) => {
+            return Err(Error::bad_request("Request body is required"));
+        }
+        Some(other) => other,
+    };
+    const SCHEMA: Schema = Schema {
+        fields: &[
+            ("name", Kind::String, false),
+            ("avatar", Kind::NullableObject, false),
+        ],
+        open: false,
+    };
+    let changes = SCHEMA.check(Some(body))?;
+    let updated = app
+        .identities
+        .update_profile(id, |p| {
+            if let Some(name) = changes.get("name").and_then(Value::as_str) {
+                p.name = name.to_owned();
+            }
+            if let Some(avatar) = changes.get("avatar") {
+                p.avatar = (!avatar.is_null()).then(|| avatar.clone());
+            }
+            Ok(true)
+        })
+        .await?
+        .ok_or_else(|| Error::NotFound(PROFILE_NOT_FOUND.into()))?;
+    Ok(http::json(200, &updated.user_view()))
+}
+
+async fn delete_user(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = app.principal(request).await?;
+    let Some(profile) = app.identities.profile(id).await? else {
+        return Err(if app.is_admin(&caller) {
+            Error::NotFound(USER_NOT_FOUND.into())
+        } else {
+            forbidden()
+        });
+    };
+    if !may_act(app, &caller, &profile.identity_id, true) {
+        return Err(forbidden());
+    }
+    app.identities
+        .delete_profile(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(USER_NOT_FOUND.into()))?;
+    Ok(http::empty(204))
+}
+
+async fn set_locked(
+    app: &App,
+    request: &Request,
+    id: &str,
+    locked: bool,
+) -> Result<Response<Body>> {
+    let caller = app.principal(request).await?;
+    if !app.is_admin(&caller) {
+        return Err(forbidden());
+    }
+    app.identities
+        .update_identity(id, |identity| {
+            identity.locked = locked;
+            if !locked {
+                identity.failed_logins = 0;
+            }
+            Ok(true)
+        })
+        .await?
+        .ok_or_else(|| Error::NotFound(USER_NOT_FOUND.into()))?;
+    Ok(http::empty(204))
+}
+
+async fn create_api_key(app: &App, request: &Request) -> Result<Response<Body>> {
+    let caller = app.principal(request).await?;
+    if caller.identity.type_id == app.identities.types.guest {
+        return Err(forbidden());
+    }
+    const SCHEMA: Schema = Schema {
+        fields: &[("name", Kind::String, false)],
+        open: false,
+    };
+    let body = SCHEMA.check(request::json_body(request)?)?;
+    let name = body.get("name").and_then(Value::as_str).map(str::to_owned);
+    let (key, secret) = app
+        .identities
+        .create_api_key(&caller.identity, name)
+        .await?;
+    Ok(http::json(
+        201,
+        &json!({ "id": key.id, "key": secret, "name": key.name, "createdAt": key.created_at }),
+    ))
+}
+
+async fn list_api_keys(app: &App, request: &Request) -> Result<Response<Body>> {
+    let caller = app.principal(request).await?;
+    let keys = app
+        .identities
+        .api_keys(&caller.identity.organization_id, &caller.identity.id)
+        .await?;
+    Ok(http::json(
+        200,
+        &keys.iter().map(|k| k.view()).collect::<Vec<_>>(),
+    ))
+}
+
+async fn revoke_api_key(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = app.principal(request).await?;
+    if app.identities.revoke_api_key(&caller.identity, id).await? {
+        Ok(http::empty(204))
+    } else {
+        Err(Error::NotFound("API key not found".into()))
+    }
+}

@@ -1,0 +1,455 @@
+//! Organizations, identities and profiles: creation with uniqueness markers in one transaction, lookups,
+//! version-checked changes, removal.
+
+use serde_json::{Map, Value};
+
+use super::records::{Identity, Marker, Organization, OrganizationKey, Profile, Record};
+use super::{Identities, MAX_RETRIES, password};
+use crate::error::Error;
+use crate::store::{Condition, Index, Query, StoreError, Write};
+use crate::time::now_rfc3339;
+
+/// What sign-up, the admin API and the server API know about a new identity.
+#[derive(Debug, Clone, Default)]
+pub struct NewIdentity {
+    pub organization_id: String,
+    pub username: String,
+    pub password: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub type_id: String,
+    pub external_id: Option<String>,
+    /// Creates the profile in the same transaction.
+    pub profile: Option<(String, Map<String, Value>)>,
+}
+
+/// Admin listing of user profiles (seed 003 `GET /users`): exact filters and page/limit.
+#[derive(Debug, Clone)]
+pub struct ProfileFilter {
+    pub name: Option<String>,
+    pub identity_id: Option<String>,
+    pub page: usize,
+    pub limit: usize,
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+impl Identities {
+    /// Creates the organization and its API-key marker unless it exists; never duplicates it.
+    pub async fn ensure_organization(
+        &self,
+        id: &str,
+        name: &str,
+        api_key: &str,
+        api_secret: &str,
+    ) -> Result<Organization, Error> {
+        let org = Organization {
+            id: id.into(),
+            name: name.into(),
+            api_key: api_key.into(),
+            api_secret: api_secret.into(),
+            created_at: now_rfc3339(),
+            version: 0,
+        };
+        let marker = OrganizationKey {
+            api_key: api_key.into(),
+            organization_id: id.into(),
+            api_secret: api_secret.into(),
+            version: 0,
+        };
+        let created = self
+            .store
+            .transact(vec![
+                Write::Put(org.to_item()?, Condition::Absent),
+                Write::Put(marker.to_item()?, Condition::Absent),
+            ])
+            .await;
+        match created {
+            Ok(()) => Ok(org),
+            Err(StoreError::ConditionFailed | StoreError::Conflict) => {
+                self.load::<Organization>(&org.key()).await?.ok_or_else(|| {
+                    Error::Conflict("That API key belongs to another organization".into())
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn organization(&self, id: &str) -> Result<Option<Organization>, Error> {
+        self.load(&Organization::key_of(id)).await
+    }
+
+    /// The organization a server API key belongs to, with the secret its SDK signs with (one read).
+    pub async fn organization_key(&self, api_key: &str) -> Result<Option<OrganizationKey>, Error> {
+        self.load(&OrganizationKey::key_of(api_key)).await
+    }
+
+    /// Creates an identity, its uniqueness markers and (optionally) its profile, all or nothing.
+    pub async fn create_identity(
+        &self,
+        new: NewIdentity,
+    ) -> Result<(Identity, Option<Profile>), Error> {
+        let username = new.username.trim().to_lowercase();
+        if username.is_empty() {
+            return Err(Error::bad_request("username must be set"));
+        }
+        let password_hash = match new.password {
+            Some(p) => Some(password::hash(p).await?),
+            None => None,
+        };
+        let now = now_rfc3339();
+        let id = new_id();
+        let profile = new.profile.map(|(name, properties)| Profile {
+            id: new_id(),
+            identity_id: id.clone(),
+            organization_id: new.organization_id.clone(),
+            name,
+            avatar: None,
+            properties,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+            version: 0,
+        });
+        let identity = Identity {
+            id,
+            organization_id: new.organization_id,
+            username,
+            email: new
+                .email
+                .map(|e| e.trim().to_lowercase())
+                .filter(|e| !e.is_empty()),
+            phone: new.phone,
+            password_hash,
+            type_id: new.type_id,
+            roles: Vec::new(),
+            locked: false,
+            failed_logins: 0,
+            external_id: new.external_id,
+            profile_id: profile.as_ref().map(|p| p.id.clone()),
+            created_at: now.clone(),
+            updated_at: now,
+            version: 0,
+        };
+        let mut writes = vec![Write::Put(identity.to_item()?, Condition::Absent)];
+        for marker in identity.markers() {
+            writes.push(Write::Put(marker.to_item()?, Condition::Absent));
+        }
+        if let Some(profile) = &profile {
+            writes.push(Write::Put(profile.to_item()?, Condition::Absent));
+        }
+        let mut result = Ok(());
+        for _ in 0..MAX_RETRIES {
+            result = self.store.transact(writes.clone()).await;
+            if !matches!(result, Err(StoreError::Conflict)) {
+                break;
+            }
+        }
+        match result {
+            Ok(()) => Ok((identity, profile)),
+            Err(StoreError::ConditionFailed | StoreError::Conflict) => {
+                Err(self.taken(&identity).await)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Which unique value was taken, for the message; the write itself already failed atomically.
+    async fn taken(&self, identity: &Identity) -> Error {
+        let org = &identity.organization_id;
+        let taken = |key| async move { matches!(self.store.get(&key).await, Ok(Some(_))) };
+        if let Some(email) = &identity.email
+            && taken(Marker::email_key(email)).await
+        {
+            return Error::Conflict("An account with that email already exists".into());
+        }
+        if let Some(external) = &identity.external_id
+            && taken(Marker::external_key(org, external)).await
+        {
+            return Error::Conflict("An account with that external id already exists".into());
+        }
+        Error::Conflict("An account with that username already exists".into())
+    }
+
+    pub async fn identity(&self, id: &str) -> Result<Option<Identity>, Error> {
+        self.load(&Identity::key_of(id)).await
+    }
+
+    async fn identity_by_marker(&self, key: crate::store::Key) -> Result<Option<Identity>, Error> {
+        match self.load::<Marker>(&key).await? {
+            Some(marker) => self.identity(&marker.identity_id).await,
+            None => Ok(None),
+        }
+    }
+
+    pub async fn identity_by_username(
+        &self,
+        org: &str,
+        username: &str,
+    ) -> Result<Option<Identity>, Error> {
+        self.identity_by_marker(Marker::username_key(org, username.trim()))
+            .await
+    }
+
+    pub async fn identity_by_external_id(
+        &self,
+        org: &str,
+        external_id: &str,
+    ) -> Result<Option<Identity>, Error> {
+        self.identity_by_marker(Marker::external_key(org, external_id))
+            .await
+    }
+
+    /// Applies `change` with the version check (retrying on a concurrent write). Username and email changes
+    /// move their markers in the same transaction.
+    pub async fn update_identity(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut Identity) -> Result<bool, Error>,
+    ) -> Result<Option<Identity>, Error> {
+        for _ in 0..MAX_RETRIES {
+            let Some(before) = self.identity(id).await? else {
+                return Ok(None);
+            };
+            let mut after = before.clone();
+            if !change(&mut after)? {
+                return Ok(Some(after));
+            }
+            after.username = after.username.trim().to_lowercase();
+            after.email = after.email.map(|e| e.trim().to_lowercase());
+            after.updated_at = now_rfc3339();
+            let mut writes = vec![Write::Put(
+                after.to_item()?,
+                Condition::Version(before.version),
+            )];
+            let (old, new) = (before.markers(), after.markers());
+            for marker in &old {
+                if !new.iter().any(|m| m.pk == marker.pk) {
+                    writes.push(Write::Delete(marker.key(), Condition::Exists));
+                }
+            }
+            for marker in &new {
+                if !old.iter().any(|m| m.pk == marker.pk) {
+                    writes.push(Write::Put(marker.to_item()?, Condition::Absent));
+                }
+            }
+            let moves_markers = writes.len() > 1;
+            match self.store.transact(writes).await {
+                Ok(()) => {
+                    after.version = before.version + 1;
+                    return Ok(Some(after));
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(StoreError::ConditionFailed) => {
+                    // Either the identity changed under us (retry) or a new unique value is taken.
+                    if moves_markers {
+                        let current = self.identity(id).await?;
+                        if current.is_some_and(|c| c.version == before.version) {
+                            return Err(self.taken(&after).await);
+                        }
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(
+            "The account is being changed by other requests; try again".into(),
+        ))
+    }
+
+    /// Removes the identity, its markers and its profile at once. Its sessions and keys stop working
+    /// because every check reads the identity.
+    pub async fn delete_identity(&self, id: &str) -> Result<Option<Identity>, Error> {
+        for _ in 0..MAX_RETRIES {
+            let Some(identity) = self.identity(id).await? else {
+                return Ok(None);
+            };
+            let mut writes = vec![Write::Delete(
+                identity.key(),
+                Condition::Version(identity.version),
+            )];
+            for marker in identity.markers() {
+                writes.push(Write::Delete(marker.key(), Condition::Exists));
+            }
+            if let Some(profile) = &identity.profile_id {
+                writes.push(Write::Delete(Profile::key_of(profile), Condition::Exists));
+            }
+            match self.store.transact(writes).await {
+                Ok(()) => return Ok(Some(identity)),
+                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(
+            "The account is being changed by other requests; try again".into(),
+        ))
+    }
+
+    /// Identities of an organization by creation time, a page at a time.
+    pub async fn list_identities(
+        &self,
+        org: &str,
+        limit: u32,
+        newest_first: bool,
+        cursor: Option<String>,
+    ) -> Result<(Vec<Identity>, Option<String>), Error> {
+        let mut query = Query::new(format!("ORG#{org}#IDENTS"))
+            .on(Index::Gsi1)
+            .limit(limit)
+            .after(cursor);
+        if newest_first {
+            query = query.descending();
+        }
+        let page = self.store.query(&query).await?;
+        let identities = page
+            .items
+            .iter()
+            .map(Identity::from_item)
+            .collect::<Result<_, _>>()?;
+        Ok((identities, page.cursor))
+    }
+
+    pub async fn profile(&self, id: &str) -> Result<Option<Profile>, Error> {
+        self.load(&Profile::key_of(id)).await
+    }
+
+    /// Creates the profile of an identity that has none (one profile per identity, checked by the
+    /// identity's version in the same transaction).
+    pub async fn create_profile(
+        &self,
+        identity_id: &str,
+        name: String,
+    ) -> Result<Option<Profile>, Error> {
+        for _ in 0..MAX_RETRIES {
+            let Some(mut identity) = self.identity(identity_id).await? else {
+                return Ok(None);
+            };
+            if identity.profile_id.is_some() {
+                return Err(Error::Conflict("User profile already exists".into()));
+            }
+            let now = now_rfc3339();
+            let profile = Profile {
+                id: new_id(),
+                identity_id: identity.id.clone(),
+                organization_id: identity.organization_id.clone(),
+                name: name.clone(),
+                avatar: None,
+                properties: Map::new(),
+                created_at: now.clone(),
+                updated_at: now.clone(),
+                version: 0,
+            };
+            let expected = identity.version;
+            identity.profile_id = Some(profile.id.clone());
+            identity.updated_at = now;
+            let writes = vec![
+                Write::Put(identity.to_item()?, Condition::Version(expected)),
+                Write::Put(profile.to_item()?, Condition::Absent),
+            ];
+            match self.store.transact(writes).await {
+                Ok(()) => {
+                    return Ok(Some(Profile {
+                        version: 1,
+                        ..profile
+                    }));
+                }
+                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(
+            "The account is being changed by other requests; try again".into(),
+        ))
+    }
+
+    /// Version-checked profile change; `change` returns `Ok(false)` when there is nothing to write.
+    pub async fn update_profile(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut Profile) -> Result<bool, Error>,
+    ) -> Result<Option<Profile>, Error> {
+        self.modify::<Profile>(&Profile::key_of(id), |profile| {
+            let changed = change(profile)?;
+            if changed {
+                profile.updated_at = now_rfc3339();
+            }
+            Ok(changed)
+        })
+        .await
+    }
+
+    /// Deletes a profile and unlinks it from its identity, atomically.
+    pub async fn delete_profile(&self, id: &str) -> Result<Option<Profile>, Error> {
+        for _ in 0..MAX_RETRIES {
+            let Some(profile) = self.profile(id).await? else {
+                return Ok(None);
+            };
+            let mut writes = vec![Write::Delete(
+                profile.key(),
+                Condition::Version(profile.version),
+            )];
+            if let Some(mut identity) = self.identity(&profile.identity_id).await?
+                && identity.profile_id.as_deref() == Some(id)
+            {
+                let expected = identity.version;
+                identity.profile_id = None;
+                identity.updated_at = now_rfc3339();
+                writes.push(Write::Put(
+                    identity.to_item()?,
+                    Condition::Version(expected),
+                ));
+            }
+            match self.store.transact(writes).await {
+                Ok(()) => return Ok(Some(profile)),
+                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(
+            "The profile is being changed by other requests; try again".into(),
+        ))
+    }
+
+    /// Profiles of an organization ordered by name, filtered exactly, `limit` per page.
+    pub async fn list_profiles(
+        &self,
+        org: &str,
+        filter: &ProfileFilter,
+    ) -> Result<Vec<Profile>, Error> {
+        let mut query = Query::new(format!("ORG#{org}#PROFILES"))
+            .on(Index::Gsi1)
+            .limit(1000);
+        if let Some(name) = &filter.name {
+            query = query.prefix(format!("{name}#"));
+        }
+        let skip = (filter.page.saturating_sub(1)) * filter.limit;
+        let mut matched = 0usize;
+        let mut out = Vec::with_capacity(filter.limit);
+        loop {
+            let page = self.store.query(&query).await?;
+            for item in &page.items {
+                let profile = Profile::from_item(item)?;
+                let fits = filter.name.as_ref().is_none_or(|n| *n == profile.name)
+                    && filter
+                        .identity_id
+                        .as_ref()
+                        .is_none_or(|i| *i == profile.identity_id);
+                if fits {
+                    matched += 1;
+                    if matched > skip {
+                        out.push(profile);
+                        if out.len() == filter.limit {
+                            return Ok(out);
+                        }
+                    }
+                }
+            }
+            match page.cursor {
+                Some(cursor) => query = query.after(Some(cursor)),
+                None => return Ok(out),
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Identity: organizations, identities (accounts), profiles, sessions, one-time tokens and personal API keys.
+//! One model, three HTTP faces (user service, accounts, server API). Every uniqueness and single-use rule is a
+//! conditional write; every update is version-checked.
+
+pub mod access;
+pub mod bootstrap;
+mod directory;
+pub mod password;
+pub mod records;
+pub mod secrets;
+pub mod server_keys;
+mod sessions;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::store::{Store, StoreError};
+
+pub use access::{AccessClaims, AccessTokens};
+pub use directory::{NewIdentity, ProfileFilter};
+pub use records::{ApiKey, Identity, OneTimeToken, Organization, Profile, Record, Session};
+pub use sessions::{AuthFailure, Principal, SessionContext, SignedIn};
+
+/// Identity type ids (seed 003's `typeIds`), configurable per deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityTypes {
+    pub admin: String,
+    pub regular: String,
+    pub guest: String,
+}
+
+impl Default for IdentityTypes {
+    fn default() -> Self {
+        Self {
+            admin: "100".into(),
+            regular: "001".into(),
+            guest: "000".into(),
+        }
+    }
+}
+
+/// Optimistic-locking retries before a write gives up with 409.
+const MAX_RETRIES: usize = 16;
+
+#[derive(Clone)]
+pub struct Identities {
+    store: Arc<dyn Store>,
+    access: AccessTokens,
+    pub types: IdentityTypes,
+    pub default_organization: String,
+}
+
+impl Identities {
+    pub fn new(store: Arc<dyn Store>, config: &Config) -> Self {
+        Self {
+            store,
+            access: AccessTokens::new(&config.token_secret),
+            types: config.identity_types.clone(),
+            default_organization: config.default_organization.clone(),
+        }
+    }
+
+    async fn load<T: Record>(&self, key: &crate::store::Key) -> Result<Option<T>, Error> {
+        match self.store.get(key).await? {
+            Some(item) => Ok(Some(T::from_item(&item)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Read-modify-write with the version check, retried when another writer got there first.
+    /// `change` returns `Ok(false)` when there is nothing to write.
+    async fn modify<T: Record + Clone>(
+        &self,
+        key: &crate::store::Key,
+        mut change: impl FnMut(&mut T) -> Result<bool, Error>,
+    ) -> Result<Option<T>, Error> {
+        for _ in 0..MAX_RETRIES {
+            let Some(mut record) = self.load::<T>(key).await? else {
+                return Ok(None);
+            };
+            if !change(&mut record)? {
+                return Ok(Some(record));
+            }
+            match self.store.update(record.to_item()?).await {
+                Ok(item) => {
+                    record.set_version(item.version);
+                    return Ok(Some(record));
+                }
+                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(
+            "The resource is being changed by other requests; try again".into(),
+        ))
+    }
+}

@@ -1,0 +1,450 @@
+//! The identity records and their keys (see docs/data-model.md).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::error::Error;
+use crate::store::{Item, Key};
+
+/// A record stored as one item: it knows its key, index and expiry, and carries the version it was read at.
+pub trait Record: Serialize + DeserializeOwned {
+    fn key(&self) -> Key;
+    fn index(&self) -> Option<Key> {
+        None
+    }
+    fn expires_at(&self) -> Option<i64> {
+        None
+    }
+    fn version(&self) -> u64;
+    fn set_version(&mut self, version: u64);
+
+    fn to_item(&self) -> Result<Item, Error> {
+        let body = serde_json::to_value(self).map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(Item {
+            key: self.key(),
+            version: self.version(),
+            expires_at: self.expires_at(),
+            index: self.index(),
+            body,
+        })
+    }
+
+    fn from_item(item: &Item) -> Result<Self, Error> {
+        let mut record: Self = item.decode()?;
+        record.set_version(item.version);
+        Ok(record)
+    }
+}
+
+macro_rules! versioned {
+    ($t:ty) => {
+        fn version(&self) -> u64 {
+            self.version
+        }
+        fn set_version(&mut self, version: u64) {
+            self.version = version;
+        }
+    };
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub api_key: String,
+    /// Verifies the HS256 tokens the organization's server SDK signs; symmetric, so stored as given.
+    pub api_secret: String,
+    pub created_at: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl Organization {
+    pub fn key_of(id: &str) -> Key {
+        Key::new(format!("ORG#{id}"), "ORG")
+    }
+}
+
+impl Record for Organization {
+    fn key(&self) -> Key {
+        Self::key_of(&self.id)
+    }
+    versioned!(Organization);
+}
+
+/// Finds the organization of a server API key in one read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationKey {
+    pub api_key: String,
+    pub organization_id: String,
+    pub api_secret: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl OrganizationKey {
+    pub fn key_of(api_key: &str) -> Key {
+        Key::new(format!("ORGKEY#{api_key}"), "ORGKEY")
+    }
+}
+
+impl Record for OrganizationKey {
+    fn key(&self) -> Key {
+        Self::key_of(&self.api_key)
+    }
+    versioned!(OrganizationKey);
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    pub id: String,
+    pub organization_id: String,
+    /// Lower-cased: usernames are case-insensitive everywhere.
+    pub username: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub password_hash: Option<String>,
+    pub type_id: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub locked: bool,
+    #[serde(default)]
+    pub failed_logins: u32,
+    pub external_id: Option<String>,
+    pub profile_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl Identity {
+    pub fn key_of(id: &str) -> Key {
+        Key::new(format!("IDENT#{id}"), "IDENT")
+    }
+
+    /// The markers that keep username, email and external id unique.
+    pub fn markers(&self) -> Vec<Marker> {
+        let mut markers = vec![Marker::username(
+            &self.organization_id,
+            &self.username,
+            &self.id,
+        )];
+        if let Some(email) = &self.email {
+            markers.push(Marker::email(email, &self.id));
+        }
+        if let Some(external) = &self.external_id {
+            markers.push(Marker::external(&self.organization_id, external, &self.id));
+        }
+        markers
+    }
+
+    /// hoodie's account properties.
+    pub fn account_view(&self) -> Value {
+        json!({
+            "id": self.id,
+            "username": self.username,
+            "email": self.email,
+            "phone": self.phone,
+            "type": self.type_id,
+            "roles": self.roles,
+            "locked": self.locked,
+            "externalId": self.external_id,
+            "profileId": self.profile_id,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        })
+    }
+}
+
+impl Record for Identity {
+    fn key(&self) -> Key {
+        Self::key_of(&self.id)
+    }
+    fn index(&self) -> Option<Key> {
+        Some(Key::new(
+            format!("ORG#{}#IDENTS", self.organization_id),
+            format!("{}#{}", self.created_at, self.id),
+        ))
+    }
+    versioned!(Identity);
+}
+
+/// A uniqueness marker: its key is the unique value, its body the identity holding it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Marker {
+    #[serde(skip)]
+    pub pk: String,
+    pub identity_id: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl Marker {
+    fn new(pk: String, identity_id: &str) -> Self {
+        Self {
+            pk,
+            identity_id: identity_id.to_owned(),
+            version: 0,
+        }
+    }
+
+    pub fn username_key(org: &str, username: &str) -> Key {
+        Key::new(
+            format!("USERNAME#{org}#{}", username.to_lowercase()),
+            "UNIQUE",
+        )
+    }
+
+    pub fn external_key(org: &str, external_id: &str) -> Key {
+        Key::new(format!("EXTID#{org}#{external_id}"), "UNIQUE")
+    }
+
+    pub fn email_key(email: &str) -> Key {
+        Key::new(format!("EMAIL#{}", email.to_lowercase()), "UNIQUE")
+    }
+
+    pub fn username(org: &str, username: &str, identity_id: &str) -> Self {
+        Self::new(Self::username_key(org, username).pk, identity_id)
+    }
+
+    pub fn email(email: &str, identity_id: &str) -> Self {
+        Self::new(Self::email_key(email).pk, identity_id)
+    }
+
+    pub fn external(org: &str, external_id: &str, identity_id: &str) -> Self {
+        Self::new(Self::external_key(org, external_id).pk, identity_id)
+    }
+}
+
+impl Record for Marker {
+    fn key(&self) -> Key {
+        Key::new(self.pk.clone(), "UNIQUE")
+    }
+    versioned!(Marker);
+}
+
+/// The user profile of seed 003, which is also the hoodie account's `profile`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub id: String,
+    pub identity_id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub avatar: Option<Value>,
+    /// Free-form profile properties of the accounts API (hoodie's `profile: {...}`).
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl Profile {
+    pub fn key_of(id: &str) -> Key {
+        Key::new(format!("PROFILE#{id}"), "PROFILE")
+    }
+
+    /// The user entity of the user service.
+    pub fn user_view(&self) -> Value {
+        json!({
+            "id": self.id,
+            "identityId": self.identity_id,
+            "name": self.name,
+            "avatar": self.avatar,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        })
+    }
+
+    /// The account profile of the accounts API: the properties plus name and avatar.
+    pub fn account_view(&self) -> Value {
+        let mut view = self.properties.clone();
+        view.insert("id".into(), json!(self.id));
+        view.insert("name".into(), json!(self.name));
+        view.insert("avatar".into(), json!(self.avatar));
+        Value::Object(view)
+    }
+}
+
+impl Record for Profile {
+    fn key(&self) -> Key {
+        Self::key_of(&self.id)
+    }
+    fn index(&self) -> Option<Key> {
+        Some(Key::new(
+            format!("ORG#{}#PROFILES", self.organization_id),
+            format!("{}#{}", self.name, self.id),
+        ))
+    }
+    versioned!(Profile);
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    /// SHA-256 of the refresh token; also the public session id.
+    pub id: String,
+    pub identity_id: String,
+    pub organization_id: String,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub expires_at: i64,
+    /// SHA-256 of the sign-in fingerprint, if one was given.
+    pub fingerprint: Option<String>,
+    pub user_agent: Option<String>,
+    pub device: Option<Value>,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl Session {
+    pub fn key_of(id: &str) -> Key {
+        Key::new(format!("SESSION#{id}"), "SESSION")
+    }
+
+    pub fn view(&self) -> Value {
+        json!({
+            "id": self.id,
+            "accountId": self.identity_id,
+            "createdAt": self.created_at,
+            "lastUsedAt": self.last_used_at,
+            "expiresAt": crate::time::unix_to_rfc3339(self.expires_at),
+            "userAgent": self.user_agent,
+            "device": self.device,
+        })
+    }
+}
+
+impl Record for Session {
+    fn key(&self) -> Key {
+        Self::key_of(&self.id)
+    }
+    fn index(&self) -> Option<Key> {
+        Some(owned_index(
+            "SESSIONS",
+            &self.organization_id,
+            &self.identity_id,
+            &self.created_at,
+            &self.id,
+        ))
+    }
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.expires_at)
+    }
+    versioned!(Session);
+}
+
+/// Index key of a per-identity item listed by owner (prefix `<identityId>#`) or, for admins, across the
+/// organization (no prefix).
+pub fn owned_index(kind: &str, org: &str, identity: &str, created_at: &str, id: &str) -> Key {
+    Key::new(
+        format!("ORG#{org}#{kind}"),
+        format!("{identity}#{created_at}#{id}"),
+    )
+}
+
+/// Expired one-time tokens stay readable this long, so that using one says "Token expired".
+pub const EXPIRED_TOKEN_GRACE_SECONDS: i64 = 24 * 3600;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OneTimeToken {
+    /// SHA-256 of the token.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub identity_id: String,
+    pub organization_id: String,
+    pub created_at: String,
+    pub expires_at: i64,
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl OneTimeToken {
+    pub fn key_of(id: &str) -> Key {
+        Key::new(format!("TOKEN#{id}"), "TOKEN")
+    }
+
+    pub fn view(&self) -> Value {
+        let mut view = self.properties.clone();
+        view.insert("id".into(), json!(self.id));
+        view.insert("type".into(), json!(self.kind));
+        view.insert("accountId".into(), json!(self.identity_id));
+        view.insert("createdAt".into(), json!(self.created_at));
+        view.insert(
+            "expiresAt".into(),
+            json!(crate::time::unix_to_rfc3339(self.expires_at)),
+        );
+        Value::Object(view)
+    }
+}
+
+impl Record for OneTimeToken {
+    fn key(&self) -> Key {
+        Self::key_of(&self.id)
+    }
+    fn index(&self) -> Option<Key> {
+        Some(owned_index(
+            "TOKENS",
+            &self.organization_id,
+            &self.identity_id,
+            &self.created_at,
+            &self.id,
+        ))
+    }
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.expires_at + EXPIRED_TOKEN_GRACE_SECONDS)
+    }
+    versioned!(OneTimeToken);
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    /// SHA-256 of the key.
+    pub id: String,
+    pub identity_id: String,
+    pub organization_id: String,
+    pub name: Option<String>,
+    pub created_at: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl ApiKey {
+    pub fn key_of(id: &str) -> Key {
+        Key::new(format!("APIKEY#{id}"), "APIKEY")
+    }
+
+    pub fn view(&self) -> Value {
+        json!({ "id": self.id, "name": self.name, "createdAt": self.created_at })
+    }
+}
+
+impl Record for ApiKey {
+    fn key(&self) -> Key {
+        Self::key_of(&self.id)
+    }
+    fn index(&self) -> Option<Key> {
+        Some(owned_index(
+            "APIKEYS",
+            &self.organization_id,
+            &self.identity_id,
+            &self.created_at,
+            &self.id,
+        ))
+    }
+    versioned!(ApiKey);
+}

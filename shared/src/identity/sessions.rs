@@ -1,0 +1,346 @@
+//! Sign-in, stored sessions and the per-request access check.
+
+use serde_json::{Value, json};
+
+use super::access::{ACCESS_TOKEN_SECONDS, AUDIENCE, AccessClaims, ISSUER};
+use super::records::{Identity, OneTimeToken, Record, Session};
+use super::{Identities, password, secrets};
+use crate::error::Error;
+use crate::store::{Condition, Index, Query, StoreError, Write};
+use crate::time::{now_rfc3339, unix_now, unix_to_rfc3339};
+
+/// Refresh tokens (sessions) last two days, as Nodeblocks' refresh tokens.
+pub const SESSION_SECONDS: i64 = 2 * 24 * 3600;
+/// Seed 003: five failed sign-ins lock the identity.
+pub const MAX_FAILED_LOGINS: u32 = 5;
+
+pub const INVALID_CREDENTIALS: &str = "Invalid credentials";
+pub const ACCOUNT_LOCKED: &str = "This account is locked";
+
+/// Where a session is being opened from.
+#[derive(Debug, Clone, Default)]
+pub struct SessionContext {
+    pub fingerprint: Option<String>,
+    pub user_agent: Option<String>,
+    pub device: Option<Value>,
+    /// Session (and access token) lifetime; default [`SESSION_SECONDS`].
+    pub lifetime: Option<i64>,
+}
+
+/// A new session: its tokens, shown once.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session: Session,
+    pub identity: Identity,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub access_expires_at: i64,
+}
+
+impl SignedIn {
+    /// `POST /sessions` → `{id, accessToken, refreshToken, expiresAt, account}`.
+    pub fn view(&self) -> Value {
+        json!({
+            "id": self.session.id,
+            "accessToken": self.access_token,
+            "refreshToken": self.refresh_token,
+            "expiresAt": unix_to_rfc3339(self.access_expires_at),
+            "sessionExpiresAt": unix_to_rfc3339(self.session.expires_at),
+            "account": self.identity.account_view(),
+        })
+    }
+}
+
+/// The caller of a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub identity: Identity,
+    pub session: Session,
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// Missing, malformed, forged, expired, revoked, or its identity is gone.
+    Invalid,
+    /// The `x-nb-fingerprint` header does not match the sign-in fingerprint.
+    Fingerprint,
+    Locked,
+}
+
+impl Identities {
+    /// Sign-in with username and password. Unknown user and wrong password answer alike (a dummy hash is
+    /// checked when there is no user); the fifth failure in a row locks the identity.
+    pub async fn sign_in_with_password(
+        &self,
+        org: &str,
+        username: &str,
+        password: &str,
+        context: SessionContext,
+    ) -> Result<SignedIn, Error> {
+        let identity = self.identity_by_username(org, username).await?;
+        let stored = identity.as_ref().and_then(|i| i.password_hash.clone());
+        let correct = password::verify(password.to_owned(), stored).await;
+        let Some(identity) = identity else {
+            return Err(Error::Unauthorized(INVALID_CREDENTIALS.into()));
+        };
+        if identity.locked {
+            return Err(Error::Unauthorized(
+                if correct {
+                    ACCOUNT_LOCKED
+                } else {
+                    INVALID_CREDENTIALS
+                }
+                .into(),
+            ));
+        }
+        if !correct {
+            self.update_identity(&identity.id, |i| {
+                i.failed_logins += 1;
+                i.locked |= i.failed_logins >= MAX_FAILED_LOGINS;
+                Ok(true)
+            })
+            .await?;
+            return Err(Error::Unauthorized(INVALID_CREDENTIALS.into()));
+        }
+        let identity = if identity.failed_logins > 0 {
+            self.update_identity(&identity.id, |i| {
+                i.failed_logins = 0;
+                Ok(true)
+            })
+            .await?
+            .unwrap_or(identity)
+        } else {
+            identity
+        };
+        self.start_session(identity, context, Vec::new()).await
+    }
+
+    /// Sign-in with a one-time token: the token is consumed in the same transaction that creates the
+    /// session, so it opens at most one session however many requests race for it.
+    pub async fn sign_in_with_token(
+        &self,
+        token: &str,
+        context: SessionContext,
+    ) -> Result<SignedIn, Error> {
+        let found = self.find_token(token).await?;
+        let identity = self
+            .identity(&found.identity_id)
+            .await?
+            .ok_or_else(|| Error::Unauthorized(INVALID_CREDENTIALS.into()))?;
+        if identity.locked {
+            return Err(Error::Unauthorized(ACCOUNT_LOCKED.into()));
+        }
+        let consume = Write::Delete(found.key(), Condition::Version(found.version));
+        self.start_session(identity, context, vec![consume])
+            .await
+            .map_err(|e| match e {
+                Error::Conflict(_) => Error::NotFound("Token not found".into()),
+                other => other,
+            })
+    }
+
+    /// Stores a new session (with `also` in the same transaction) and signs its access token.
+    pub async fn start_session(
+        &self,
+        identity: Identity,
+        context: SessionContext,
+        also: Vec<Write>,
+    ) -> Result<SignedIn, Error> {
+        let refresh_token = secrets::generate("sb_rt_");
+        let now = unix_now();
+        let lifetime = context.lifetime.unwrap_or(SESSION_SECONDS).max(1);
+        // A session opened with an explicit lifetime (server API) gets an access token as long-lived.
+        let access_seconds = context.lifetime.map_or(ACCESS_TOKEN_SECONDS, |_| lifetime);
+        let session = Session {
+            id: secrets::digest(&refresh_token),
+            identity_id: identity.id.clone(),
+            organization_id: identity.organization_id.clone(),
+            created_at: now_rfc3339(),
+            last_used_at: now_rfc3339(),
+            expires_at: now + lifetime,
+            fingerprint: context.fingerprint.as_deref().map(secrets::digest),
+            user_agent: context.user_agent,
+            device: context.device,
+            version: 1,
+        };
+        let mut writes = also;
+        writes.push(Write::Put(session.to_item()?, Condition::Absent));
+        match self.store.transact(writes).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed | StoreError::Conflict) => {
+                return Err(Error::Conflict("The sign-in raced another request".into()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let (access_token, access_expires_at) = self.sign_access(&session, access_seconds)?;
+        Ok(SignedIn {
+            session,
+            identity,
+            access_token,
+            refresh_token,
+            access_expires_at,
+        })
+    }
+
+    fn sign_access(&self, session: &Session, seconds: i64) -> Result<(String, i64), Error> {
+        let now = unix_now();
+        let exp = (now + seconds).min(session.expires_at);
+        let claims = AccessClaims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: session.identity_id.clone(),
+            org: session.organization_id.clone(),
+            sid: session.id.clone(),
+            fp: session.fingerprint.clone(),
+            iat: now,
+            exp,
+        };
+        let token = self
+            .access
+            .sign(&claims)
+            .ok_or_else(|| Error::Internal("signing an access token".into()))?;
+        Ok((token, exp))
+    }
+
+    /// New access token for a refresh token (same session, same fingerprint rule).
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        fingerprint: Option<&str>,
+    ) -> Result<SignedIn, Error> {
+        let invalid = || Error::Unauthorized("token could not be verified".into());
+        let session = self
+            .session(&secrets::digest(refresh_token))
+            .await?
+            .ok_or_else(invalid)?;
+        let identity = self
+            .identity(&session.identity_id)
+            .await?
+            .ok_or_else(invalid)?;
+        if identity.locked {
+            return Err(Error::Unauthorized(ACCOUNT_LOCKED.into()));
+        }
+        check_fingerprint(&session, fingerprint)
+            .map_err(|_| Error::Unauthorized("Token fails security check".into()))?;
+        let (access_token, access_expires_at) = self.sign_access(&session, ACCESS_TOKEN_SECONDS)?;
+        Ok(SignedIn {
+            session,
+            identity,
+            access_token,
+            refresh_token: refresh_token.to_owned(),
+            access_expires_at,
+        })
+    }
+
+    /// The per-request check: a valid token of this deployment, whose session still exists, for an identity
+    /// that exists and is not locked, sent with the sign-in fingerprint. Session and identity are read in
+    /// one round trip.
+    pub async fn authenticate(
+        &self,
+        bearer: Option<&str>,
+        fingerprint: Option<&str>,
+    ) -> Result<Principal, AuthFailure> {
+        let claims = bearer
+            .and_then(|t| self.access.verify(t))
+            .ok_or(AuthFailure::Invalid)?;
+        let keys = [Session::key_of(&claims.sid), Identity::key_of(&claims.sub)];
+        let items = self.store.batch_get(&keys).await.map_err(|e| {
+            tracing::error!(cause = %e, "reading session and identity");
+            AuthFailure::Invalid
+        })?;
+        let find = |key: &crate::store::Key| items.iter().find(|i| i.key == *key);
+        let session = find(&keys[0])
+            .and_then(|i| Session::from_item(i).ok())
+            .ok_or(AuthFailure::Invalid)?;
+        let identity = find(&keys[1])
+            .and_then(|i| Identity::from_item(i).ok())
+            .ok_or(AuthFailure::Invalid)?;
+        if session.identity_id != identity.id {
+            return Err(AuthFailure::Invalid);
+        }
+        check_fingerprint(&session, fingerprint)?;
+        if identity.locked {
+            return Err(AuthFailure::Locked);
+        }
+        Ok(Principal { identity, session })
+    }
+
+    /// Sessions of one identity, or (for admins, `identity = None`) of the whole organization.
+    pub async fn sessions(&self, org: &str, identity: Option<&str>) -> Result<Vec<Session>, Error> {
+        let mut query = Query::new(format!("ORG#{org}#SESSIONS"))
+            .on(Index::Gsi1)
+            .limit(1000);
+        if let Some(identity) = identity {
+            query = query.prefix(format!("{identity}#"));
+        }
+        let mut sessions = Vec::new();
+        loop {
+            let page = self.store.query(&query).await?;
+            for item in &page.items {
+                sessions.push(Session::from_item(item)?);
+            }
+            match page.cursor {
+                Some(c) => query = query.after(Some(c)),
+                None => return Ok(sessions),
+            }
+        }
+    }
+
+    pub async fn session(&self, id: &str) -> Result<Option<Session>, Error> {
+        self.load(&Session::key_of(id)).await
+    }
+
+    /// Ends a session; its access tokens fail on their next use. `false` if there was none.
+    pub async fn revoke_session(&self, id: &str) -> Result<bool, Error> {
+        match self
+            .store
+            .delete(&Session::key_of(id), Condition::Exists)
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Ends every session of an identity but `keep`; returns the ended ones.
+    pub async fn revoke_sessions(
+        &self,
+        org: &str,
+        identity: &str,
+        keep: Option<&str>,
+    ) -> Result<Vec<Session>, Error> {
+        let mut ended = Vec::new();
+        for session in self.sessions(org, Some(identity)).await? {
+            if Some(session.id.as_str()) != keep && self.revoke_session(&session.id).await? {
+                ended.push(session);
+            }
+        }
+        Ok(ended)
+    }
+
+    /// A one-time token by its secret value, without consuming it.
+    pub async fn find_token(&self, token: &str) -> Result<OneTimeToken, Error> {
+        let found: OneTimeToken = self
+            .load(&OneTimeToken::key_of(&secrets::digest(token)))
+            .await?
+            .ok_or_else(|| Error::NotFound("Token not found".into()))?;
+        if found.expires_at <= unix_now() {
+            return Err(Error::NotFound("Token expired".into()));
+        }
+        Ok(found)
+    }
+}
+
+fn check_fingerprint(session: &Session, fingerprint: Option<&str>) -> Result<(), AuthFailure> {
+    match (&session.fingerprint, fingerprint) {
+        (None, _) => Ok(()),
+        (Some(expected), Some(sent))
+            if secrets::constant_time_eq(expected, &secrets::digest(sent)) =>
+        {
+            Ok(())
+        }
+        _ => Err(AuthFailure::Fingerprint),
+    }
+}
