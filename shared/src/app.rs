@@ -42,12 +42,17 @@ impl App {
             }
             Storage::Embedded { dir } => Arc::new(EmbeddedStore::open(dir, cursors)?),
         };
+        Ok(Self::with_store(config, store))
+    }
+
+    /// An app over a store built elsewhere (tests give each case a fresh table).
+    pub fn with_store(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
         let identities = Identities::new(store.clone(), &config);
-        Ok(Arc::new(Self {
+        Arc::new(Self {
             config,
             store,
             identities,
-        }))
+        })
     }
 
     /// The caller of `request`, from its bearer token and fingerprint header.

@@ -4,7 +4,9 @@
 //! Services come from `scripts/services.sh start`, which writes their endpoints to `.tools/services.env`
 //! (`scripts/test.sh` does all of it). A test that needs a service and finds none fails and says so.
 
+pub mod api;
 pub mod conformance;
+pub mod identity;
 
 use std::sync::Arc;
 

@@ -1,0 +1,221 @@
+//! Drives the functions' handlers the way API Gateway would, through the local server's route table, on a
+//! chosen store. Each case gets a fresh store with one bootstrapped organization and admin.
+
+use std::sync::Arc;
+
+use lambda_http::http::{self, Method};
+use serde_json::Value;
+use switchboard::App;
+use switchboard::config::Config;
+use switchboard::identity::bootstrap::Bootstrap;
+use switchboard::store::Store;
+use switchboard_local::{Route, find, lambda_request, routes};
+
+pub const ORG: &str = "default";
+pub const ORG_API_KEY: &str = "test-org-api-key";
+pub const ORG_API_SECRET: &str = "test-org-api-secret-0123456789abcdef";
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+pub const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef0123";
+
+pub struct Api {
+    pub app: Arc<App>,
+    routes: Vec<Route>,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+    pub headers: http::HeaderMap,
+}
+
+impl Reply {
+    /// The error message of any family's envelope.
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"]
+            .as_str()
+            .or_else(|| self.body["detail"].as_str())
+            .unwrap_or(&self.text)
+    }
+
+    pub fn str(&self, field: &str) -> String {
+        self.body[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field} in {}", self.text))
+            .to_owned()
+    }
+}
+
+pub fn config(dir: &std::path::Path) -> Config {
+    Config::for_local(
+        |name| match name {
+            "SWITCHBOARD_TOKEN_SECRET" => Some(TOKEN_SECRET.into()),
+            "APP_SERVER_SECRET_KEY" => Some("test-crm-secret-0123456789abcdef0123".into()),
+            _ => None,
+        },
+        Some(dir.into()),
+    )
+    .expect("test config")
+}
+
+impl Api {
+    pub async fn embedded() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let app = App::new(config(dir.path())).await.expect("app");
+        Self::ready(app, dir).await
+    }
+
+    pub async fn dynamodb() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: Arc<dyn Store> = crate::dynamo_store().await;
+        Self::ready(App::with_store(config(dir.path()), store), dir).await
+    }
+
+    async fn ready(app: Arc<App>, dir: tempfile::TempDir) -> Self {
+        app.identities
+            .bootstrap(&Bootstrap {
+                organization_id: ORG.into(),
+                api_key: ORG_API_KEY.into(),
+                api_secret: ORG_API_SECRET.into(),
+                admin_username: ADMIN.into(),
+                admin_password: ADMIN_PASSWORD.into(),
+            })
+            .await
+            .expect("bootstrap");
+        Self {
+            app,
+            routes: routes(),
+            _dir: dir,
+        }
+    }
+
+    pub fn call(&self, method: &str, uri: &str) -> Call<'_> {
+        Call {
+            api: self,
+            method: method.parse().expect("method"),
+            uri: uri.to_owned(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn get(&self, uri: &str) -> Call<'_> {
+        self.call("GET", uri)
+    }
+    pub fn post(&self, uri: &str) -> Call<'_> {
+        self.call("POST", uri)
+    }
+    pub fn patch(&self, uri: &str) -> Call<'_> {
+        self.call("PATCH", uri)
+    }
+    pub fn delete(&self, uri: &str) -> Call<'_> {
+        self.call("DELETE", uri)
+    }
+
+    /// Signs up a regular account with a profile; returns (account id, profile id).
+    pub async fn sign_up(&self, username: &str, password: &str) -> (String, String) {
+        let reply = self
+            .post("/accounts")
+            .json(serde_json::json!({"username": username, "password": password, "profile": {"name": username}}))
+            .send()
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        (
+            reply.str("id"),
+            reply.body["profile"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Signs in and returns the access token.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        fingerprint: Option<&str>,
+    ) -> String {
+        let mut call = self
+            .post("/sessions")
+            .json(serde_json::json!({"username": username, "password": password}));
+        if let Some(fp) = fingerprint {
+            call = call.header("x-nb-fingerprint", fp);
+        }
+        let reply = call.send().await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        reply.str("accessToken")
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.sign_in(ADMIN, ADMIN_PASSWORD, None).await
+    }
+}
+
+pub struct Call<'a> {
+    api: &'a Api,
+    method: Method,
+    uri: String,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+}
+
+impl Call<'_> {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(body.to_string());
+        self.header("content-type", "application/json")
+    }
+
+    pub fn raw(mut self, body: &str) -> Self {
+        self.body = Some(body.to_owned());
+        self
+    }
+
+    pub async fn send(self) -> Reply {
+        let mut builder = http::Request::builder()
+            .method(self.method.clone())
+            .uri(&self.uri);
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        let (parts, ()) = builder.body(()).expect("request").into_parts();
+        let path = parts.uri.path().to_owned();
+        let (route, params) = find(&self.api.routes, &self.method, &path)
+            .unwrap_or_else(|| panic!("no route for {} {path}", self.method));
+        let request = lambda_request(parts, self.body.unwrap_or_default().into_bytes(), params);
+        let response = (route.handler)(self.api.app.clone(), request).await;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = String::from_utf8_lossy(response.body().as_ref()).into_owned();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            text,
+            headers,
+        }
+    }
+}
+
+/// Generates one `#[tokio::test]` per case of `$module`, each on a fresh [`Api`] from `$api`.
+#[macro_export]
+macro_rules! api_suite {
+    ($api:expr; $module:ident; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let api = $api;
+                $crate::$module::$case(&api).await;
+            }
+        )+
+    };
+}
