@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod lambda;
 pub mod request;
 pub mod store;
 pub mod telemetry;

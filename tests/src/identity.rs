@@ -710,6 +710,27 @@ pub async fn authorization_matrix(api: &Api) {
     ];
     let p = &owner_profile;
     let o = &owner;
+    let owner_token = tokens[1].1.clone().unwrap();
+    let account_token = api
+        .post(&format!("/accounts/{o}/tokens"))
+        .bearer(&admin)
+        .json(json!({"type": "invite"}))
+        .send()
+        .await;
+    let t = account_token.str("id");
+    let owner_session = api
+        .post("/sessions")
+        .json(json!({"username": "owner", "password": "owner-password"}))
+        .send()
+        .await;
+    let s = owner_session.str("id");
+    let key = api
+        .post("/users/me/api-keys")
+        .bearer(&owner_token)
+        .json(json!({}))
+        .send()
+        .await
+        .str("id");
     // (method, uri, body, expected statuses for admin, owner, other, guest, none, bad fingerprint)
     let rows: Vec<(&str, String, Option<Value>, [u16; 6])> = vec![
         (
@@ -820,6 +841,44 @@ pub async fn authorization_matrix(api: &Api) {
             "/sessions?all=true".into(),
             None,
             [200, 403, 403, 403, 401, 401],
+        ),
+        (
+            "GET",
+            format!("/sessions/{s}"),
+            None,
+            [200, 200, 404, 404, 401, 401],
+        ),
+        (
+            "GET",
+            format!("/accounts/{o}/tokens/{t}"),
+            None,
+            [200, 403, 403, 403, 401, 401],
+        ),
+        (
+            "DELETE",
+            format!("/accounts/{o}/roles/editor"),
+            None,
+            [200, 403, 403, 403, 401, 401],
+        ),
+        // Only the owner sees its own keys: anyone else learns nothing (404).
+        (
+            "DELETE",
+            format!("/users/me/api-keys/{key}"),
+            None,
+            [404, 204, 404, 404, 401, 401],
+        ),
+        (
+            "DELETE",
+            format!("/accounts/{o}/tokens/{t}"),
+            None,
+            [200, 403, 403, 403, 401, 401],
+        ),
+        // The admin ends the owner's session; after that it is gone for everyone.
+        (
+            "DELETE",
+            format!("/sessions/{s}"),
+            None,
+            [200, 404, 404, 404, 401, 401],
         ),
     ];
     for (method, uri, body, expected) in rows {

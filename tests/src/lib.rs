@@ -70,6 +70,57 @@ pub fn embedded_store() -> (tempfile::TempDir, Arc<dyn Store>) {
     (dir, Arc::new(store))
 }
 
+/// The storage conformance suite on the store `$store` yields: every case, listed once.
+#[macro_export]
+macro_rules! store_conformance {
+    ($store:expr) => {
+        $crate::conformance_suite!($store;
+            create_then_get_round_trips,
+            create_refuses_an_existing_key,
+            concurrent_creates_have_one_winner,
+            concurrent_versioned_increments_lose_nothing,
+            stale_update_changes_nothing,
+            failed_transaction_writes_nothing,
+            transactions_are_bounded_and_name_each_key_once,
+            concurrent_transactions_claim_a_marker_once,
+            expired_items_are_gone,
+            conditional_delete,
+            batch_get_finds_what_exists,
+            pagination_returns_each_item_once,
+            cursors_cannot_be_forged_or_reused_elsewhere,
+            index_follows_updates_and_deletes,
+            query_keeps_to_its_partition_and_prefix,
+        );
+    };
+}
+
+/// The identity suite on the [`api::Api`] `$api` yields: every case, listed once.
+#[macro_export]
+macro_rules! identity_suite {
+    ($api:expr) => {
+        $crate::api_suite!($api; identity;
+            first_run_walkthrough,
+            usernames_are_case_insensitive,
+            unknown_user_and_wrong_password_look_alike,
+            five_failures_lock_the_identity,
+            concurrent_sign_ups_make_one_account,
+            one_time_token_opens_one_session,
+            concurrent_profile_updates_lose_nothing,
+            token_attacks_are_refused,
+            fingerprint_binds_the_token,
+            seed_error_table,
+            user_service_crud,
+            authorization_matrix,
+            sessions_are_stored_listed_and_revocable,
+            password_reset_with_a_one_time_token,
+            accounts_tokens_roles_and_profile,
+            personal_api_keys,
+            server_api_for_the_sdks,
+            bootstrap_is_idempotent,
+        );
+    };
+}
+
 /// Generates one `#[tokio::test]` per conformance case, each on a fresh store from `$store`
 /// (an async expression yielding `(guard, Arc<dyn Store>)`).
 #[macro_export]

@@ -6,7 +6,7 @@ use super::access::{ACCESS_TOKEN_SECONDS, AUDIENCE, AccessClaims, ISSUER};
 use super::records::{Identity, OneTimeToken, Record, Session};
 use super::{Identities, password, secrets};
 use crate::error::Error;
-use crate::store::{Condition, Index, Query, StoreError, Write};
+use crate::store::{Condition, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now, unix_to_rfc3339};
 
 /// Refresh tokens (sessions) last two days, as Nodeblocks' refresh tokens.
@@ -268,23 +268,7 @@ impl Identities {
 
     /// Sessions of one identity, or (for admins, `identity = None`) of the whole organization.
     pub async fn sessions(&self, org: &str, identity: Option<&str>) -> Result<Vec<Session>, Error> {
-        let mut query = Query::new(format!("ORG#{org}#SESSIONS"))
-            .on(Index::Gsi1)
-            .limit(1000);
-        if let Some(identity) = identity {
-            query = query.prefix(format!("{identity}#"));
-        }
-        let mut sessions = Vec::new();
-        loop {
-            let page = self.store.query(&query).await?;
-            for item in &page.items {
-                sessions.push(Session::from_item(item)?);
-            }
-            match page.cursor {
-                Some(c) => query = query.after(Some(c)),
-                None => return Ok(sessions),
-            }
-        }
+        self.owned(&format!("ORG#{org}#SESSIONS"), identity).await
     }
 
     pub async fn session(&self, id: &str) -> Result<Option<Session>, Error> {

@@ -55,7 +55,8 @@ impl Identities {
 
     /// Tokens of one identity (or the whole organization), including expired ones still kept.
     pub async fn tokens(&self, org: &str, identity: &str) -> Result<Vec<OneTimeToken>, Error> {
-        self.owned(&format!("ORG#{org}#TOKENS"), identity).await
+        self.owned(&format!("ORG#{org}#TOKENS"), Some(identity))
+            .await
     }
 
     /// Uses up a one-time token: exactly one caller succeeds, the others get 404.
@@ -115,7 +116,8 @@ impl Identities {
     }
 
     pub async fn api_keys(&self, org: &str, identity: &str) -> Result<Vec<ApiKey>, Error> {
-        self.owned(&format!("ORG#{org}#APIKEYS"), identity).await
+        self.owned(&format!("ORG#{org}#APIKEYS"), Some(identity))
+            .await
     }
 
     /// Revokes one of `identity`'s keys; `false` if it has no such key.
@@ -133,11 +135,16 @@ impl Identities {
         }
     }
 
-    async fn owned<T: Record>(&self, partition: &str, identity: &str) -> Result<Vec<T>, Error> {
-        let mut query = Query::new(partition)
-            .on(Index::Gsi1)
-            .prefix(format!("{identity}#"))
-            .limit(1000);
+    /// Every item of an index partition listed by owner: one identity's (prefix `<identityId>#`) or all.
+    pub(super) async fn owned<T: Record>(
+        &self,
+        partition: &str,
+        identity: Option<&str>,
+    ) -> Result<Vec<T>, Error> {
+        let mut query = Query::new(partition).on(Index::Gsi1).limit(1000);
+        if let Some(identity) = identity {
+            query = query.prefix(format!("{identity}#"));
+        }
         let mut out = Vec::new();
         loop {
             let page = self.store.query(&query).await?;
