@@ -22,6 +22,23 @@ pub fn bearer(request: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The path's segments, percent-decoded (`/users/a%20b` → `["users", "a b"]`), for routing inside a
+/// function that serves several routes.
+pub fn segments(request: &Request) -> Vec<String> {
+    request
+        .uri()
+        .path()
+        .trim_end_matches('/')
+        .split('/')
+        .skip(1)
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
 pub fn path_param(request: &Request, name: &str) -> Option<String> {
     request
         .path_parameters_ref()

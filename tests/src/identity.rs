@@ -1463,3 +1463,134 @@ pub async fn bootstrap_is_idempotent(api: &Api) {
     assert_eq!(admins.body.as_array().unwrap().len(), 1);
     assert_eq!(admins.body[0]["type"], "100");
 }
+
+pub async fn admins_stay_in_their_organization(api: &Api) {
+    use switchboard::identity::NewIdentity;
+    let ids = &api.app.identities;
+    ids.ensure_organization(
+        "acme",
+        "Acme",
+        "acme-key",
+        "acme-secret-0123456789abcdef0123456789",
+    )
+    .await
+    .unwrap();
+    ids.create_identity(NewIdentity {
+        organization_id: "acme".into(),
+        username: "acme-admin".into(),
+        password: Some("acme-password".into()),
+        type_id: "100".into(),
+        ..NewIdentity::default()
+    })
+    .await
+    .unwrap();
+    let foreign = api
+        .post("/sessions")
+        .json(json!({"username": "acme-admin", "password": "acme-password", "organizationId": "acme"}))
+        .send()
+        .await;
+    assert_eq!(foreign.status, 201, "{}", foreign.text);
+    let foreign = foreign.str("accessToken");
+    let (robin, profile) = api.sign_up("robin", "robin-password").await;
+    for (method, uri) in [
+        ("GET", format!("/users/{profile}")),
+        ("GET", format!("/accounts/{robin}")),
+        ("POST", format!("/identities/{robin}/lock")),
+        ("DELETE", format!("/accounts/{robin}")),
+        ("PUT", format!("/accounts/{robin}/roles/spy")),
+    ] {
+        let reply = api.call(method, &uri).bearer(&foreign).send().await;
+        assert!(
+            matches!(reply.status, 403 | 404),
+            "{method} {uri}: {} {}",
+            reply.status,
+            reply.text
+        );
+    }
+    let listed = api.get("/users").bearer(&foreign).send().await;
+    assert_eq!(listed.body, json!([]));
+    // Robin is untouched.
+    api.sign_in("robin", "robin-password", None).await;
+}
+
+pub async fn guests_read_but_do_not_write(api: &Api) {
+    let admin = api.admin_token().await;
+    let guest = api
+        .post("/accounts")
+        .bearer(&admin)
+        .json(json!({"username": "guest", "password": "guest-password", "type": "000"}))
+        .send()
+        .await;
+    let id = guest.str("id");
+    let token = api.sign_in("guest", "guest-password", None).await;
+    assert_eq!(
+        api.get(&format!("/accounts/{id}"))
+            .bearer(&token)
+            .send()
+            .await
+            .status,
+        200
+    );
+    for (method, uri, body) in [
+        ("PATCH", format!("/accounts/{id}"), json!({"phone": "+1"})),
+        ("DELETE", format!("/accounts/{id}"), json!({})),
+        (
+            "PATCH",
+            format!("/accounts/{id}/profile"),
+            json!({"city": "x"}),
+        ),
+        ("POST", "/users/me/api-keys".to_owned(), json!({})),
+    ] {
+        let reply = api
+            .call(method, &uri)
+            .bearer(&token)
+            .json(body)
+            .send()
+            .await;
+        assert_eq!(reply.status, 403, "{method} {uri}: {}", reply.text);
+    }
+}
+
+pub async fn refused_updates_keep_the_token(api: &Api) {
+    let admin = api.admin_token().await;
+    let (robin, _) = api.sign_up("robin", "robin-password").await;
+    let token = api
+        .post(&format!("/accounts/{robin}/tokens"))
+        .bearer(&admin)
+        .json(json!({"type": "passwordreset"}))
+        .send()
+        .await;
+    let secret = token.str("token");
+    for body in [
+        json!({"token": secret, "password": "short"}),
+        json!({"token": secret, "type": "100"}),
+        json!({"token": secret, "username": "  "}),
+    ] {
+        let reply = api
+            .patch(&format!("/accounts/{robin}"))
+            .json(body.clone())
+            .send()
+            .await;
+        assert!(matches!(reply.status, 400 | 403), "{body}: {}", reply.text);
+    }
+    let reset = api
+        .patch(&format!("/accounts/{robin}"))
+        .json(json!({"token": secret, "password": "long-enough-now"}))
+        .send()
+        .await;
+    assert_eq!(reset.status, 200, "{}", reset.text);
+}
+
+pub async fn path_ids_are_percent_decoded(api: &Api) {
+    let uid = "user 42/é";
+    let encoded = "user%2042%2F%C3%A9";
+    let body = json!({"user_info": {"userId": uid, "fullName": "Spacey"}});
+    let created = api
+        .post(&format!("/api/v1/server/users/{encoded}"))
+        .bearer(&sdk_token(uid, false, ORG_API_SECRET, 300))
+        .json(body)
+        .send()
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["data"]["user"]["organization_user_id"], uid);
+}

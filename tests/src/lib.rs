@@ -117,6 +117,10 @@ macro_rules! identity_suite {
             personal_api_keys,
             server_api_for_the_sdks,
             bootstrap_is_idempotent,
+            admins_stay_in_their_organization,
+            guests_read_but_do_not_write,
+            refused_updates_keep_the_token,
+            path_ids_are_percent_decoded,
         );
     };
 }

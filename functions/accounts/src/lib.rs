@@ -20,8 +20,8 @@ const ACCOUNT_NOT_FOUND: &str = "Account not found";
 const SESSION_INVALID: &str = "Session invalid";
 
 pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
-    let path = request.uri().path().trim_end_matches('/').to_owned();
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let owned = request::segments(&request);
+    let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
     let method = request.method().clone();
     let result = match (&method, segments.as_slice()) {
         (&Method::POST, ["accounts"]) => sign_up(&app, &request).await,
@@ -62,8 +62,12 @@ fn forbidden() -> Error {
 }
 
 /// The account `id`, if the caller is an admin or that account.
-async fn account_for(app: &App, caller: &Principal, id: &str) -> Result<Identity> {
+/// The account `id`, if the caller is an admin of its organization or that account (guests: read only).
+async fn account_for(app: &App, caller: &Principal, id: &str, writes: bool) -> Result<Identity> {
     if caller.identity.id == id {
+        if writes && caller.identity.type_id == app.identities.types.guest {
+            return Err(forbidden());
+        }
         return Ok(caller.identity.clone());
     }
     if !app.is_admin(caller) {
@@ -72,7 +76,31 @@ async fn account_for(app: &App, caller: &Principal, id: &str) -> Result<Identity
     app.identities
         .identity(id)
         .await?
+        .filter(|account| account.organization_id == caller.identity.organization_id)
         .ok_or_else(|| Error::NotFound(ACCOUNT_NOT_FOUND.into()))
+}
+
+/// Passwords of at least 8 characters.
+fn check_password(password: &str) -> Result<()> {
+    if password.chars().count() < 8 {
+        return Err(Error::invalid(
+            "Validation Error",
+            vec!["request body/password must NOT have fewer than 8 characters".into()],
+        ));
+    }
+    Ok(())
+}
+
+fn check_type(app: &App, kind: &str) -> Result<()> {
+    let types = &app.identities.types;
+    if [&types.admin, &types.regular, &types.guest].contains(&&kind.to_owned()) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "Validation Error",
+            vec!["request body/type must be a known identity type".into()],
+        ))
+    }
 }
 
 fn context(request: &Request, device: Option<Value>) -> SessionContext {
@@ -102,27 +130,16 @@ async fn sign_up(app: &App, request: &Request) -> Result<Response<Body>> {
     let type_id = match text("type") {
         Some(kind) => {
             let caller = app.principal(request).await?;
-            let types = &app.identities.types;
             if !app.is_admin(&caller) {
                 return Err(forbidden());
             }
-            if ![&types.admin, &types.regular, &types.guest].contains(&&kind) {
-                return Err(Error::invalid(
-                    "Validation Error",
-                    vec!["request body/type must be a known identity type".into()],
-                ));
-            }
+            check_type(app, &kind)?;
             kind
         }
         None => app.identities.types.regular.clone(),
     };
     let password = text("password").unwrap_or_default();
-    if password.len() < 8 {
-        return Err(Error::invalid(
-            "Validation Error",
-            vec!["request body/password must NOT have fewer than 8 characters".into()],
-        ));
-    }
+    check_password(&password)?;
     let profile = body.get("profile").and_then(Value::as_object).map(|p| {
         let mut properties = p.clone();
         let name = properties
@@ -153,7 +170,7 @@ async fn sign_up(app: &App, request: &Request) -> Result<Response<Body>> {
 
 async fn find_account(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    let account = account_for(app, &caller, id).await?;
+    let account = account_for(app, &caller, id, false).await?;
     let include = request::query_param(request, "include").as_deref() == Some("profile");
     Ok(http::json(
         200,
@@ -163,7 +180,7 @@ async fn find_account(app: &App, request: &Request, id: &str) -> Result<Response
 
 async fn remove_account(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    account_for(app, &caller, id).await?;
+    account_for(app, &caller, id, true).await?;
     let removed = app
         .identities
         .delete_identity(id)
@@ -193,11 +210,7 @@ async fn add_token(app: &App, request: &Request, id: &str) -> Result<Response<Bo
         .and_then(|t| t.as_str().map(str::to_owned))
         .unwrap_or_default();
     let timeout = body.remove("timeout").and_then(|t| t.as_i64());
-    let account = app
-        .identities
-        .identity(id)
-        .await?
-        .ok_or_else(|| Error::NotFound(ACCOUNT_NOT_FOUND.into()))?;
+    let account = account_for(app, &caller, id, true).await?;
     let properties: Map<String, Value> = body.into_iter().filter(|(k, _)| k != "id").collect();
     let (token, secret) = app
         .identities
@@ -217,6 +230,7 @@ async fn sign_in(app: &App, request: &Request) -> Result<Response<Body>> {
             ("password", Kind::String, false),
             ("token", Kind::String, false),
             ("device", Kind::Object, false),
+            ("organizationId", Kind::String, false),
         ],
         open: false,
     };
@@ -225,13 +239,9 @@ async fn sign_in(app: &App, request: &Request) -> Result<Response<Body>> {
     let context = context(request, body.get("device").cloned());
     let signed_in = match (text("username"), text("password"), text("token")) {
         (Some(username), Some(password), None) => {
+            let org = text("organizationId").unwrap_or(&app.identities.default_organization);
             app.identities
-                .sign_in_with_password(
-                    &app.identities.default_organization,
-                    username,
-                    password,
-                    context,
-                )
+                .sign_in_with_password(org, username, password, context)
                 .await?
         }
         (None, None, Some(token)) => app.identities.sign_in_with_token(token, context).await?,
@@ -429,8 +439,21 @@ async fn update_account(app: &App, request: &Request, id: &str) -> Result<Respon
     };
     let body = SCHEMA.check(request::json_body(request)?)?;
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
+    // Everything that can be refused is checked before a one-time token is used up.
+    if let Some(kind) = text("type") {
+        check_type(app, &kind)?;
+    }
+    if let Some(password) = text("password") {
+        check_password(&password)?;
+    }
+    if text("username").is_some_and(|u| u.trim().is_empty()) {
+        return Err(Error::bad_request("username must be set"));
+    }
     let caller = match (request::bearer(request), text("token")) {
         (None, Some(token)) => {
+            if text("type").is_some() {
+                return Err(forbidden());
+            }
             let found = app.identities.find_token(&token).await?;
             if found.identity_id != id {
                 return Err(Error::NotFound("Token not found".into()));
@@ -440,21 +463,14 @@ async fn update_account(app: &App, request: &Request, id: &str) -> Result<Respon
         }
         _ => {
             let caller = app.principal(request).await?;
-            account_for(app, &caller, id).await?;
+            account_for(app, &caller, id, true).await?;
+            if text("type").is_some() && !app.is_admin(&caller) {
+                return Err(forbidden());
+            }
             Some(caller)
         }
     };
-    let is_admin = caller.as_ref().is_some_and(|c| app.is_admin(c));
-    if text("type").is_some() && !is_admin {
-        return Err(forbidden());
-    }
     let password_hash = match text("password") {
-        Some(p) if p.len() < 8 => {
-            return Err(Error::invalid(
-                "Validation Error",
-                vec!["request body/password must NOT have fewer than 8 characters".into()],
-            ));
-        }
         Some(p) => Some(password::hash(p).await?),
         None => None,
     };
@@ -465,7 +481,8 @@ async fn update_account(app: &App, request: &Request, id: &str) -> Result<Respon
                 identity.username = username;
             }
             if let Some(email) = text("email") {
-                identity.email = Some(email);
+                // An empty email removes it.
+                identity.email = Some(email).filter(|e| !e.trim().is_empty());
             }
             if let Some(phone) = text("phone") {
                 identity.phone = Some(phone);
@@ -495,7 +512,7 @@ async fn update_account(app: &App, request: &Request, id: &str) -> Result<Respon
 async fn find_tokens(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
     admin_only(app, &caller)?;
-    let account = account_for(app, &caller, id).await?;
+    let account = account_for(app, &caller, id, false).await?;
     let tokens = app
         .identities
         .tokens(&account.organization_id, &account.id)
@@ -509,7 +526,7 @@ async fn find_tokens(app: &App, request: &Request, id: &str) -> Result<Response<
 async fn token_of(app: &App, request: &Request, id: &str, token: &str) -> Result<OneTimeToken> {
     let caller = app.principal(request).await?;
     admin_only(app, &caller)?;
-    account_for(app, &caller, id).await?;
+    account_for(app, &caller, id, false).await?;
     app.identities
         .token_by_id(token)
         .await?
@@ -539,7 +556,7 @@ async fn remove_token(
 
 async fn find_roles(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    let account = account_for(app, &caller, id).await?;
+    let account = account_for(app, &caller, id, false).await?;
     Ok(http::json(200, &account.roles))
 }
 
@@ -559,6 +576,7 @@ async fn change_role(
             vec!["role must match ^[a-z][a-z0-9_-]*$ (64 characters at most)".into()],
         ));
     }
+    account_for(app, &caller, id, true).await?;
     let mut found = true;
     app.identities
         .update_identity(id, |identity| {
@@ -581,7 +599,7 @@ async fn change_role(
 
 async fn find_profile(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    let account = account_for(app, &caller, id).await?;
+    let account = account_for(app, &caller, id, false).await?;
     let profile = match &account.profile_id {
         Some(profile_id) => app.identities.profile(profile_id).await?,
         None => None,
@@ -594,7 +612,7 @@ async fn find_profile(app: &App, request: &Request, id: &str) -> Result<Response
 /// are the user entity's fields. Creates the profile if the account has none.
 async fn update_profile(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    let account = account_for(app, &caller, id).await?;
+    let account = account_for(app, &caller, id, true).await?;
     if caller.identity.id == id && caller.identity.type_id == app.identities.types.guest {
         return Err(forbidden());
     }

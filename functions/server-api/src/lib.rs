@@ -19,8 +19,8 @@ const DEFAULT_EXPIRY_SECONDS: i64 = 86_400;
 const MAX_EXPIRY_SECONDS: i64 = 30 * 86_400;
 
 pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
-    let path = request.uri().path().trim_end_matches('/').to_owned();
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let owned = request::segments(&request);
+    let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
     let method = request.method().clone();
     let result = match (&method, segments.as_slice()) {
         (&Method::POST, ["api", "v1", "server", "users", uid]) => {
@@ -116,7 +116,9 @@ async fn upsert_user(app: &App, request: &Request, uid: &str) -> Result<Response
             let updated = app
                 .identities
                 .update_identity(&identity.id, |i| {
-                    let (email, phone) = (text("email"), text("phone"));
+                    // Only what the SDK sent changes; absent fields keep their values.
+                    let email = text("email").or_else(|| i.email.clone());
+                    let phone = text("phone").or_else(|| i.phone.clone());
                     let changed = i.email != email || i.phone != phone;
                     i.email = email;
                     i.phone = phone;

@@ -17,8 +17,8 @@ const PROFILE_NOT_FOUND: &str = "User profile not found";
 const USER_NOT_FOUND: &str = "User not found";
 
 pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
-    let path = request.uri().path().trim_end_matches('/').to_owned();
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let owned = request::segments(&request);
+    let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
     let method = request.method().clone();
     let (result, failure) = match (&method, segments.as_slice()) {
         (&Method::POST, ["users"]) => (create_user(&app, &request).await, "Failed to create user"),
@@ -57,9 +57,9 @@ pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
     result.unwrap_or_else(|e| http::error_as(Family::Users, e, failure))
 }
 
-/// Guests may read what is theirs but change nothing.
-fn may_act(app: &App, caller: &Principal, owner: &str, writes: bool) -> bool {
-    app.is_admin(caller)
+/// Admins act within their organization; others on what is theirs, and guests may read but not change it.
+fn may_act(app: &App, caller: &Principal, owner: &str, org: &str, writes: bool) -> bool {
+    (app.is_admin(caller) && caller.identity.organization_id == org)
         || (caller.identity.id == owner
             && !(writes && caller.identity.type_id == app.identities.types.guest))
 }
@@ -80,7 +80,13 @@ async fn create_user(app: &App, request: &Request) -> Result<Response<Body>> {
     let body = SCHEMA.check(request::json_body(request)?)?;
     let identity_id = body["identityId"].as_str().unwrap_or_default();
     let name = body["name"].as_str().unwrap_or_default().to_owned();
-    if !may_act(app, &caller, identity_id, true) {
+    if !may_act(
+        app,
+        &caller,
+        identity_id,
+        &caller.identity.organization_id,
+        true,
+    ) {
         return Err(forbidden());
     }
     let profile = app
@@ -95,7 +101,7 @@ async fn get_user(app: &App, request: &Request, id: &str) -> Result<Response<Bod
     let caller = app.principal(request).await?;
     let profile = app.identities.profile(id).await?;
     match profile {
-        Some(p) if may_act(app, &caller, &p.identity_id, false) => {
+        Some(p) if may_act(app, &caller, &p.identity_id, &p.organization_id, false) => {
             Ok(http::json(200, &p.user_view()))
         }
         // Only an admin learns whether a profile exists.
@@ -149,7 +155,13 @@ async fn update_user(app: &App, request: &Request, id: &str) -> Result<Response<
             forbidden()
         });
     };
-    if !may_act(app, &caller, &profile.identity_id, true) {
+    if !may_act(
+        app,
+        &caller,
+        &profile.identity_id,
+        &profile.organization_id,
+        true,
+    ) {
         return Err(forbidden());
     }
     let body = match request::json_body(request)? {
@@ -192,7 +204,13 @@ async fn delete_user(app: &App, request: &Request, id: &str) -> Result<Response<
             forbidden()
         });
     };
-    if !may_act(app, &caller, &profile.identity_id, true) {
+    if !may_act(
+        app,
+        &caller,
+        &profile.identity_id,
+        &profile.organization_id,
+        true,
+    ) {
         return Err(forbidden());
     }
     app.identities
@@ -214,6 +232,9 @@ async fn set_locked(
     }
     app.identities
         .update_identity(id, |identity| {
+            if identity.organization_id != caller.identity.organization_id {
+                return Err(Error::NotFound(USER_NOT_FOUND.into()));
+            }
             identity.locked = locked;
             if !locked {
                 identity.failed_logins = 0;

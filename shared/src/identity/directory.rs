@@ -217,7 +217,13 @@ impl Identities {
                 return Ok(Some(after));
             }
             after.username = after.username.trim().to_lowercase();
-            after.email = after.email.map(|e| e.trim().to_lowercase());
+            after.email = after
+                .email
+                .map(|e| e.trim().to_lowercase())
+                .filter(|e| !e.is_empty());
+            if after.username.is_empty() {
+                return Err(Error::bad_request("username must be set"));
+            }
             after.updated_at = now_rfc3339();
             let mut writes = vec![Write::Put(
                 after.to_item()?,
