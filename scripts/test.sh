@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: starts the test services (DynamoDB Local, moto, s3s-fs; installed on first use),
 # runs every test of the workspace against them, and stops what it started.
-# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p switchboard-tests store_`).
+# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p switchboard-tests store_`); without any,
+# the official ContactsManager SDK also runs against the local server (scripts/sdk-test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,3 +18,7 @@ trap cleanup EXIT
 # shellcheck source=/dev/null
 source .tools/services.env
 cargo test --workspace --all-targets "$@"
+# The official ContactsManager SDK against the local server (skipped when cargo test got a filter).
+if [ $# -eq 0 ]; then
+  scripts/sdk-test.sh
+fi

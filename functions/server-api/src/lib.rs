@@ -180,7 +180,8 @@ async fn upsert_user(app: &App, request: &Request, uid: &str) -> Result<Response
         None => None,
     };
     Ok(http::json(
-        if created { 201 } else { 200 },
+        // 200 whether created or updated: the official SDKs treat any other status as a failure.
+        200,
         &json!({
             "status": "success",
             "data": {

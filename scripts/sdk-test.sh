@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The official ContactsManager server SDK (PyPI `contactsmanager`), unchanged, against Switchboard's server
+# API: builds and starts switchboard-local on a free loopback port with a temporary data dir and a
+# bootstrapped organization, runs tests/sdk/python_sdk.py against it, and stops it.
+# (The Node SDK, npm `@contactsmanager/server`, is not served by the npm registry reachable here.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+py_version=${CONTACTSMANAGER_PY_VERSION:-1.3.0}
+venv=.tools/sdk-py
+if ! { [ -x "$venv/bin/python" ] &&
+  "$venv/bin/python" -c "import sys, contactsmanager; sys.exit(contactsmanager.__version__ != '$py_version')" 2>/dev/null; }; then
+  echo "==> installing contactsmanager==$py_version into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "contactsmanager==$py_version"
+fi
+
+export SWITCHBOARD_ORG_ID=default
+export SWITCHBOARD_ORG_API_KEY=sdk-test-key
+export SWITCHBOARD_ORG_API_SECRET=sdk-test-secret-0123456789abcdef0123
+export SWITCHBOARD_ADMIN_USERNAME=admin
+export SWITCHBOARD_ADMIN_PASSWORD=admin-password-1
+
+cargo build --quiet -p switchboard-local
+server_bin="$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug/switchboard-local"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+data_dir=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-sdk-test.XXXXXX")
+server_pid=""
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$data_dir" "$data_dir.log"
+}
+trap cleanup EXIT
+
+NO_COLOR=1 "$server_bin" --port "$port" --data-dir "$data_dir" >"$data_dir.log" 2>&1 &
+server_pid=$!
+export SWITCHBOARD_URL="http://127.0.0.1:$port"
+for _ in $(seq 1 100); do
+  python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+    "$SWITCHBOARD_URL/is-alive" 2>/dev/null && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$data_dir.log" >&2; exit 1; }
+  sleep 0.2
+done
+
+echo "==> contactsmanager $py_version against $SWITCHBOARD_URL"
+if ! "$venv/bin/python" tests/sdk/python_sdk.py; then
+  echo "switchboard-local log (last 40 lines):" >&2
+  tail -n 40 "$data_dir.log" >&2
+  exit 1
+fi
