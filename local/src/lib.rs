@@ -49,6 +49,15 @@ macro_rules! route {
 pub fn routes() -> Vec<Route> {
     vec![
         route!(GET "/is-alive" => health::handle),
+        // CRM extension API (App Connect).
+        route!(POST "/apiKeyLogin" => crm_auth::handle),
+        route!(POST "/unAuthorize" => crm_auth::handle),
+        route!(GET "/contact" => contact::handle),
+        route!(POST "/contact" => contact::handle),
+        route!(GET "/callLog" => call_log::handle),
+        route!(POST "/callLog" => call_log::handle),
+        route!(PATCH "/callLog" => call_log::handle),
+        route!(POST "/messageLog" => message_log::handle),
         // User service (seed 003) and personal API keys.
         route!(POST "/users" => users::handle),
         route!(GET "/users" => users::handle),

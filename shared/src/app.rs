@@ -6,6 +6,7 @@ use std::sync::Arc;
 use lambda_http::Request;
 
 use crate::config::{Config, ConfigError, Storage};
+use crate::crm::Crm;
 use crate::error::Error;
 use crate::identity::{AuthFailure, Identities, Principal};
 use crate::request;
@@ -17,6 +18,7 @@ pub struct App {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub identities: Identities,
+    pub crm: Crm,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +50,12 @@ impl App {
     /// An app over a store built elsewhere (tests give each case a fresh table).
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
         let identities = Identities::new(store.clone(), &config);
+        let crm = Crm::new(store.clone(), &config);
         Arc::new(Self {
             config,
             store,
             identities,
+            crm,
         })
     }
 

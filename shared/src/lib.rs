@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod config;
+pub mod crm;
 pub mod error;
 pub mod http;
 pub mod identity;

@@ -17,6 +17,7 @@ pub const ORG_API_SECRET: &str = "test-org-api-secret-0123456789abcdef";
 pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef0123";
+pub const CRM_SECRET: &str = "test-crm-secret-0123456789abcdef0123";
 
 pub struct Api {
     pub app: Arc<App>,
@@ -53,7 +54,7 @@ pub fn config(dir: &std::path::Path) -> Config {
     Config::for_local(
         |name| match name {
             "SWITCHBOARD_TOKEN_SECRET" => Some(TOKEN_SECRET.into()),
-            "APP_SERVER_SECRET_KEY" => Some("test-crm-secret-0123456789abcdef0123".into()),
+            "APP_SERVER_SECRET_KEY" => Some(CRM_SECRET.into()),
             _ => None,
         },
         Some(dir.into()),

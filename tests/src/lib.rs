@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod conformance;
+pub mod crm;
 pub mod identity;
 
 use std::sync::Arc;
@@ -121,6 +122,21 @@ macro_rules! identity_suite {
             guests_read_but_do_not_write,
             refused_updates_keep_the_token,
             path_ids_are_percent_decoded,
+        );
+    };
+}
+
+/// The CRM extension suite on the [`api::Api`] `$api` yields: every case, listed once.
+#[macro_export]
+macro_rules! crm_suite {
+    ($api:expr) => {
+        $crate::api_suite!($api; crm;
+            app_connect_flow,
+            login_and_token_errors,
+            contacts_match_however_they_were_typed,
+            call_log_rules,
+            concurrent_call_logs_make_one,
+            concurrent_message_logs_log_each_once,
         );
     };
 }

@@ -1,0 +1,109 @@
+//! `GET /contact` (match a number, with every `overridingFormat` variant) and `POST /contact` (create one,
+//! matchable at once), App Connect's shapes.
+
+use std::sync::Arc;
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use switchboard::crm::{self, Contact, PhoneSearch, phone, return_message};
+use switchboard::error::Error;
+use switchboard::http::{self, Family};
+use switchboard::request;
+use switchboard::{App, Result};
+
+pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+    let result = match *request.method() {
+        Method::GET => find(&app, &request).await,
+        Method::POST => create(&app, &request).await,
+        _ => Err(Error::NotFound("Not Found".into())),
+    };
+    result.unwrap_or_else(|e| http::error(Family::Crm, e))
+}
+
+/// Always the last entry of a match list: the extension's "create" choice.
+fn placeholder() -> Value {
+    json!({ "id": "createNewContact", "name": "Create new contact...", "additionalInfo": null, "isNewContact": true })
+}
+
+fn view(contact: &Contact) -> Value {
+    json!({
+        "id": contact.id,
+        "name": contact.name,
+        "type": contact.kind,
+        "phone": contact.phone,
+        "additionalInfo": null,
+    })
+}
+
+async fn find(app: &App, request: &Request) -> Result<Response<Body>> {
+    let user = app.crm.authenticate(request).await?;
+    let raw = request::query_param(request, "phoneNumber")
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| Error::bad_request("Missing phoneNumber"))?;
+    let searched = phone::parse_searched(&raw)
+        .ok_or_else(|| Error::bad_request(format!("Invalid phoneNumber: {}", raw.trim())))?;
+    let formats = request::query_param(request, "overridingFormat").unwrap_or_default();
+    let variants = formats
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .filter_map(|f| phone::fill(f, &searched.national))
+        .collect();
+    let search = PhoneSearch { searched, variants };
+    let contacts = app
+        .crm
+        .connector
+        .find_contacts(&user.identity.id, &search)
+        .await?;
+    let mut list: Vec<Value> = contacts.iter().map(view).collect();
+    list.push(placeholder());
+    let answer = if contacts.is_empty() {
+        json!({
+            "successful": false,
+            "returnMessage": return_message("Contact not found", "warning", 3000),
+            "contact": list,
+        })
+    } else {
+        json!({ "successful": true, "returnMessage": null, "contact": list })
+    };
+    Ok(crm::respond(&user, &answer))
+}
+
+/// Fields from the JSON body, or from the query string as the 2024 spec shows.
+async fn create(app: &App, request: &Request) -> Result<Response<Body>> {
+    let user = app.crm.authenticate(request).await?;
+    let body = request::json_body(request)
+        .map_err(|_| Error::bad_request("Invalid JSON body"))?
+        .unwrap_or(Value::Null);
+    let field = |name: &str| {
+        body.get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| request::query_param(request, name))
+            .filter(|v| !v.trim().is_empty())
+    };
+    let number = field("phoneNumber").ok_or_else(|| Error::bad_request("Missing phoneNumber"))?;
+    let name =
+        field("newContactName").ok_or_else(|| Error::bad_request("Missing newContactName"))?;
+    let kind = field("newContactType").unwrap_or_else(|| "Contact".into());
+    if phone::key(&number).is_none() {
+        return Err(Error::bad_request(format!(
+            "Invalid phoneNumber: {}",
+            number.trim()
+        )));
+    }
+    let contact = app
+        .crm
+        .connector
+        .create_contact(&user.identity.id, &number, name.trim(), &kind)
+        .await?;
+    Ok(crm::respond(
+        &user,
+        &json!({
+            "successful": true,
+            "returnMessage": return_message("Contact created.", "success", 2000),
+            "contact": { "id": contact.id, "name": contact.name },
+        }),
+    ))
+}

@@ -1,0 +1,89 @@
+//! `POST /messageLog`: messages are logged oldest first, each at most once even under concurrency; the first
+//! new message of a conversation-day (`conversationLogId`) creates its record, later ones append to it.
+
+use std::sync::Arc;
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use switchboard::crm::{self, Conversation, return_message};
+use switchboard::error::Error;
+use switchboard::http::{self, Family};
+use switchboard::request;
+use switchboard::{App, Result};
+
+pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+    let result = match *request.method() {
+        Method::POST => log(&app, &request).await,
+        _ => Err(Error::NotFound("Not Found".into())),
+    };
+    result.unwrap_or_else(|e| http::error(Family::Crm, e))
+}
+
+fn text(value: &Value, name: &str) -> Option<String> {
+    match value.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Messages arrive newest first; `creationTime` (ISO 8601 or epoch milliseconds) orders them.
+fn oldest_first(messages: &mut [Value]) {
+    let at = |m: &Value| match &m["creationTime"] {
+        Value::String(s) => (0, s.clone(), 0.0),
+        Value::Number(n) => (1, String::new(), n.as_f64().unwrap_or_default()),
+        _ => (2, String::new(), 0.0),
+    };
+    messages.sort_by(|a, b| {
+        at(a)
+            .partial_cmp(&at(b))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+}
+
+async fn log(app: &App, request: &Request) -> Result<Response<Body>> {
+    let user = app.crm.authenticate(request).await?;
+    let body = match request::json_body(request) {
+        Ok(Some(value @ Value::Object(_))) => value,
+        _ => return Err(Error::bad_request("Invalid JSON body")),
+    };
+    let info = body.get("logInfo").cloned().unwrap_or(Value::Null);
+    let mut messages: Vec<Value> = info["messages"].as_array().cloned().unwrap_or_default();
+    if messages.is_empty() {
+        return Ok(crm::respond(
+            &user,
+            &json!({ "successful": false, "returnMessage": return_message("No message to log.", "warning", 3000) }),
+        ));
+    }
+    if messages.iter().any(|m| text(m, "id").is_none()) {
+        return Err(Error::bad_request("Every message needs an id"));
+    }
+    let conversation = Conversation {
+        conversation_id: text(&info, "conversationId"),
+        conversation_log_id: text(&info, "conversationLogId")
+            .or_else(|| text(&info, "conversationId"))
+            .ok_or_else(|| Error::bad_request("Missing logInfo.conversationLogId"))?,
+        contact_id: text(&body, "contactId"),
+        contact_name: text(&body, "contactName"),
+        contact_type: text(&body, "contactType"),
+    };
+    oldest_first(&mut messages);
+    let mut logged = Vec::new();
+    for message in &messages {
+        if app
+            .crm
+            .connector
+            .log_message(&user.identity.id, &conversation, message)
+            .await?
+        {
+            logged.push(text(message, "id").unwrap_or_default());
+        }
+    }
+    let answer = if logged.is_empty() {
+        json!({ "successful": true, "logIds": [], "returnMessage": null })
+    } else {
+        json!({ "successful": true, "logIds": logged, "returnMessage": return_message("Message logged", "success", 1000) })
+    };
+    Ok(crm::respond(&user, &answer))
+}

@@ -1,0 +1,236 @@
+//! The built-in CRM (platform `switchboard`): contacts, call logs and message logs in the table. Every
+//! dedupe is a conditional write; a phone match is one indexed query per distinct number key.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::phone;
+use super::records::{CallLog, Contact, ConversationLog, MessageMark, PhoneEntry};
+use super::{CallLogPatch, Connector, Conversation, LoggedCall, PhoneSearch};
+use crate::error::Error;
+use crate::identity::Record;
+use crate::store::{Condition, Query, Store, StoreError, Write};
+use crate::time::now_rfc3339;
+
+/// Bounded retries when another request changes the same conversation log at the same moment.
+const MAX_RETRIES: usize = 32;
+
+pub struct BuiltinCrm {
+    store: Arc<dyn Store>,
+}
+
+impl BuiltinCrm {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+}
+
+fn owned<T: Record>(
+    item: &crate::store::Item,
+    owner: &str,
+    set: impl FnOnce(&mut T, String),
+) -> Result<T, Error> {
+    let mut record = T::from_item(item)?;
+    set(&mut record, owner.to_owned());
+    Ok(record)
+}
+
+#[async_trait]
+impl Connector for BuiltinCrm {
+    async fn find_contacts(
+        &self,
+        owner: &str,
+        search: &PhoneSearch,
+    ) -> Result<Vec<Contact>, Error> {
+        let mut found: Vec<Contact> = Vec::new();
+        for key in phone::search_keys(&search.searched, &search.variants) {
+            let page = self
+                .store
+                .query(&Query::new(PhoneEntry::partition(owner, &key)).limit(100))
+                .await?;
+            for item in &page.items {
+                let entry: PhoneEntry =
+                    owned(item, owner, |e: &mut PhoneEntry, o| e.contact.owner = o)?;
+                if !found.iter().any(|c| c.id == entry.contact.id) {
+                    found.push(entry.contact);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn create_contact(
+        &self,
+        owner: &str,
+        number: &str,
+        name: &str,
+        kind: &str,
+    ) -> Result<Contact, Error> {
+        let key = phone::key(number).ok_or_else(|| Error::bad_request("Invalid phone number"))?;
+        let contact = Contact {
+            id: uuid::Uuid::now_v7().to_string(),
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            phone: phone::restore_plus(number),
+            owner: owner.to_owned(),
+            version: 0,
+        };
+        let entry = PhoneEntry {
+            contact: contact.clone(),
+            phone_key: key,
+            version: 0,
+        };
+        // The contact and its phone entry together: matchable the moment it exists.
+        self.store
+            .transact(vec![
+                Write::Put(contact.to_item()?, Condition::Absent),
+                Write::Put(entry.to_item()?, Condition::Absent),
+            ])
+            .await?;
+        Ok(contact)
+    }
+
+    async fn create_call_log(&self, owner: &str, mut log: CallLog) -> Result<LoggedCall, Error> {
+        log.owner = owner.to_owned();
+        log.log_id = uuid::Uuid::now_v7().to_string();
+        log.created_at = now_rfc3339();
+        log.updated_at = log.created_at.clone();
+        // The log is its own reservation: the first write for a session id wins, atomically.
+        match self.store.create(log.to_item()?).await {
+            Ok(_) => Ok(LoggedCall::Created(log.log_id)),
+            Err(StoreError::ConditionFailed | StoreError::Conflict) => Ok(LoggedCall::Exists),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn call_logs(&self, owner: &str, session_ids: &[String]) -> Result<Vec<CallLog>, Error> {
+        let keys: Vec<_> = session_ids
+            .iter()
+            .map(|id| CallLog::key_of(owner, id))
+            .collect();
+        let items = self.store.batch_get(&keys).await?;
+        items
+            .iter()
+            .map(|item| owned(item, owner, |l: &mut CallLog, o| l.owner = o))
+            .collect()
+    }
+
+    async fn update_call_log(
+        &self,
+        owner: &str,
+        patch: &CallLogPatch,
+    ) -> Result<Option<CallLog>, Error> {
+        for _ in 0..MAX_RETRIES {
+            let Some(item) = self
+                .store
+                .get(&CallLog::key_of(owner, &patch.session_id))
+                .await?
+            else {
+                return Ok(None);
+            };
+            let mut log: CallLog = owned(&item, owner, |l: &mut CallLog, o| l.owner = o)?;
+            // Fields are replaced, never appended to: the same patch twice leaves the same log.
+            if let Some(subject) = &patch.subject {
+                log.subject = subject.clone();
+            }
+            if let Some(note) = &patch.note {
+                log.note = note.clone();
+            }
+            if let Some(link) = &patch.recording_link {
+                log.recording_link = Some(link.clone());
+            }
+            if let Some(start) = &patch.start_time {
+                log.start_time = Some(start.clone());
+            }
+            if let Some(duration) = &patch.duration {
+                log.duration = Some(duration.clone());
+            }
+            if let Some(result) = &patch.result {
+                log.result = Some(result.clone());
+            }
+            log.updated_at = now_rfc3339();
+            match self.store.update(log.to_item()?).await {
+                Ok(_) => return Ok(Some(log)),
+                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(
+            "The call log is being changed by other requests".into(),
+        ))
+    }
+
+    async fn log_message(
+        &self,
+        owner: &str,
+        conversation: &Conversation,
+        message: &Value,
+    ) -> Result<bool, Error> {
+        let message_id = message["id"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| message["id"].to_string());
+        let mark = MessageMark {
+            message_id: message_id.clone(),
+            conversation_log_id: conversation.conversation_log_id.clone(),
+            owner: owner.to_owned(),
+            version: 0,
+        };
+        for _ in 0..MAX_RETRIES {
+            let key = ConversationLog::key_of(owner, &conversation.conversation_log_id);
+            let existing = self.store.get(&key).await?;
+            let now = now_rfc3339();
+            let (log, condition) = match existing {
+                Some(item) => {
+                    let mut log: ConversationLog =
+                        owned(&item, owner, |l: &mut ConversationLog, o| l.owner = o)?;
+                    log.messages.push(message.clone());
+                    log.updated_at = now;
+                    (log, Condition::Version(item.version))
+                }
+                None => (
+                    ConversationLog {
+                        conversation_log_id: conversation.conversation_log_id.clone(),
+                        conversation_id: conversation.conversation_id.clone(),
+                        contact_id: conversation.contact_id.clone(),
+                        contact_name: conversation.contact_name.clone(),
+                        contact_type: conversation.contact_type.clone(),
+                        messages: vec![message.clone()],
+                        created_at: now.clone(),
+                        updated_at: now,
+                        owner: owner.to_owned(),
+                        version: 0,
+                    },
+                    Condition::Absent,
+                ),
+            };
+            let written = self
+                .store
+                .transact(vec![
+                    Write::Put(mark.to_item()?, Condition::Absent),
+                    Write::Put(log.to_item()?, condition),
+                ])
+                .await;
+            match written {
+                Ok(()) => return Ok(true),
+                Err(StoreError::ConditionFailed | StoreError::Conflict) => {
+                    // Either this message is already logged (done), or the log moved on (try again).
+                    if self.store.get(&mark.key()).await?.is_some() {
+                        return Ok(false);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(
+            "The conversation log is being changed by other requests".into(),
+        ))
+    }
+
+    async fn revoke(&self, _owner: &str) -> Result<(), Error> {
+        // Nothing to hand back: the built-in CRM holds no third-party credentials.
+        Ok(())
+    }
+}

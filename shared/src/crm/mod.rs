@@ -1,0 +1,240 @@
+//! The CRM extension API (RingCentral App Connect compatible): the connection and its `jwtToken`, and the
+//! connector boundary behind which a CRM lives. Switchboard's own CRM ([`builtin::BuiltinCrm`], platform
+//! `switchboard`) is the one connector today; another CRM plugs in by implementing [`Connector`].
+
+pub mod builtin;
+pub mod phone;
+pub mod records;
+pub mod token;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::identity::{Identities, Identity, Record};
+use crate::store::{Condition, Store, StoreError};
+use crate::time::{now_rfc3339, unix_now};
+use crate::{http, request};
+
+pub use records::{CallLog, Contact};
+pub use token::{CrmClaims, CrmTokens};
+
+/// The built-in CRM's platform name.
+pub const PLATFORM: &str = "switchboard";
+/// App Connect's answer to a missing or bad `jwtToken`.
+pub const AUTHORIZE_MESSAGE: &str = "Please go to Settings and authorize CRM platform";
+pub const REFRESH_HEADER: &str = "x-refreshed-jwt-token";
+
+/// A number to match: the parsed number and its `overridingFormat` variants.
+#[derive(Debug, Clone)]
+pub struct PhoneSearch {
+    pub searched: phone::Searched,
+    pub variants: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoggedCall {
+    Created(String),
+    Exists,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CallLogPatch {
+    pub session_id: String,
+    pub subject: Option<String>,
+    pub note: Option<String>,
+    pub recording_link: Option<String>,
+    pub start_time: Option<Value>,
+    pub duration: Option<Value>,
+    pub result: Option<String>,
+}
+
+/// The conversation-day a message belongs to.
+#[derive(Debug, Clone, Default)]
+pub struct Conversation {
+    pub conversation_id: Option<String>,
+    pub conversation_log_id: String,
+    pub contact_id: Option<String>,
+    pub contact_name: Option<String>,
+    pub contact_type: Option<String>,
+}
+
+/// What a CRM must do for the extension. Handlers talk only to this.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    async fn find_contacts(&self, owner: &str, search: &PhoneSearch)
+    -> Result<Vec<Contact>, Error>;
+    async fn create_contact(
+        &self,
+        owner: &str,
+        phone: &str,
+        name: &str,
+        kind: &str,
+    ) -> Result<Contact, Error>;
+    /// Creates the log of a call session unless one exists; never two for one session id.
+    async fn create_call_log(&self, owner: &str, log: CallLog) -> Result<LoggedCall, Error>;
+    async fn call_logs(&self, owner: &str, session_ids: &[String]) -> Result<Vec<CallLog>, Error>;
+    async fn update_call_log(
+        &self,
+        owner: &str,
+        patch: &CallLogPatch,
+    ) -> Result<Option<CallLog>, Error>;
+    /// Logs one message into its conversation log; `false` if it was logged before.
+    async fn log_message(
+        &self,
+        owner: &str,
+        conversation: &Conversation,
+        message: &Value,
+    ) -> Result<bool, Error>;
+    /// Hands back whatever credentials the CRM holds for `owner`.
+    async fn revoke(&self, owner: &str) -> Result<(), Error>;
+}
+
+/// The caller of a CRM route.
+#[derive(Debug, Clone)]
+pub struct CrmUser {
+    pub identity: Identity,
+    pub claims: CrmClaims,
+    /// A fresh token when the one presented has seven days or fewer left.
+    pub refreshed: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Crm {
+    store: Arc<dyn Store>,
+    tokens: CrmTokens,
+    pub connector: Arc<dyn Connector>,
+}
+
+/// `returnMessage` of App Connect's envelope.
+pub fn return_message(message: &str, kind: &str, ttl: u32) -> Value {
+    json!({ "message": message, "messageType": kind, "ttl": ttl })
+}
+
+impl Crm {
+    pub fn new(store: Arc<dyn Store>, config: &Config) -> Self {
+        Self {
+            connector: Arc::new(builtin::BuiltinCrm::new(store.clone())),
+            tokens: CrmTokens::new(&config.crm_secret),
+            store,
+        }
+    }
+
+    /// `POST /apiKeyLogin`: a personal API key of the identity connects it; answers `{jwtToken, name,
+    /// returnMessage}`. Every token of one connection shares its id, so unAuthorize ends them all.
+    pub async fn api_key_login(
+        &self,
+        identities: &Identities,
+        platform: &str,
+        api_key: &str,
+    ) -> Result<Value, Error> {
+        if platform != PLATFORM {
+            return Err(Error::bad_request(format!("Unknown platform {platform}")));
+        }
+        let identity = identities
+            .identity_for_api_key(api_key)
+            .await?
+            .ok_or_else(|| Error::bad_request("Invalid API key"))?;
+        let connection = records::Connection {
+            identity_id: identity.id.clone(),
+            platform: platform.to_owned(),
+            connection_id: uuid::Uuid::new_v4().to_string(),
+            created_at: now_rfc3339(),
+            version: 0,
+        };
+        let connection_id = match self.store.create(connection.to_item()?).await {
+            Ok(_) => connection.connection_id,
+            // Already connected (another device): join that connection.
+            Err(StoreError::ConditionFailed | StoreError::Conflict) => {
+                let key = records::Connection::key_of(&identity.id, platform);
+                let item = self
+                    .store
+                    .get(&key)
+                    .await?
+                    .ok_or_else(|| Error::Conflict("Try again".into()))?;
+                records::Connection::from_item(&item)?.connection_id
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let token = self
+            .tokens
+            .issue(&identity.id, platform, &connection_id, unix_now())
+            .ok_or_else(|| Error::Internal("signing a jwtToken".into()))?;
+        let name = match &identity.profile_id {
+            Some(id) => identities.profile(id).await?.map(|p| p.name),
+            None => None,
+        }
+        .unwrap_or_else(|| identity.username.clone());
+        Ok(json!({
+            "jwtToken": token,
+            "name": name,
+            "returnMessage": return_message("Successfully connected to Switchboard.", "success", 3000),
+        }))
+    }
+
+    /// The token check of every CRM route: a valid token whose connection still exists, of an identity
+    /// that exists and is not locked. Connection and identity are read in one round trip.
+    pub async fn authenticate(&self, request: &Request) -> Result<CrmUser, Error> {
+        let refused = || Error::bad_request(AUTHORIZE_MESSAGE);
+        let token = request::query_param(request, "jwtToken")
+            .or_else(|| request::bearer(request).map(str::to_owned))
+            .ok_or_else(refused)?;
+        let claims = self.tokens.verify(&token).ok_or_else(refused)?;
+        let keys = [
+            records::Connection::key_of(&claims.id, &claims.platform),
+            Identity::key_of(&claims.id),
+        ];
+        let items = self.store.batch_get(&keys).await?;
+        let find = |key: &crate::store::Key| items.iter().find(|i| i.key == *key);
+        let connection = find(&keys[0])
+            .map(records::Connection::from_item)
+            .transpose()?
+            .filter(|c| c.connection_id == claims.cid)
+            .ok_or_else(refused)?;
+        let identity = find(&keys[1])
+            .map(Identity::from_item)
+            .transpose()?
+            .filter(|i| !i.locked)
+            .ok_or_else(refused)?;
+        let now = unix_now();
+        let refreshed = (claims.exp - now <= token::REFRESH_WITHIN_SECONDS)
+            .then(|| {
+                self.tokens.issue(
+                    &identity.id,
+                    &connection.platform,
+                    &connection.connection_id,
+                    now,
+                )
+            })
+            .flatten();
+        Ok(CrmUser {
+            identity,
+            claims,
+            refreshed,
+        })
+    }
+
+    /// `POST /unAuthorize`: the CRM hands back its credentials and the connection ends, with every
+    /// `jwtToken` issued for it.
+    pub async fn unauthorize(&self, user: &CrmUser) -> Result<(), Error> {
+        self.connector.revoke(&user.identity.id).await?;
+        let key = records::Connection::key_of(&user.identity.id, &user.claims.platform);
+        match self.store.delete(&key, Condition::Exists).await {
+            Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A JSON answer for `user`, with the refreshed token header when one was issued.
+pub fn respond(user: &CrmUser, value: &Value) -> Response<Body> {
+    let mut response = http::json(200, value);
+    if let Some(token) = user.refreshed.as_ref().and_then(|t| t.parse().ok()) {
+        response.headers_mut().insert(REFRESH_HEADER, token);
+    }
+    response
+}

@@ -1,0 +1,193 @@
+//! What the built-in CRM stores, per identity (see docs/data-model.md).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::identity::Record;
+use crate::store::Key;
+
+macro_rules! versioned {
+    () => {
+        fn version(&self) -> u64 {
+            self.version
+        }
+        fn set_version(&mut self, version: u64) {
+            self.version = version;
+        }
+    };
+}
+
+fn owner_key(owner: &str, sk: String) -> Key {
+    Key::new(format!("IDENT#{owner}"), sk)
+}
+
+/// The CRM connection of an identity: its id is in every `jwtToken` issued for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub identity_id: String,
+    pub platform: String,
+    pub connection_id: String,
+    pub created_at: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl Connection {
+    pub fn key_of(identity: &str, platform: &str) -> Key {
+        owner_key(identity, format!("CRM#{platform}"))
+    }
+}
+
+impl Record for Connection {
+    fn key(&self) -> Key {
+        Self::key_of(&self.identity_id, &self.platform)
+    }
+    versioned!();
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// As the user typed it.
+    pub phone: String,
+    #[serde(skip)]
+    pub owner: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl Record for Contact {
+    fn key(&self) -> Key {
+        owner_key(&self.owner, format!("CONTACT#{}", self.id))
+    }
+    versioned!();
+}
+
+/// A contact under the index key of its number (a copy, so a match needs no second read).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhoneEntry {
+    #[serde(flatten)]
+    pub contact: Contact,
+    #[serde(skip)]
+    pub phone_key: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl PhoneEntry {
+    pub fn partition(owner: &str, phone_key: &str) -> String {
+        format!("PHONE#{owner}#{phone_key}")
+    }
+}
+
+impl Record for PhoneEntry {
+    fn key(&self) -> Key {
+        Key::new(
+            Self::partition(&self.contact.owner, &self.phone_key),
+            format!("CONTACT#{}", self.contact.id),
+        )
+    }
+    versioned!();
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallLog {
+    pub log_id: String,
+    pub session_id: String,
+    pub telephony_session_id: Option<String>,
+    pub contact_id: String,
+    pub contact_name: Option<String>,
+    pub contact_type: Option<String>,
+    pub subject: String,
+    pub note: String,
+    pub direction: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub start_time: Option<Value>,
+    pub duration: Option<Value>,
+    pub result: Option<String>,
+    pub recording_link: Option<String>,
+    #[serde(default)]
+    pub additional_submission: Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip)]
+    pub owner: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl CallLog {
+    pub fn key_of(owner: &str, session_id: &str) -> Key {
+        owner_key(owner, format!("CALLLOG#{session_id}"))
+    }
+}
+
+impl Record for CallLog {
+    fn key(&self) -> Key {
+        Self::key_of(&self.owner, &self.session_id)
+    }
+    versioned!();
+}
+
+/// Marks a message id as logged: created once, so each message is logged at most once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageMark {
+    pub message_id: String,
+    pub conversation_log_id: String,
+    #[serde(skip)]
+    pub owner: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl MessageMark {
+    pub fn key_of(owner: &str, message_id: &str) -> Key {
+        owner_key(owner, format!("MSG#{message_id}"))
+    }
+}
+
+impl Record for MessageMark {
+    fn key(&self) -> Key {
+        Self::key_of(&self.owner, &self.message_id)
+    }
+    versioned!();
+}
+
+/// One conversation-day: created by its first message, appended to by the later ones.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationLog {
+    pub conversation_log_id: String,
+    pub conversation_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub contact_name: Option<String>,
+    pub contact_type: Option<String>,
+    pub messages: Vec<Value>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip)]
+    pub owner: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl ConversationLog {
+    pub fn key_of(owner: &str, id: &str) -> Key {
+        owner_key(owner, format!("CONVLOG#{id}"))
+    }
+}
+
+impl Record for ConversationLog {
+    fn key(&self) -> Key {
+        Self::key_of(&self.owner, &self.conversation_log_id)
+    }
+    versioned!();
+}

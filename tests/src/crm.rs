@@ -1,0 +1,606 @@
+//! The CRM extension suite: App Connect's flow end to end, its error answers, and the concurrency cases,
+//! run unchanged on each storage backend.
+
+use futures::future::join_all;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::api::{Api, CRM_SECRET};
+
+const AUTHORIZE: &str = "Please go to Settings and authorize CRM platform";
+
+/// A new identity with a personal API key.
+async fn api_key(api: &Api, username: &str) -> String {
+    api.sign_up(username, "crm-user-password").await;
+    let token = api.sign_in(username, "crm-user-password", None).await;
+    api.post("/users/me/api-keys")
+        .bearer(&token)
+        .json(json!({}))
+        .send()
+        .await
+        .str("key")
+}
+
+async fn login(api: &Api, key: &str) -> String {
+    let reply = api
+        .post("/apiKeyLogin")
+        .json(json!({"platform": "switchboard", "apiKey": key}))
+        .send()
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.str("jwtToken")
+}
+
+fn q(jwt: &str) -> String {
+    format!("jwtToken={jwt}")
+}
+
+async fn create_contact(api: &Api, jwt: &str, phone: &str, name: &str) -> String {
+    let reply = api
+        .post(&format!("/contact?{}", q(jwt)))
+        .json(json!({"phoneNumber": phone, "newContactName": name, "newContactType": "Contact"}))
+        .send()
+        .await;
+    assert_eq!(reply.body["successful"], true, "{}", reply.text);
+    reply.body["contact"]["id"].as_str().unwrap().to_owned()
+}
+
+fn call(session: &str, contact: Option<&str>) -> Value {
+    let mut body = json!({
+        "logInfo": {
+            "id": "rc-1", "sessionId": session, "telephonySessionId": "t-1", "direction": "Inbound",
+            "from": {"phoneNumber": "+16505559876"}, "to": {"phoneNumber": "+16505550100"},
+            "startTime": 1795150800000u64, "duration": 42, "result": "Call connected",
+            "recording": {"link": "https://media.example.com/r/1"}
+        },
+        "contactName": "Ada Lovelace", "contactType": "Contact", "note": "Asked about pricing"
+    });
+    if let Some(contact) = contact {
+        body["contactId"] = json!(contact);
+    }
+    body
+}
+
+fn messages(ids: &[&str]) -> Value {
+    // Newest first, as the extension sends them.
+    let list: Vec<Value> = ids
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, id)| {
+            json!({"id": id, "type": "SMS", "direction": "Inbound", "subject": format!("text {i}"),
+                   "from": {"phoneNumber": "+16505559876"}, "to": [{"phoneNumber": "+16505550100"}],
+                   "creationTime": format!("2026-11-21T05:0{i}:00.000Z")})
+        })
+        .collect();
+    json!({
+        "logInfo": {"conversationId": "c-1", "conversationLogId": "c-1-2026-11-21", "messages": list,
+                    "correspondents": [{"phoneNumber": "+16505559876"}]},
+        "contactId": "x", "contactName": "Ada Lovelace", "contactType": "Contact"
+    })
+}
+
+/// login → match → create → log call → duplicate → get → patch → message log → replay → unAuthorize →
+/// token refused.
+pub async fn app_connect_flow(api: &Api) {
+    let key = api_key(api, "agent").await;
+    let jwt = login(api, &key).await;
+    let login_again = api
+        .post("/apiKeyLogin")
+        .json(json!({"platform": "switchboard", "apiKey": key}))
+        .send()
+        .await;
+    assert_eq!(login_again.body["name"], "agent");
+    assert_eq!(login_again.body["returnMessage"]["messageType"], "success");
+    let second_jwt = login_again.str("jwtToken");
+
+    // No match yet: the placeholder alone. `+` arrives as a space.
+    let none = api
+        .get(&format!("/contact?{}&phoneNumber=%2016505559876", q(&jwt)))
+        .send()
+        .await;
+    assert_eq!(none.status, 200, "{}", none.text);
+    assert_eq!(none.body["successful"], false);
+    assert_eq!(none.body["returnMessage"]["message"], "Contact not found");
+    assert_eq!(
+        none.body["contact"],
+        json!([{"id": "createNewContact", "name": "Create new contact...", "additionalInfo": null, "isNewContact": true}])
+    );
+
+    // Create (query-string form, as the 2024 spec shows) and match at once, with formats.
+    let created = api
+        .post(&format!("/contact?{}&phoneNumber=%2B16505559876&newContactName=Ada%20Lovelace&newContactType=Contact", q(&jwt)))
+        .send()
+        .await;
+    assert_eq!(
+        created.body["returnMessage"]["message"], "Contact created.",
+        "{}",
+        created.text
+    );
+    let contact = created.body["contact"]["id"].as_str().unwrap().to_owned();
+    let found = api
+        .get(&format!(
+            "/contact?{}&phoneNumber=%2016505559876&overridingFormat=(***)%20***-****,***-***-****",
+            q(&jwt)
+        ))
+        .send()
+        .await;
+    assert_eq!(found.body["successful"], true, "{}", found.text);
+    let list = found.body["contact"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["id"], json!(contact));
+    assert_eq!(list[0]["name"], "Ada Lovelace");
+    assert_eq!(list[1]["id"], "createNewContact");
+
+    // Log a call, then the duplicate.
+    let logged = api
+        .post(&format!("/callLog?{}", q(&jwt)))
+        .json(call("s-100", Some(&contact)))
+        .send()
+        .await;
+    assert_eq!(logged.body["successful"], true, "{}", logged.text);
+    let log_id = logged.str("logId");
+    let duplicate = api
+        .post(&format!("/callLog?{}", q(&second_jwt)))
+        .json(call("s-100", Some(&contact)))
+        .send()
+        .await;
+    assert_eq!(
+        duplicate.body,
+        json!({"successful": false, "returnMessage": {"message": "Existing log for session s-100", "messageType": "warning", "ttl": 3000}})
+    );
+
+    // Get: matched, unmatched, and session 0 never matches.
+    let got = api
+        .get(&format!(
+            "/callLog?{}&sessionIds=s-100,s-404,0&requireDetails=true",
+            q(&jwt)
+        ))
+        .send()
+        .await;
+    let logs = got.body["logs"].as_array().unwrap();
+    assert_eq!(logs[0]["matched"], true);
+    assert_eq!(logs[0]["logId"], json!(log_id));
+    assert_eq!(logs[0]["logData"]["note"], "Asked about pricing");
+    assert_eq!(logs[1], json!({"sessionId": "s-404", "matched": false}));
+    assert_eq!(logs[2], json!({"sessionId": "0", "matched": false}));
+
+    // Patch twice: the same answer, no duplicated text.
+    let patch = json!({"sessionId": "s-100", "subject": "Pricing", "note": "Follow up Friday", "recordingLink": "https://media.example.com/r/2", "duration": 50});
+    let first = api
+        .patch(&format!("/callLog?{}", q(&jwt)))
+        .json(patch.clone())
+        .send()
+        .await;
+    let second = api
+        .patch(&format!("/callLog?{}", q(&jwt)))
+        .json(patch)
+        .send()
+        .await;
+    assert_eq!(
+        first.body["updatedNote"], "Follow up Friday",
+        "{}",
+        first.text
+    );
+    assert_eq!(first.body, second.body);
+    let after = api
+        .get(&format!(
+            "/callLog?{}&sessionIds=s-100&requireDetails=true",
+            q(&jwt)
+        ))
+        .send()
+        .await;
+    assert_eq!(after.body["logs"][0]["logData"]["note"], "Follow up Friday");
+    assert_eq!(
+        after.body["logs"][0]["logData"]["recordingLink"],
+        "https://media.example.com/r/2"
+    );
+    let unknown = api
+        .patch(&format!("/callLog?{}", q(&jwt)))
+        .json(json!({"sessionId": "s-404", "note": "x"}))
+        .send()
+        .await;
+    assert_eq!(unknown.body, json!({"successful": false}));
+
+    // Message log, replay, empty.
+    let logged = api
+        .post(&format!("/messageLog?{}", q(&jwt)))
+        .json(messages(&["m1", "m2"]))
+        .send()
+        .await;
+    assert_eq!(
+        logged.body["logIds"],
+        json!(["m1", "m2"]),
+        "oldest first: {}",
+        logged.text
+    );
+    let replay = api
+        .post(&format!("/messageLog?{}", q(&jwt)))
+        .json(messages(&["m1", "m2"]))
+        .send()
+        .await;
+    assert_eq!(
+        replay.body,
+        json!({"successful": true, "logIds": [], "returnMessage": null})
+    );
+    let more = api
+        .post(&format!("/messageLog?{}", q(&jwt)))
+        .json(messages(&["m1", "m2", "m3"]))
+        .send()
+        .await;
+    assert_eq!(more.body["logIds"], json!(["m3"]));
+    let empty = api
+        .post(&format!("/messageLog?{}", q(&jwt)))
+        .json(json!({"logInfo": {"messages": []}}))
+        .send()
+        .await;
+    assert_eq!(empty.body["successful"], false);
+    assert_eq!(empty.body["returnMessage"]["message"], "No message to log.");
+
+    // unAuthorize ends every token of the connection.
+    let out = api.post(&format!("/unAuthorize?{}", q(&jwt))).send().await;
+    assert_eq!(out.body["successful"], true, "{}", out.text);
+    for token in [&jwt, &second_jwt] {
+        let refused = api
+            .get(&format!("/contact?{}&phoneNumber=%2B16505559876", q(token)))
+            .send()
+            .await;
+        assert_eq!((refused.status, refused.text.as_str()), (400, AUTHORIZE));
+    }
+    let again = api.post(&format!("/unAuthorize?{}", q(&jwt))).send().await;
+    assert_eq!(again.status, 400);
+    // A new login works, and sees the same data.
+    let jwt = login(api, &key).await;
+    let found = api
+        .get(&format!("/contact?{}&phoneNumber=%2B16505559876", q(&jwt)))
+        .send()
+        .await;
+    assert_eq!(found.body["contact"][0]["id"], json!(contact));
+}
+
+pub async fn login_and_token_errors(api: &Api) {
+    let key = api_key(api, "agent").await;
+    let cases = [
+        (json!({"apiKey": key}), "Missing platform name"),
+        (
+            json!({"platform": "", "apiKey": key}),
+            "Missing platform name",
+        ),
+        (json!({"platform": "switchboard"}), "Missing API key"),
+        (
+            json!({"platform": "pipedrive", "apiKey": key}),
+            "Unknown platform pipedrive",
+        ),
+        (
+            json!({"platform": "switchboard", "apiKey": "sb_key_forged"}),
+            "Invalid API key",
+        ),
+    ];
+    for (body, message) in cases {
+        let reply = api.post("/apiKeyLogin").json(body.clone()).send().await;
+        assert_eq!(
+            (reply.status, reply.text.as_str()),
+            (400, message),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        api.post("/apiKeyLogin").raw("{nope").send().await.status,
+        400
+    );
+
+    let jwt = login(api, &key).await;
+    // Bearer works as well as the query string.
+    let bearer = api
+        .get("/contact?phoneNumber=%2B16505559876")
+        .bearer(&jwt)
+        .send()
+        .await;
+    assert_eq!(bearer.status, 200);
+    assert!(
+        bearer.headers.get("x-refreshed-jwt-token").is_none(),
+        "a fresh token is not refreshed"
+    );
+    for token in ["", "garbage", &format!("{jwt}x")] {
+        let reply = api
+            .get(&format!(
+                "/contact?jwtToken={token}&phoneNumber=%2B16505559876"
+            ))
+            .send()
+            .await;
+        assert_eq!(
+            (reply.status, reply.text.as_str()),
+            (400, AUTHORIZE),
+            "{token}"
+        );
+    }
+    let missing = api.get("/contact?phoneNumber=%2B16505559876").send().await;
+    assert_eq!((missing.status, missing.text.as_str()), (400, AUTHORIZE));
+
+    // A token with 6 days left is honoured and replaced by a fresh one.
+    let parts: Vec<&str> = jwt.split('.').collect();
+    use base64::Engine;
+    let mut claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts[1])
+            .unwrap(),
+    )
+    .unwrap();
+    claims["exp"] = json!(claims["iat"].as_i64().unwrap() + 6 * 24 * 3600);
+    let aging = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(CRM_SECRET.as_bytes()),
+    )
+    .unwrap();
+    let reply = api
+        .get(&format!(
+            "/contact?{}&phoneNumber=%2B16505559876",
+            q(&aging)
+        ))
+        .send()
+        .await;
+    assert_eq!(reply.status, 200);
+    let fresh = reply.headers["x-refreshed-jwt-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        api.get(&format!(
+            "/contact?{}&phoneNumber=%2B16505559876",
+            q(&fresh)
+        ))
+        .send()
+        .await
+        .status,
+        200
+    );
+    // Signed with another key, or HS512: refused.
+    let forged = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(b"another-secret-0123456789abcdef0123"),
+    )
+    .unwrap();
+    let hs512 = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS512),
+        &claims,
+        &EncodingKey::from_secret(CRM_SECRET.as_bytes()),
+    )
+    .unwrap();
+    for token in [forged, hs512] {
+        assert_eq!(
+            api.get(&format!(
+                "/contact?{}&phoneNumber=%2B16505559876",
+                q(&token)
+            ))
+            .send()
+            .await
+            .status,
+            400
+        );
+    }
+}
+
+pub async fn contacts_match_however_they_were_typed(api: &Api) {
+    let jwt = login(api, &api_key(api, "agent").await).await;
+    let a = create_contact(api, &jwt, "(650) 555-9876", "Typed with parens").await;
+    let b = create_contact(api, &jwt, "650.555.9876", "Typed with dots").await;
+    let c = create_contact(api, &jwt, "+1 650 555 9876", "Typed E.164").await;
+    create_contact(api, &jwt, "+1 650 555 1234", "Someone else").await;
+    create_contact(api, &jwt, "+44 20 7946 0958", "London").await;
+    let found = api
+        .get(&format!(
+            "/contact?{}&phoneNumber=%2B16505559876&overridingFormat=(***)%20***-****",
+            q(&jwt)
+        ))
+        .send()
+        .await;
+    let mut ids: Vec<String> = found.body["contact"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ids.pop().as_deref(),
+        Some("createNewContact"),
+        "the placeholder ends the list"
+    );
+    ids.sort();
+    let mut want = vec![a, b, c];
+    want.sort();
+    assert_eq!(ids, want);
+    let london = api
+        .get(&format!("/contact?{}&phoneNumber=%2B442079460958", q(&jwt)))
+        .send()
+        .await;
+    assert_eq!(london.body["contact"][0]["name"], "London");
+
+    for (query, message) in [
+        ("", "Missing phoneNumber"),
+        ("&phoneNumber=", "Missing phoneNumber"),
+        ("&phoneNumber=hello", "Invalid phoneNumber: hello"),
+    ] {
+        let reply = api
+            .get(&format!("/contact?{}{query}", q(&jwt)))
+            .send()
+            .await;
+        assert_eq!(
+            (reply.status, reply.text.as_str()),
+            (400, message),
+            "{query}"
+        );
+    }
+    for body in [
+        json!({"newContactName": "x"}),
+        json!({"phoneNumber": "+16505550000"}),
+        json!({"phoneNumber": "no digits", "newContactName": "x"}),
+    ] {
+        let reply = api
+            .post(&format!("/contact?{}", q(&jwt)))
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.text);
+    }
+    // Another user sees none of these.
+    let other = login(api, &api_key(api, "other").await).await;
+    let theirs = api
+        .get(&format!(
+            "/contact?{}&phoneNumber=%2B16505559876",
+            q(&other)
+        ))
+        .send()
+        .await;
+    assert_eq!(theirs.body["contact"].as_array().unwrap().len(), 1);
+}
+
+pub async fn call_log_rules(api: &Api) {
+    let jwt = login(api, &api_key(api, "agent").await).await;
+    let no_contact = api
+        .post(&format!("/callLog?{}", q(&jwt)))
+        .json(call("s-1", None))
+        .send()
+        .await;
+    assert_eq!(no_contact.body["successful"], false);
+    assert_eq!(
+        no_contact.body["returnMessage"]["message"],
+        "Contact not found for number +16505559876"
+    );
+    for i in 0..7 {
+        api.post(&format!("/callLog?{}", q(&jwt)))
+            .json(call(&format!("s-{i}"), Some("c")))
+            .send()
+            .await;
+    }
+    let many = api
+        .get(&format!(
+            "/callLog?{}&sessionIds=s-0,s-1,s-2,s-3,s-4,s-5,s-6",
+            q(&jwt)
+        ))
+        .send()
+        .await;
+    let logs = many.body["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 5, "App Connect reads the first five ids");
+    assert!(
+        logs.iter()
+            .all(|l| l["matched"] == true && l.get("logData").is_none())
+    );
+    let missing = api.get(&format!("/callLog?{}", q(&jwt))).send().await;
+    assert_eq!(missing.body["successful"], false);
+    for body in [
+        json!({"logInfo": {}}),
+        json!({"contactId": "c"}),
+        json!("text"),
+    ] {
+        let reply = api
+            .post(&format!("/callLog?{}", q(&jwt)))
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(reply.status, 400, "{body}");
+    }
+    assert_eq!(
+        api.patch(&format!("/callLog?{}", q(&jwt)))
+            .json(json!({"note": "x"}))
+            .send()
+            .await
+            .status,
+        400
+    );
+    // Another user cannot see or change them.
+    let other = login(api, &api_key(api, "other").await).await;
+    let theirs = api
+        .get(&format!("/callLog?{}&sessionIds=s-0", q(&other)))
+        .send()
+        .await;
+    assert_eq!(theirs.body["logs"][0]["matched"], false);
+    let patched = api
+        .patch(&format!("/callLog?{}", q(&other)))
+        .json(json!({"sessionId": "s-0", "note": "x"}))
+        .send()
+        .await;
+    assert_eq!(patched.body["successful"], false);
+}
+
+pub async fn concurrent_call_logs_make_one(api: &Api) {
+    let jwt = login(api, &api_key(api, "agent").await).await;
+    let replies = join_all((0..64).map(|_| {
+        api.post(&format!("/callLog?{}", q(&jwt)))
+            .json(call("s-race", Some("c")))
+            .send()
+    }))
+    .await;
+    let created = replies
+        .iter()
+        .filter(|r| r.body["successful"] == true)
+        .count();
+    assert_eq!(created, 1);
+    let existing = replies
+        .iter()
+        .filter(|r| r.body["returnMessage"]["message"] == "Existing log for session s-race")
+        .count();
+    assert_eq!(
+        existing,
+        63,
+        "{:?}",
+        replies.iter().map(|r| r.text.clone()).collect::<Vec<_>>()
+    );
+}
+
+pub async fn concurrent_message_logs_log_each_once(api: &Api) {
+    let jwt = login(api, &api_key(api, "agent").await).await;
+    let ids = ["m0", "m1", "m2", "m3", "m4"];
+    let replies = join_all((0..16).map(|_| {
+        api.post(&format!("/messageLog?{}", q(&jwt)))
+            .json(messages(&ids))
+            .send()
+    }))
+    .await;
+    let mut logged: Vec<String> = replies
+        .iter()
+        .flat_map(|r| {
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.body["logIds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    logged.sort();
+    assert_eq!(
+        logged,
+        ids.to_vec(),
+        "each message logged exactly once across all requests"
+    );
+    let owner = api
+        .app
+        .identities
+        .identity_by_username("default", "agent")
+        .await
+        .unwrap()
+        .unwrap();
+    let item = api
+        .app
+        .store
+        .get(&switchboard::crm::records::ConversationLog::key_of(
+            &owner.id,
+            "c-1-2026-11-21",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let order: Vec<&str> = item.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(order.len(), 5);
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted, "stored oldest first");
+}
