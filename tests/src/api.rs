@@ -70,8 +70,13 @@ impl Api {
     }
 
     pub async fn dynamodb() -> Self {
+        Self::counted(crate::CallCounter::default()).await
+    }
+
+    /// On DynamoDB Local, with `counter` counting the DynamoDB calls.
+    pub async fn counted(counter: crate::CallCounter) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store: Arc<dyn Store> = crate::dynamo_store().await;
+        let store: Arc<dyn Store> = crate::counted_dynamo_store(counter).await;
         Self::ready(App::with_store(config(dir.path()), store), dir).await
     }
 

@@ -10,6 +10,12 @@ pub mod crm;
 pub mod identity;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_dynamodb::config::Intercept;
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_types::config_bag::ConfigBag;
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use switchboard::store::dynamodb::DynamoStore;
@@ -51,9 +57,45 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
+/// Counts the DynamoDB API calls a client makes (each operation once, whatever its retries).
+#[derive(Debug, Default, Clone)]
+pub struct CallCounter(pub Arc<AtomicUsize>);
+
+impl CallCounter {
+    pub fn take(&self) -> usize {
+        self.0.swap(0, Ordering::SeqCst)
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
 /// A DynamoDB store on a table of its own, created with the project's one table definition.
 pub async fn dynamo_store() -> Arc<dyn Store> {
-    let client = dynamodb_client().await;
+    counted_dynamo_store(CallCounter::default()).await
+}
+
+/// As [`dynamo_store`], counting the DynamoDB calls made through it.
+pub async fn counted_dynamo_store(counter: CallCounter) -> Arc<dyn Store> {
+    let config = dynamodb_client()
+        .await
+        .config()
+        .to_builder()
+        .interceptor(counter)
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
     let table = format!("switchboard-test-{}", uuid::Uuid::new_v4());
     if let Err(e) = ensure_table(&client, &table).await {
         panic!(
