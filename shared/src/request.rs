@@ -84,6 +84,15 @@ pub fn json_body(request: &Request) -> Result<Option<Value>, Error> {
     })
 }
 
+/// A field that is a non-empty string, or a number (read as its text): how App Connect's ids arrive.
+pub fn text(value: &Value, name: &str) -> Option<String> {
+    match value.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 /// JSON types a field may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

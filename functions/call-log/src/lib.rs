@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use switchboard::crm::{self, CallLog, CallLogPatch, LoggedCall, return_message};
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
-use switchboard::request;
+use switchboard::request::{self, text};
 use switchboard::{App, Result};
 
 /// App Connect reads only the first five session ids of a `GET /callLog`.
@@ -29,14 +29,6 @@ fn body(request: &Request) -> Result<Value> {
     match request::json_body(request) {
         Ok(Some(value @ Value::Object(_))) => Ok(value),
         _ => Err(Error::bad_request("Invalid JSON body")),
-    }
-}
-
-fn text(value: &Value, name: &str) -> Option<String> {
-    match value.get(name) {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use switchboard::crm::{self, Conversation, return_message};
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
-use switchboard::request;
+use switchboard::request::{self, text};
 use switchboard::{App, Result};
 
 pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
@@ -18,14 +18,6 @@ pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
         _ => Err(Error::NotFound("Not Found".into())),
     };
     result.unwrap_or_else(|e| http::error(Family::Crm, e))
-}
-
-fn text(value: &Value, name: &str) -> Option<String> {
-    match value.get(name) {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 /// Messages arrive newest first; `creationTime` (ISO 8601 or epoch milliseconds) orders them.

@@ -4,18 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::identity::Record;
+use crate::identity::records::versioned;
 use crate::store::Key;
-
-macro_rules! versioned {
-    () => {
-        fn version(&self) -> u64 {
-            self.version
-        }
-        fn set_version(&mut self, version: u64) {
-            self.version = version;
-        }
-    };
-}
 
 fn owner_key(owner: &str, sk: String) -> Key {
     Key::new(format!("IDENT#{owner}"), sk)

@@ -37,8 +37,9 @@ pub trait Record: Serialize + DeserializeOwned {
     }
 }
 
+/// `version`/`set_version` of a [`Record`] whose struct has a `version` field.
 macro_rules! versioned {
-    ($t:ty) => {
+    () => {
         fn version(&self) -> u64 {
             self.version
         }
@@ -47,6 +48,7 @@ macro_rules! versioned {
         }
     };
 }
+pub(crate) use versioned;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -71,7 +73,7 @@ impl Record for Organization {
     fn key(&self) -> Key {
         Self::key_of(&self.id)
     }
-    versioned!(Organization);
+    versioned!();
 }
 
 /// Finds the organization of a server API key in one read.
@@ -95,7 +97,7 @@ impl Record for OrganizationKey {
     fn key(&self) -> Key {
         Self::key_of(&self.api_key)
     }
-    versioned!(OrganizationKey);
+    versioned!();
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -172,7 +174,7 @@ impl Record for Identity {
             format!("{}#{}", self.created_at, self.id),
         ))
     }
-    versioned!(Identity);
+    versioned!();
 }
 
 /// A uniqueness marker: its key is the unique value, its body the identity holding it.
@@ -227,7 +229,7 @@ impl Record for Marker {
     fn key(&self) -> Key {
         Key::new(self.pk.clone(), "UNIQUE")
     }
-    versioned!(Marker);
+    versioned!();
 }
 
 /// The user profile of seed 003, which is also the hoodie account's `profile`.
@@ -285,7 +287,7 @@ impl Record for Profile {
             format!("{}#{}", self.name, self.id),
         ))
     }
-    versioned!(Profile);
+    versioned!();
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -340,7 +342,7 @@ impl Record for Session {
     fn expires_at(&self) -> Option<i64> {
         Some(self.expires_at)
     }
-    versioned!(Session);
+    versioned!();
 }
 
 /// Index key of a per-identity item listed by owner (prefix `<identityId>#`) or, for admins, across the
@@ -407,7 +409,7 @@ impl Record for OneTimeToken {
     fn expires_at(&self) -> Option<i64> {
         Some(self.expires_at + EXPIRED_TOKEN_GRACE_SECONDS)
     }
-    versioned!(OneTimeToken);
+    versioned!();
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -446,5 +448,5 @@ impl Record for ApiKey {
             &self.id,
         ))
     }
-    versioned!(ApiKey);
+    versioned!();
 }
