@@ -4,16 +4,17 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{RawPathParams, State};
 use axum::middleware::{self, Next};
 use axum::routing::{MethodFilter, on};
 use futures::future::BoxFuture;
-use lambda_http::http::Method;
+use lambda_http::http::{HeaderName, Method};
 use lambda_http::{Body, Request, RequestExt, Response};
 use switchboard::App;
+use tower_http::cors::{Any, CorsLayer};
 
 /// The largest body API Gateway accepts (10 MB); the local server refuses larger ones the same way.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -227,5 +228,17 @@ pub fn router(app: Arc<App>, routes: &[Route]) -> Router {
             ))
         })
         .layer(middleware::from_fn(log_request))
+        // As the HTTP API's CORS configuration in template.yaml: browser extensions call it directly.
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods(Any)
+                .allow_headers(Any)
+                .expose_headers([
+                    HeaderName::from_static("x-next-cursor"),
+                    HeaderName::from_static("x-refreshed-jwt-token"),
+                ])
+                .max_age(Duration::from_secs(600)),
+        )
         .with_state(app)
 }
