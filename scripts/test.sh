@@ -2,7 +2,8 @@
 # The one test command: starts the test services (DynamoDB Local, moto, s3s-fs; installed on first use),
 # runs every test of the workspace against them, and stops what it started.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p switchboard-tests store_`); without any,
-# the official ContactsManager SDK also runs against the local server (scripts/sdk-test.sh).
+# the official ContactsManager SDK (scripts/sdk-test.sh) and schemathesis (scripts/schemathesis.sh) also run
+# against the local server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +22,7 @@ cargo test --workspace --all-targets "$@"
 # The official ContactsManager SDK against the local server (skipped when cargo test got a filter).
 if [ $# -eq 0 ]; then
   scripts/sdk-test.sh
+  # The CRM extension API against its OpenAPI file, on the embedded store and on DynamoDB Local.
+  scripts/schemathesis.sh
+  AWS_ENDPOINT_URL_DYNAMODB=$SWITCHBOARD_TEST_DYNAMODB_URL SWITCHBOARD_TABLE="schemathesis-$$" scripts/schemathesis.sh
 fi

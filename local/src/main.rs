@@ -97,14 +97,25 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let app = match Config::local(options.data_dir).map(App::new) {
-        Ok(app) => match app.await {
-            Ok(app) => app,
-            Err(e) => {
-                eprintln!("switchboard-local: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
+    let config = match Config::local(options.data_dir) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("switchboard-local: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Against an emulator (DynamoDB Local), create the table on first use; in AWS the stack owns it.
+    if let (Storage::DynamoDb { table }, Ok(_)) =
+        (&config.storage, std::env::var("AWS_ENDPOINT_URL_DYNAMODB"))
+    {
+        let client = aws_sdk_dynamodb::Client::new(&switchboard::app::aws_config().await);
+        if let Err(e) = switchboard::store::table::ensure_table(&client, table).await {
+            eprintln!("switchboard-local: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let app = match App::new(config).await {
+        Ok(app) => app,
         Err(e) => {
             eprintln!("switchboard-local: {e}");
             return ExitCode::FAILURE;

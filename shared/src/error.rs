@@ -63,6 +63,9 @@ impl From<StoreError> for Error {
                 Self::Conflict("The resource was changed by another request; try again".into())
             }
             StoreError::InvalidCursor => Self::bad_request("Invalid pagination cursor"),
+            StoreError::TooLarge => {
+                Self::bad_request("The request holds a value too large to store")
+            }
             e @ (StoreError::Invalid(_) | StoreError::Corrupt(_) | StoreError::Unavailable(_)) => {
                 Self::Internal(e.to_string())
             }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use futures::future::join_all;
 use serde_json::json;
 use switchboard::store::{
-    Condition, Index, Item, Key, MAX_TRANSACTION_ITEMS, Query, Store, StoreError, Write,
+    Condition, Index, Item, Key, MAX_BODY_BYTES, MAX_TRANSACTION_ITEMS, Query, Store, StoreError,
+    Write,
 };
 
 type Shared = Arc<dyn Store>;
@@ -551,5 +552,54 @@ pub async fn query_keeps_to_its_partition_and_prefix(store: Shared) {
             .unwrap()
             .items
             .is_empty()
+    );
+}
+
+pub async fn any_json_body_round_trips(store: Shared) {
+    let body = json!({"": 1, "big": 1e300, "tiny": 1e-300, "nested": {"": [null, true, "x"]}, "unicode": "é🚀"});
+    store
+        .create(Item::new(key("J", "1"), body.clone()))
+        .await
+        .unwrap();
+    assert_eq!(store.get(&key("J", "1")).await.unwrap().unwrap().body, body);
+}
+
+pub async fn oversized_items_and_keys_are_refused(store: Shared) {
+    let huge = "x".repeat(MAX_BODY_BYTES + 1);
+    let result = store
+        .create(Item::new(key("L", "1"), json!({"note": huge})))
+        .await;
+    assert!(matches!(result, Err(StoreError::TooLarge)), "{result:?}");
+    let long_sk = "s".repeat(1025);
+    let result = store.create(Item::new(key("L", &long_sk), json!({}))).await;
+    assert!(matches!(result, Err(StoreError::TooLarge)), "{result:?}");
+    let long_pk = "p".repeat(2049);
+    let result = store.create(Item::new(key(&long_pk, "1"), json!({}))).await;
+    assert!(matches!(result, Err(StoreError::TooLarge)), "{result:?}");
+    // Reads of keys that can never exist find nothing instead of failing.
+    assert!(store.get(&key("L", &long_sk)).await.unwrap().is_none());
+    assert!(
+        store
+            .batch_get(&[key("L", &long_sk), key(&long_pk, "1")])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .query(&Query::new(long_pk))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .query(&Query::new("L"))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "nothing was written"
     );
 }

@@ -583,7 +583,21 @@ pub async fn concurrent_message_logs_log_each_once(api: &Api) {
         .await
         .unwrap()
         .unwrap();
-    let item = api
+    let partition =
+        switchboard::crm::records::LoggedMessage::conversation(&owner.id, "c-1-2026-11-21");
+    let page = api
+        .app
+        .store
+        .query(&switchboard::store::Query::new(partition).on(switchboard::store::Index::Gsi1))
+        .await
+        .unwrap();
+    let order: Vec<&str> = page
+        .items
+        .iter()
+        .map(|m| m.body["messageId"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ids.to_vec(), "stored once each, oldest first");
+    let log = api
         .app
         .store
         .get(&switchboard::crm::records::ConversationLog::key_of(
@@ -593,14 +607,79 @@ pub async fn concurrent_message_logs_log_each_once(api: &Api) {
         .await
         .unwrap()
         .unwrap();
-    let order: Vec<&str> = item.body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(order.len(), 5);
-    let mut sorted = order.clone();
-    sorted.sort();
-    assert_eq!(order, sorted, "stored oldest first");
+    assert_eq!(log.body["messageCount"], 5);
+}
+
+pub async fn oversized_input_is_refused(api: &Api) {
+    let jwt = login(api, &api_key(api, "agent").await).await;
+    let long = "9".repeat(1100);
+    let huge = "x".repeat(400_000);
+    let mut long_message = messages(&["m1"]);
+    long_message["logInfo"]["messages"][0]["id"] = json!(long);
+    let mut huge_message = messages(&["m1"]);
+    huge_message["logInfo"]["messages"][0]["subject"] = json!(huge);
+    let mut huge_note = call("s-huge", Some("c"));
+    huge_note["note"] = json!(huge);
+    let cases = [
+        ("POST", "/callLog", call(&long, Some("c"))),
+        ("POST", "/callLog", huge_note),
+        ("PATCH", "/callLog", json!({"sessionId": long, "note": "x"})),
+        (
+            "POST",
+            "/contact",
+            json!({"phoneNumber": format!("+1{long}"), "newContactName": "x"}),
+        ),
+        (
+            "POST",
+            "/contact",
+            json!({"phoneNumber": "+16505559876", "newContactName": huge}),
+        ),
+        ("POST", "/messageLog", long_message),
+        ("POST", "/messageLog", huge_message),
+    ];
+    for (method, path, body) in cases {
+        let reply = api
+            .call(method, &format!("{path}?{}", q(&jwt)))
+            .json(body)
+            .send()
+            .await;
+        let shown = &reply.text[..reply.text.len().min(200)];
+        assert!(
+            reply.status == 400 || reply.body["successful"] == false,
+            "{method} {path}: {} {shown}",
+            reply.status
+        );
+    }
+    // Free-form JSON that DynamoDB could not hold as a map is stored as given.
+    let mut odd = call("s-odd", Some("c"));
+    odd["additionalSubmission"] = json!({"": 1, "big": 1e200});
+    odd["logInfo"]["startTime"] = json!(1e200);
+    let reply = api
+        .post(&format!("/callLog?{}", q(&jwt)))
+        .json(odd)
+        .send()
+        .await;
+    assert_eq!(reply.body["successful"], true, "{}", reply.text);
+    // A busy conversation-day keeps taking messages.
+    let big = "y".repeat(90_000);
+    for i in 0..8 {
+        let mut batch = messages(&[&format!("busy-{i}")]);
+        batch["logInfo"]["messages"][0]["subject"] = json!(big);
+        let reply = api
+            .post(&format!("/messageLog?{}", q(&jwt)))
+            .json(batch)
+            .send()
+            .await;
+        assert_eq!(
+            reply.body["successful"],
+            true,
+            "message {i}: {}",
+            &reply.text[..reply.text.len().min(200)]
+        );
+    }
+    let get = api
+        .get(&format!("/callLog?{}&sessionIds={long}", q(&jwt)))
+        .send()
+        .await;
+    assert_eq!(get.status, 200);
 }

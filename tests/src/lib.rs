@@ -133,6 +133,8 @@ macro_rules! store_conformance {
             cursors_cannot_be_forged_or_reused_elsewhere,
             index_follows_updates_and_deletes,
             query_keeps_to_its_partition_and_prefix,
+            any_json_body_round_trips,
+            oversized_items_and_keys_are_refused,
         );
     };
 }
@@ -179,6 +181,7 @@ macro_rules! crm_suite {
             call_log_rules,
             concurrent_call_logs_make_one,
             concurrent_message_logs_log_each_once,
+            oversized_input_is_refused,
         );
     };
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::phone;
-use super::records::{CallLog, Contact, ConversationLog, MessageMark, PhoneEntry};
+use super::records::{CallLog, Contact, ConversationLog, LoggedMessage, PhoneEntry};
 use super::{CallLogPatch, Connector, Conversation, LoggedCall, PhoneSearch};
 use crate::error::Error;
 use crate::identity::Record;
@@ -168,26 +168,26 @@ impl Connector for BuiltinCrm {
         conversation: &Conversation,
         message: &Value,
     ) -> Result<bool, Error> {
-        let message_id = message["id"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| message["id"].to_string());
-        let mark = MessageMark {
-            message_id: message_id.clone(),
+        let now = now_rfc3339();
+        let logged = LoggedMessage {
+            message_id: message["id"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| message["id"].to_string()),
             conversation_log_id: conversation.conversation_log_id.clone(),
+            logged_at: now.clone(),
+            message: message.clone(),
             owner: owner.to_owned(),
             version: 0,
         };
+        let key = ConversationLog::key_of(owner, &conversation.conversation_log_id);
         for _ in 0..MAX_RETRIES {
-            let key = ConversationLog::key_of(owner, &conversation.conversation_log_id);
-            let existing = self.store.get(&key).await?;
-            let now = now_rfc3339();
-            let (log, condition) = match existing {
+            let (log, condition) = match self.store.get(&key).await? {
                 Some(item) => {
                     let mut log: ConversationLog =
                         owned(&item, owner, |l: &mut ConversationLog, o| l.owner = o)?;
-                    log.messages.push(message.clone());
-                    log.updated_at = now;
+                    log.message_count += 1;
+                    log.updated_at = now.clone();
                     (log, Condition::Version(item.version))
                 }
                 None => (
@@ -197,9 +197,9 @@ impl Connector for BuiltinCrm {
                         contact_id: conversation.contact_id.clone(),
                         contact_name: conversation.contact_name.clone(),
                         contact_type: conversation.contact_type.clone(),
-                        messages: vec![message.clone()],
+                        message_count: 1,
                         created_at: now.clone(),
-                        updated_at: now,
+                        updated_at: now.clone(),
                         owner: owner.to_owned(),
                         version: 0,
                     },
@@ -209,7 +209,7 @@ impl Connector for BuiltinCrm {
             let written = self
                 .store
                 .transact(vec![
-                    Write::Put(mark.to_item()?, Condition::Absent),
+                    Write::Put(logged.to_item()?, Condition::Absent),
                     Write::Put(log.to_item()?, condition),
                 ])
                 .await;
@@ -217,7 +217,7 @@ impl Connector for BuiltinCrm {
                 Ok(()) => return Ok(true),
                 Err(StoreError::ConditionFailed | StoreError::Conflict) => {
                     // Either this message is already logged (done), or the log moved on (try again).
-                    if self.store.get(&mark.key()).await?.is_some() {
+                    if self.store.get(&logged.key()).await?.is_some() {
                         return Ok(false);
                     }
                 }

@@ -31,11 +31,15 @@ fn national(number: &phonenumber::PhoneNumber) -> String {
     )
 }
 
-/// The index key of a number as someone wrote it; `None` when it holds no digits.
+/// E.164 allows 15 digits; a few more leave room for extensions and trunk prefixes as people type them.
+const MAX_DIGITS: usize = 20;
+
+/// The index key of a number as someone wrote it; `None` when it is not a phone number (no digits, or
+/// more than any phone number has).
 pub fn key(raw: &str) -> Option<String> {
     let raw = restore_plus(raw);
     let digits = digits(&raw);
-    if digits.is_empty() {
+    if digits.is_empty() || digits.len() > MAX_DIGITS || raw.len() > 4 * MAX_DIGITS {
         return None;
     }
     let region = (!raw.starts_with('+')).then_some(DEFAULT_REGION);
@@ -114,6 +118,7 @@ mod tests {
         assert_eq!(key("+44 20 7946 0958"), Some("2079460958".into()));
         assert_eq!(key("+39 06 1234 5678"), Some("0612345678".into()));
         assert_eq!(key("call me"), None);
+        assert_eq!(key(&format!("+1{}", "9".repeat(30))), None);
     }
 
     #[test]

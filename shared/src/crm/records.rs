@@ -126,32 +126,47 @@ impl Record for CallLog {
     versioned!();
 }
 
-/// Marks a message id as logged: created once, so each message is logged at most once.
+/// A logged message: created once, so each message id is logged at most once. Listed per conversation-day
+/// through the index, oldest first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MessageMark {
+pub struct LoggedMessage {
     pub message_id: String,
     pub conversation_log_id: String,
+    pub logged_at: String,
+    pub message: Value,
     #[serde(skip)]
     pub owner: String,
     #[serde(skip)]
     pub version: u64,
 }
 
-impl MessageMark {
+impl LoggedMessage {
     pub fn key_of(owner: &str, message_id: &str) -> Key {
         owner_key(owner, format!("MSG#{message_id}"))
     }
+
+    /// The index partition of one conversation-day's messages.
+    pub fn conversation(owner: &str, conversation_log_id: &str) -> String {
+        format!("CONVLOG#{owner}#{conversation_log_id}")
+    }
 }
 
-impl Record for MessageMark {
+impl Record for LoggedMessage {
     fn key(&self) -> Key {
         Self::key_of(&self.owner, &self.message_id)
+    }
+    fn index(&self) -> Option<Key> {
+        Some(Key::new(
+            Self::conversation(&self.owner, &self.conversation_log_id),
+            format!("{}#{}", self.logged_at, self.message_id),
+        ))
     }
     versioned!();
 }
 
-/// One conversation-day: created by its first message, appended to by the later ones.
+/// One conversation-day: created by its first message; each later message bumps it. The messages are
+/// items of their own, so a busy day never outgrows an item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationLog {
@@ -160,7 +175,7 @@ pub struct ConversationLog {
     pub contact_id: Option<String>,
     pub contact_name: Option<String>,
     pub contact_type: Option<String>,
-    pub messages: Vec<Value>,
+    pub message_count: u64,
     pub created_at: String,
     pub updated_at: String,
     #[serde(skip)]

@@ -1,7 +1,8 @@
 //! The DynamoDB adapter: single table, every condition enforced by DynamoDB itself.
 //!
 //! Item attributes: `pk`, `sk`, `v` (version), `ttl` (expiry, the table's TTL attribute), `gsi1pk`/`gsi1sk`
-//! (index key) and `data` (the body, a native map so the console shows it).
+//! (index key) and `data` (the body as JSON text: any JSON a client sends is storable, whereas a native
+//! map refuses empty keys and numbers beyond DynamoDB's range).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::table::{ATTR_GSI1_PK, ATTR_GSI1_SK, ATTR_PK, ATTR_SK, ATTR_TTL, GSI1};
 use super::{
-    Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now,
+    Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now, storable,
     validate_transaction,
 };
 
@@ -92,8 +93,10 @@ impl Expression {
         self.names.insert("#data".into(), ATTR_DATA.into());
         self.values.insert(
             ":data".into(),
-            serde_dynamo::to_attribute_value(&item.body)
-                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            AttributeValue::S(
+                serde_json::to_string(&item.body)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            ),
         );
         let mut set = vec!["#data = :data".to_owned()];
         match condition {
@@ -160,9 +163,12 @@ fn to_item(mut attrs: Attributes) -> Result<Item, StoreError> {
         _ => None,
     };
     let body = match attrs.remove(ATTR_DATA) {
-        Some(data) => {
-            serde_dynamo::from_attribute_value(data).map_err(|e| corrupt(&e.to_string()))?
-        }
+        Some(data) => match data {
+            AttributeValue::S(text) => {
+                serde_json::from_str(&text).map_err(|e| corrupt(&e.to_string()))?
+            }
+            _ => return Err(corrupt("data is not JSON text")),
+        },
         None => return Err(corrupt("no data")),
     };
     Ok(Item {
@@ -316,6 +322,9 @@ impl DynamoStore {
 #[async_trait]
 impl Store for DynamoStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        if !storable(key) {
+            return Ok(None);
+        }
         let out = self
             .client
             .get_item()
@@ -333,7 +342,7 @@ impl Store for DynamoStore {
     }
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        let mut unique: Vec<&Key> = keys.iter().collect();
+        let mut unique: Vec<&Key> = keys.iter().filter(|k| storable(k)).collect();
         unique.sort();
         unique.dedup();
         let now = now();
@@ -376,6 +385,9 @@ impl Store for DynamoStore {
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        if !storable(&Key::new(query.partition.clone(), query.prefix.clone())) {
+            return Ok(Page::default());
+        }
         let position = self.cursors.decode(query)?;
         let (pk_attr, sk_attr, index_name) = match query.index {
             Index::Primary => (ATTR_PK, ATTR_SK, None),

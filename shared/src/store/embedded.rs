@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now,
+    Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now, storable,
     validate_transaction,
 };
 
@@ -128,6 +128,9 @@ fn bounds<'a>(
 #[async_trait]
 impl Store for EmbeddedStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        if !storable(key) {
+            return Ok(None);
+        }
         let key = key.clone();
         self.blocking(move |db| {
             let tx = db.begin_read().map_err(unavailable)?;
@@ -138,7 +141,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        let keys = keys.to_vec();
+        let keys: Vec<Key> = keys.iter().filter(|k| storable(k)).cloned().collect();
         self.blocking(move |db| {
             let tx = db.begin_read().map_err(unavailable)?;
             let items = tx.open_table(ITEMS).map_err(unavailable)?;
@@ -153,6 +156,9 @@ impl Store for EmbeddedStore {
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        if !storable(&Key::new(query.partition.clone(), query.prefix.clone())) {
+            return Ok(Page::default());
+        }
         let position = self.cursors.decode(query)?;
         let query = query.clone();
         let cursors = self.cursors.clone();

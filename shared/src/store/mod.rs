@@ -18,6 +18,12 @@ pub use cursor::CursorCodec;
 /// DynamoDB caps a transaction at 100 items; both adapters enforce the same cap so code that works locally
 /// works in AWS.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
+/// The largest body an item may hold, as JSON text: DynamoDB's item limit is 400 KB, keys included.
+pub const MAX_BODY_BYTES: usize = 350_000;
+/// DynamoDB's limits on key values (bytes): 2048 for a partition key, 1024 for a sort key.
+const MAX_PARTITION_KEY_BYTES: usize = 2048;
+const MAX_SORT_KEY_BYTES: usize = 1024;
+
 /// The largest page a query returns, whatever the caller asks for.
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
@@ -194,6 +200,9 @@ pub enum StoreError {
     /// The cursor was not issued for this query, or was altered.
     #[error("invalid pagination cursor")]
     InvalidCursor,
+    /// An item or key is larger than the store accepts; nothing was written.
+    #[error("item or key too large")]
+    TooLarge,
     /// The request itself is wrong (too many items in a transaction, the same key twice).
     #[error("invalid store request: {0}")]
     Invalid(String),
@@ -248,6 +257,21 @@ pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
             writes.len()
         )));
     }
+    for write in writes {
+        let key = write.key();
+        let index_too_long = match write {
+            Write::Put(item, _) => item.index.as_ref().is_some_and(|ix| !storable(ix)),
+            _ => false,
+        };
+        if !storable(key) || index_too_long {
+            return Err(StoreError::TooLarge);
+        }
+        if let Write::Put(item, _) = write
+            && serde_json::to_vec(&item.body).map_or(true, |b| b.len() > MAX_BODY_BYTES)
+        {
+            return Err(StoreError::TooLarge);
+        }
+    }
     let mut keys: Vec<&Key> = writes.iter().map(Write::key).collect();
     keys.sort();
     if keys.windows(2).any(|w| w[0] == w[1]) {
@@ -256,6 +280,12 @@ pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
         ));
     }
     Ok(())
+}
+
+/// Whether a key is within the store's limits; a longer one can never have been written, so reads of it
+/// find nothing (instead of failing the way DynamoDB does).
+pub(crate) fn storable(key: &Key) -> bool {
+    key.pk.len() <= MAX_PARTITION_KEY_BYTES && key.sk.len() <= MAX_SORT_KEY_BYTES
 }
 
 pub(crate) fn now() -> i64 {
