@@ -153,6 +153,29 @@ impl Api {
         reply.str("accessToken")
     }
 
+    /// A new identity `username` with a personal API key; returns the key.
+    pub async fn api_key(&self, username: &str) -> String {
+        self.sign_up(username, "crm-user-password").await;
+        let token = self.sign_in(username, "crm-user-password", None).await;
+        self.post("/users/me/api-keys")
+            .bearer(&token)
+            .json(serde_json::json!({}))
+            .send()
+            .await
+            .str("key")
+    }
+
+    /// `POST /apiKeyLogin` with a personal API key; returns the CRM `jwtToken`.
+    pub async fn crm_login(&self, key: &str) -> String {
+        let reply = self
+            .post("/apiKeyLogin")
+            .json(serde_json::json!({"platform": "switchboard", "apiKey": key}))
+            .send()
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.str("jwtToken")
+    }
+
     pub async fn admin_token(&self) -> String {
         self.sign_in(ADMIN, ADMIN_PASSWORD, None).await
     }

@@ -9,28 +9,6 @@ use crate::api::{Api, CRM_SECRET};
 
 const AUTHORIZE: &str = "Please go to Settings and authorize CRM platform";
 
-/// A new identity with a personal API key.
-async fn api_key(api: &Api, username: &str) -> String {
-    api.sign_up(username, "crm-user-password").await;
-    let token = api.sign_in(username, "crm-user-password", None).await;
-    api.post("/users/me/api-keys")
-        .bearer(&token)
-        .json(json!({}))
-        .send()
-        .await
-        .str("key")
-}
-
-async fn login(api: &Api, key: &str) -> String {
-    let reply = api
-        .post("/apiKeyLogin")
-        .json(json!({"platform": "switchboard", "apiKey": key}))
-        .send()
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    reply.str("jwtToken")
-}
-
 fn q(jwt: &str) -> String {
     format!("jwtToken={jwt}")
 }
@@ -83,8 +61,8 @@ fn messages(ids: &[&str]) -> Value {
 /// login → match → create → log call → duplicate → get → patch → message log → replay → unAuthorize →
 /// token refused.
 pub async fn app_connect_flow(api: &Api) {
-    let key = api_key(api, "agent").await;
-    let jwt = login(api, &key).await;
+    let key = api.api_key("agent").await;
+    let jwt = api.crm_login(&key).await;
     let login_again = api
         .post("/apiKeyLogin")
         .json(json!({"platform": "switchboard", "apiKey": key}))
@@ -250,7 +228,7 @@ pub async fn app_connect_flow(api: &Api) {
     let again = api.post(&format!("/unAuthorize?{}", q(&jwt))).send().await;
     assert_eq!(again.status, 400);
     // A new login works, and sees the same data.
-    let jwt = login(api, &key).await;
+    let jwt = api.crm_login(&key).await;
     let found = api
         .get(&format!("/contact?{}&phoneNumber=%2B16505559876", q(&jwt)))
         .send()
@@ -259,7 +237,7 @@ pub async fn app_connect_flow(api: &Api) {
 }
 
 pub async fn login_and_token_errors(api: &Api) {
-    let key = api_key(api, "agent").await;
+    let key = api.api_key("agent").await;
     let cases = [
         (json!({"apiKey": key}), "Missing platform name"),
         (
@@ -289,7 +267,7 @@ pub async fn login_and_token_errors(api: &Api) {
         400
     );
 
-    let jwt = login(api, &key).await;
+    let jwt = api.crm_login(&key).await;
     // Bearer works as well as the query string.
     let bearer = api
         .get("/contact?phoneNumber=%2B16505559876")
@@ -383,7 +361,7 @@ pub async fn login_and_token_errors(api: &Api) {
 }
 
 pub async fn contacts_match_however_they_were_typed(api: &Api) {
-    let jwt = login(api, &api_key(api, "agent").await).await;
+    let jwt = api.crm_login(&api.api_key("agent").await).await;
     let a = create_contact(api, &jwt, "(650) 555-9876", "Typed with parens").await;
     let b = create_contact(api, &jwt, "650.555.9876", "Typed with dots").await;
     let c = create_contact(api, &jwt, "+1 650 555 9876", "Typed E.164").await;
@@ -445,7 +423,7 @@ pub async fn contacts_match_however_they_were_typed(api: &Api) {
         assert_eq!(reply.status, 400, "{body}: {}", reply.text);
     }
     // Another user sees none of these.
-    let other = login(api, &api_key(api, "other").await).await;
+    let other = api.crm_login(&api.api_key("other").await).await;
     let theirs = api
         .get(&format!(
             "/contact?{}&phoneNumber=%2B16505559876",
@@ -457,7 +435,7 @@ pub async fn contacts_match_however_they_were_typed(api: &Api) {
 }
 
 pub async fn call_log_rules(api: &Api) {
-    let jwt = login(api, &api_key(api, "agent").await).await;
+    let jwt = api.crm_login(&api.api_key("agent").await).await;
     let no_contact = api
         .post(&format!("/callLog?{}", q(&jwt)))
         .json(call("s-1", None))
@@ -510,7 +488,7 @@ pub async fn call_log_rules(api: &Api) {
         400
     );
     // Another user cannot see or change them.
-    let other = login(api, &api_key(api, "other").await).await;
+    let other = api.crm_login(&api.api_key("other").await).await;
     let theirs = api
         .get(&format!("/callLog?{}&sessionIds=s-0", q(&other)))
         .send()
@@ -525,7 +503,7 @@ pub async fn call_log_rules(api: &Api) {
 }
 
 pub async fn concurrent_call_logs_make_one(api: &Api) {
-    let jwt = login(api, &api_key(api, "agent").await).await;
+    let jwt = api.crm_login(&api.api_key("agent").await).await;
     let replies = join_all((0..64).map(|_| {
         api.post(&format!("/callLog?{}", q(&jwt)))
             .json(call("s-race", Some("c")))
@@ -550,7 +528,7 @@ pub async fn concurrent_call_logs_make_one(api: &Api) {
 }
 
 pub async fn concurrent_message_logs_log_each_once(api: &Api) {
-    let jwt = login(api, &api_key(api, "agent").await).await;
+    let jwt = api.crm_login(&api.api_key("agent").await).await;
     let ids = ["m0", "m1", "m2", "m3", "m4"];
     let replies = join_all((0..16).map(|_| {
         api.post(&format!("/messageLog?{}", q(&jwt)))
@@ -611,7 +589,7 @@ pub async fn concurrent_message_logs_log_each_once(api: &Api) {
 }
 
 pub async fn oversized_input_is_refused(api: &Api) {
-    let jwt = login(api, &api_key(api, "agent").await).await;
+    let jwt = api.crm_login(&api.api_key("agent").await).await;
     let long = "9".repeat(1100);
     let huge = "x".repeat(400_000);
     let mut long_message = messages(&["m1"]);

@@ -1,7 +1,6 @@
 //! The local server over real HTTP: routing, API Gateway's not-found answer, CORS preflight, and the request
 //! conversion (query decoding included) that hands handlers what Lambda would.
 
-use serde_json::json;
 use switchboard_tests::api::Api;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -17,21 +16,7 @@ async fn raw(addr: std::net::SocketAddr, request: &str) -> String {
 async fn serves_every_function_over_http() {
     let api = Api::embedded().await;
     // A CRM token, to follow a `+` through the query string.
-    api.sign_up("agent", "agent-password").await;
-    let token = api.sign_in("agent", "agent-password", None).await;
-    let key = api
-        .post("/users/me/api-keys")
-        .bearer(&token)
-        .json(json!({}))
-        .send()
-        .await
-        .str("key");
-    let jwt = api
-        .post("/apiKeyLogin")
-        .json(json!({"platform": "switchboard", "apiKey": key}))
-        .send()
-        .await
-        .str("jwtToken");
+    let jwt = api.crm_login(&api.api_key("agent").await).await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -9,21 +9,8 @@ use switchboard_tests::api::Api;
 async fn dynamodb_calls_per_request() {
     let counter = CallCounter::default();
     let api = Api::counted(counter.clone()).await;
-    api.sign_up("agent", "agent-password").await;
-    let token = api.sign_in("agent", "agent-password", None).await;
-    let key = api
-        .post("/users/me/api-keys")
-        .bearer(&token)
-        .json(json!({}))
-        .send()
-        .await
-        .str("key");
-    let jwt = api
-        .post("/apiKeyLogin")
-        .json(json!({"platform": "switchboard", "apiKey": key}))
-        .send()
-        .await
-        .str("jwtToken");
+    let jwt = api.crm_login(&api.api_key("agent").await).await;
+    let token = api.sign_in("agent", "crm-user-password", None).await;
     let contact = api
         .post(&format!("/contact?jwtToken={jwt}"))
         .json(json!({"phoneNumber": "+16505559876", "newContactName": "Ada"}))

@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
-use switchboard::identity::{Principal, ProfileFilter};
+use switchboard::identity::{Principal, Profile, ProfileFilter};
 use switchboard::request::{self, Kind, Schema};
 use switchboard::{App, Result};
 
@@ -64,6 +64,23 @@ fn may_act(app: &App, caller: &Principal, owner: &str, org: &str, writes: bool) 
             && !(writes && caller.identity.type_id == app.identities.types.guest))
 }
 
+/// The profile `id` if the caller may read it (or change it, with `writes`). Only an admin learns whether a
+/// profile exists: anyone else gets 403 either way. `missing` is the route's 404 message.
+async fn profile_for(
+    app: &App,
+    caller: &Principal,
+    id: &str,
+    writes: bool,
+    missing: &str,
+) -> Result<Profile> {
+    match app.identities.profile(id).await? {
+        Some(p) if may_act(app, caller, &p.identity_id, &p.organization_id, writes) => Ok(p),
+        Some(_) => Err(forbidden()),
+        None if app.is_admin(caller) => Err(Error::NotFound(missing.into())),
+        None => Err(forbidden()),
+    }
+}
+
 fn forbidden() -> Error {
     Error::Forbidden(NOT_AUTHORIZED.into())
 }
@@ -99,15 +116,8 @@ async fn create_user(app: &App, request: &Request) -> Result<Response<Body>> {
 
 async fn get_user(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    let profile = app.identities.profile(id).await?;
-    match profile {
-        Some(p) if may_act(app, &caller, &p.identity_id, &p.organization_id, false) => {
-            Ok(http::json(200, &p.user_view()))
-        }
-        // Only an admin learns whether a profile exists.
-        _ if !app.is_admin(&caller) => Err(forbidden()),
-        _ => Err(Error::NotFound(PROFILE_NOT_FOUND.into())),
-    }
+    let profile = profile_for(app, &caller, id, false, PROFILE_NOT_FOUND).await?;
+    Ok(http::json(200, &profile.user_view()))
 }
 
 async fn list_users(app: &App, request: &Request) -> Result<Response<Body>> {
@@ -148,22 +158,7 @@ async fn list_users(app: &App, request: &Request) -> Result<Response<Body>> {
 
 async fn update_user(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    let Some(profile) = app.identities.profile(id).await? else {
-        return Err(if app.is_admin(&caller) {
-            Error::NotFound(PROFILE_NOT_FOUND.into())
-        } else {
-            forbidden()
-        });
-    };
-    if !may_act(
-        app,
-        &caller,
-        &profile.identity_id,
-        &profile.organization_id,
-        true,
-    ) {
-        return Err(forbidden());
-    }
+    profile_for(app, &caller, id, true, PROFILE_NOT_FOUND).await?;
     let body = match request::json_body(request)? {
         Some(Value::Object(map)) if !map.is_empty() => Value::Object(map),
         None | Some(Value::Object(_)) => {
@@ -197,22 +192,7 @@ async fn update_user(app: &App, request: &Request, id: &str) -> Result<Response<
 
 async fn delete_user(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    let Some(profile) = app.identities.profile(id).await? else {
-        return Err(if app.is_admin(&caller) {
-            Error::NotFound(USER_NOT_FOUND.into())
-        } else {
-            forbidden()
-        });
-    };
-    if !may_act(
-        app,
-        &caller,
-        &profile.identity_id,
-        &profile.organization_id,
-        true,
-    ) {
-        return Err(forbidden());
-    }
+    profile_for(app, &caller, id, true, USER_NOT_FOUND).await?;
     app.identities
         .delete_profile(id)
         .await?
