@@ -114,7 +114,7 @@ post_json /callLog "{\"logInfo\":{\"sessionId\":\"$logged_session\",\"direction\
 # where Schemathesis leaves that optional parameter out, as a bearer token too. Dictionaries make half of the
 # generated values real ones: the API key in POST /apiKeyLogin (a login joins the existing connection, so the
 # token stays valid), numbers with and without a match in GET /contact, and logged session ids in
-# GET /callLog (also past the first 5, which are ignored). POST /apiKeyLogin refuses every generated key but
+# GET /callLog. POST /apiKeyLogin refuses every generated key but
 # those (400 Invalid API key), which Schemathesis would report as a "validation mismatch" warning: that one
 # is not shown; warnings that mean a broken spec or setup fail the run.
 config="$work_dir/schemathesis.toml"

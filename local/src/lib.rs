@@ -16,6 +16,18 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use switchboard::App;
 use tower_http::cors::{Any, CorsLayer};
 
+/// The request headers browsers may send cross-origin: `template.yaml`'s `CorsConfiguration.AllowHeaders`
+/// lists the same (a test checks). Named, not `*`: by the Fetch standard `*` never covers `authorization`. The
+/// App Connect extension adds the `rc-*` and `developer-author-name` headers once it knows the user.
+pub const CORS_ALLOW_HEADERS: &[&str] = &[
+    "content-type",
+    "authorization",
+    "x-nb-fingerprint",
+    "rc-extension-id",
+    "rc-account-id",
+    "developer-author-name",
+];
+
 /// The largest body API Gateway accepts (10 MB); the local server refuses larger ones the same way.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
@@ -50,14 +62,20 @@ macro_rules! route {
 pub fn routes() -> Vec<Route> {
     vec![
         route!(GET "/is-alive" => health::handle),
+        route!(GET "/isAlive" => health::handle),
+        route!(GET "/crmManifest" => health::handle),
         // CRM extension API (App Connect).
         route!(POST "/apiKeyLogin" => crm_auth::handle),
         route!(POST "/unAuthorize" => crm_auth::handle),
+        route!(GET "/user/settings" => crm_auth::handle),
+        route!(POST "/user/settings" => crm_auth::handle),
         route!(GET "/contact" => contact::handle),
         route!(POST "/contact" => contact::handle),
         route!(GET "/callLog" => call_log::handle),
         route!(POST "/callLog" => call_log::handle),
         route!(PATCH "/callLog" => call_log::handle),
+        route!(POST "/callLog/cacheNote" => call_log::handle),
+        route!(PUT "/callDisposition" => call_log::handle),
         route!(POST "/messageLog" => message_log::handle),
         // User service (seed 003) and personal API keys.
         route!(POST "/users" => users::handle),
@@ -233,7 +251,13 @@ pub fn router(app: Arc<App>, routes: &[Route]) -> Router {
             CorsLayer::new()
                 .allow_origin(Any)
                 .allow_methods(Any)
-                .allow_headers(Any)
+                .allow_headers(
+                    CORS_ALLOW_HEADERS
+                        .iter()
+                        .copied()
+                        .map(HeaderName::from_static)
+                        .collect::<Vec<_>>(),
+                )
                 .expose_headers([
                     HeaderName::from_static("x-next-cursor"),
                     HeaderName::from_static("x-refreshed-jwt-token"),

@@ -22,6 +22,7 @@ pub const TYPE_ADMIN: &str = "SWITCHBOARD_TYPE_ADMIN";
 pub const TYPE_REGULAR: &str = "SWITCHBOARD_TYPE_REGULAR";
 pub const TYPE_GUEST: &str = "SWITCHBOARD_TYPE_GUEST";
 pub const DATA_DIR: &str = "SWITCHBOARD_DATA_DIR";
+pub const PUBLIC_URL: &str = "SWITCHBOARD_PUBLIC_URL";
 pub const DEFAULT_DATA_DIR: &str = ".switchboard";
 /// HS256 keys shorter than the hash add no strength and hint at a placeholder.
 const MIN_SECRET_BYTES: usize = 32;
@@ -85,6 +86,8 @@ pub struct Config {
     pub default_organization: String,
     /// Identity type ids (`SWITCHBOARD_TYPE_ADMIN`/`_REGULAR`/`_GUEST`, default 100/001/000).
     pub identity_types: IdentityTypes,
+    /// The API's public base URL for the CRM manifest (`SWITCHBOARD_PUBLIC_URL`); else the request's origin.
+    pub public_url: Option<String>,
 }
 
 fn identity_settings(env: &impl Fn(&str) -> Option<String>) -> (String, IdentityTypes) {
@@ -131,6 +134,7 @@ impl Config {
             crm_secret: Secret::parse(CRM_SECRET, required(&env, CRM_SECRET)?)?,
             default_organization,
             identity_types,
+            public_url: optional(&env, PUBLIC_URL),
         })
     }
 
@@ -164,6 +168,7 @@ impl Config {
             crm_secret: secret(CRM_SECRET)?,
             default_organization,
             identity_types,
+            public_url: optional(&env, PUBLIC_URL),
         })
     }
 

@@ -72,13 +72,13 @@ pub async fn app_connect_flow(api: &Api) {
     assert_eq!(login_again.body["returnMessage"]["messageType"], "success");
     let second_jwt = login_again.str("jwtToken");
 
-    // No match yet: the placeholder alone. `+` arrives as a space.
+    // No match yet: a success with the placeholder alone. `+` arrives as a space.
     let none = api
         .get(&format!("/contact?{}&phoneNumber=%2016505559876", q(&jwt)))
         .send()
         .await;
     assert_eq!(none.status, 200, "{}", none.text);
-    assert_eq!(none.body["successful"], false);
+    assert_eq!(none.body["successful"], true);
     assert_eq!(none.body["returnMessage"]["message"], "Contact not found");
     assert_eq!(
         none.body["contact"],
@@ -180,7 +180,18 @@ pub async fn app_connect_flow(api: &Api) {
         .await;
     assert_eq!(unknown.body, json!({"successful": false}));
 
-    // Message log, replay, empty.
+    // Message log (refused without a contact, writing nothing), replay, empty.
+    let mut orphan = messages(&["m1", "m2"]);
+    orphan.as_object_mut().unwrap().remove("contactId");
+    let refused = api
+        .post(&format!("/messageLog?{}", q(&jwt)))
+        .json(orphan)
+        .send()
+        .await;
+    assert_eq!(
+        refused.body,
+        json!({"successful": false, "returnMessage": {"message": "Contact not found for number +16505559876", "messageType": "warning", "ttl": 3000}})
+    );
     let logged = api
         .post(&format!("/messageLog?{}", q(&jwt)))
         .json(messages(&["m1", "m2"]))
@@ -460,10 +471,42 @@ pub async fn call_log_rules(api: &Api) {
         .send()
         .await;
     let logs = many.body["logs"].as_array().unwrap();
-    assert_eq!(logs.len(), 5, "App Connect reads the first five ids");
+    assert_eq!(
+        logs.len(),
+        7,
+        "every id is answered, not App Connect's first five"
+    );
     assert!(
-        logs.iter()
-            .all(|l| l["matched"] == true && l.get("logData").is_none())
+        logs.iter().all(|l| l["matched"] == true
+            && l["contact"]["id"] == "c"
+            && l.get("logData").is_none())
+    );
+    // Up to 100 ids, each answered once per mention; more is refused.
+    let hundred: Vec<String> = (0..100).map(|i| format!("s-{}", i % 10)).collect();
+    let answered = api
+        .get(&format!(
+            "/callLog?{}&sessionIds={}",
+            q(&jwt),
+            hundred.join(",")
+        ))
+        .send()
+        .await;
+    let logs = answered.body["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 100);
+    assert_eq!(logs[99]["sessionId"], "s-9");
+    assert_eq!(logs[99]["matched"], false);
+    assert_eq!(logs[96]["matched"], true);
+    let too_many = api
+        .get(&format!(
+            "/callLog?{}&sessionIds={},s-0",
+            q(&jwt),
+            hundred.join(",")
+        ))
+        .send()
+        .await;
+    assert_eq!(
+        (too_many.status, too_many.text.as_str()),
+        (400, "At most 100 sessionIds")
     );
     let missing = api.get(&format!("/callLog?{}", q(&jwt))).send().await;
     assert_eq!(missing.body["successful"], false);
@@ -500,6 +543,209 @@ pub async fn call_log_rules(api: &Api) {
         .send()
         .await;
     assert_eq!(patched.body["successful"], false);
+}
+
+/// Each body is refused with its 400 message.
+async fn refuses(api: &Api, method: &str, path: &str, jwt: &str, cases: &[(Value, &str)]) {
+    for (body, message) in cases {
+        let reply = api
+            .call(method, &format!("{path}?{}", q(jwt)))
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(
+            (reply.status, reply.text.as_str()),
+            (400, *message),
+            "{body}"
+        );
+    }
+}
+
+/// Settings per identity, merged per name; notes cached per session; dispositions on the call log.
+pub async fn settings_notes_and_dispositions(api: &Api) {
+    let jwt = api.crm_login(&api.api_key("agent").await).await;
+    let other = api.crm_login(&api.api_key("other").await).await;
+    let save = |token: &str, settings: Value| {
+        api.post(&format!("/user/settings?{}", q(token)))
+            .json(json!({ "userSettings": settings }))
+            .send()
+    };
+    let first = save(
+        &jwt,
+        json!({"autoLogCall": {"value": true}, "theme": {"value": "dark"}}),
+    )
+    .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let merged = save(
+        &jwt,
+        json!({"autoLogCall": {"value": false, "customizable": true}}),
+    )
+    .await;
+    assert_eq!(
+        merged.body,
+        json!({"userSettings": {"autoLogCall": {"value": false, "customizable": true}, "theme": {"value": "dark"}}})
+    );
+    let read = api.get(&format!("/user/settings?{}", q(&jwt))).send().await;
+    assert_eq!(read.body, merged.body["userSettings"]);
+    let theirs = api
+        .get(&format!("/user/settings?{}", q(&other)))
+        .send()
+        .await;
+    assert_eq!(theirs.body, json!({}));
+    for token in ["", "garbage"] {
+        let reply = api
+            .get(&format!("/user/settings?jwtToken={token}"))
+            .send()
+            .await;
+        assert_eq!((reply.status, reply.body.clone()), (200, json!({})));
+    }
+    refuses(
+        api,
+        "POST",
+        "/user/settings",
+        &jwt,
+        &[
+            (json!({}), "Missing userSettings"),
+            (json!({"userSettings": [1]}), "Missing userSettings"),
+            (
+                json!({"userSettings": {"autoLogCall": true}}),
+                "userSettings.autoLogCall must be an object",
+            ),
+        ],
+    )
+    .await;
+    let refused = api
+        .post("/user/settings?jwtToken=garbage")
+        .json(json!({"userSettings": {}}))
+        .send()
+        .await;
+    assert_eq!((refused.status, refused.text.as_str()), (400, AUTHORIZE));
+    let unchanged = api.get(&format!("/user/settings?{}", q(&jwt))).send().await;
+    assert_eq!(unchanged.body, merged.body["userSettings"]);
+
+    // A cached note is replaced by a later one, used by a log without a note, and only for its owner.
+    for note in ["first", "second"] {
+        let cached = api
+            .post(&format!("/callLog/cacheNote?{}", q(&jwt)))
+            .json(json!({"sessionId": 77, "note": note}))
+            .send()
+            .await;
+        assert_eq!(cached.body, json!({"successful": true}), "{}", cached.text);
+    }
+    let mut unnoted = call("77", Some("c"));
+    unnoted.as_object_mut().unwrap().remove("note");
+    for token in [&jwt, &other] {
+        let logged = api
+            .post(&format!("/callLog?{}", q(token)))
+            .json(unnoted.clone())
+            .send()
+            .await;
+        assert_eq!(logged.body["successful"], true, "{}", logged.text);
+    }
+    let details = |token: &str| {
+        api.get(&format!(
+            "/callLog?{}&sessionIds=77&requireDetails=true",
+            q(token)
+        ))
+        .send()
+    };
+    assert_eq!(
+        details(&jwt).await.body["logs"][0]["logData"]["note"],
+        "second"
+    );
+    assert_eq!(details(&other).await.body["logs"][0]["logData"]["note"], "");
+    // A note given with the log wins over the cached one.
+    api.post(&format!("/callLog/cacheNote?{}", q(&jwt)))
+        .json(json!({"sessionId": "78", "note": "cached"}))
+        .send()
+        .await;
+    api.post(&format!("/callLog?{}", q(&jwt)))
+        .json(call("78", Some("c")))
+        .send()
+        .await;
+    assert_eq!(
+        api.get(&format!(
+            "/callLog?{}&sessionIds=78&requireDetails=true",
+            q(&jwt)
+        ))
+        .send()
+        .await
+        .body["logs"][0]["logData"]["note"],
+        "Asked about pricing"
+    );
+    refuses(
+        api,
+        "POST",
+        "/callLog/cacheNote",
+        &jwt,
+        &[
+            (json!({"note": "x"}), "Missing sessionId"),
+            (json!({"sessionId": "1"}), "Missing note"),
+            (json!({"sessionId": "1", "note": 5}), "Missing note"),
+            (json!("text"), "Invalid JSON body"),
+        ],
+    )
+    .await;
+
+    // Dispositions replace the earlier ones and come back in logData; additionalSubmission when given.
+    let dispose = |token: &str, body: Value| {
+        api.call("PUT", &format!("/callDisposition?{}", q(token)))
+            .json(body)
+            .send()
+    };
+    let first = dispose(
+        &jwt,
+        json!({"sessionId": "77", "dispositions": {"outcome": "Busy", "extra": 1}}),
+    )
+    .await;
+    assert_eq!(first.body["successful"], true, "{}", first.text);
+    assert_eq!(
+        first.body["returnMessage"]["message"],
+        "Call disposition updated."
+    );
+    dispose(&jwt, json!({"sessionId": "77", "dispositions": {"outcome": "Sold"}, "additionalSubmission": {"deal": "d-1"}})).await;
+    let data = details(&jwt).await.body["logs"][0]["logData"].clone();
+    assert_eq!(data["dispositions"], json!({"outcome": "Sold"}));
+    assert_eq!(data["additionalSubmission"], json!({"deal": "d-1"}));
+    assert_eq!(
+        data["note"], "second",
+        "a disposition leaves the note alone"
+    );
+    assert_eq!(
+        details(&other).await.body["logs"][0]["logData"]["dispositions"],
+        json!({}),
+        "another user's log of the same session is untouched"
+    );
+    let unknown = dispose(&jwt, json!({"sessionId": "404", "dispositions": {}})).await;
+    assert_eq!(unknown.body["successful"], false);
+    assert_eq!(
+        unknown.body["returnMessage"]["message"],
+        "No call log for session 404"
+    );
+    refuses(
+        api,
+        "PUT",
+        "/callDisposition",
+        &jwt,
+        &[
+            (json!({"dispositions": {}}), "Missing sessionId"),
+            (json!({"sessionId": "77"}), "Missing dispositions"),
+            (
+                json!({"sessionId": "77", "dispositions": "x"}),
+                "Missing dispositions",
+            ),
+            (
+                json!({"sessionId": "77", "dispositions": {}, "additionalSubmission": 3}),
+                "additionalSubmission must be an object",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        details(&jwt).await.body["logs"][0]["logData"]["dispositions"],
+        json!({"outcome": "Sold"}),
+        "refused requests change nothing"
+    );
 }
 
 pub async fn concurrent_call_logs_make_one(api: &Api) {

@@ -7,7 +7,9 @@
 pub mod api;
 pub mod conformance;
 pub mod crm;
+pub mod extension;
 pub mod identity;
+pub mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -179,6 +181,7 @@ macro_rules! crm_suite {
             login_and_token_errors,
             contacts_match_however_they_were_typed,
             call_log_rules,
+            settings_notes_and_dispositions,
             concurrent_call_logs_make_one,
             concurrent_message_logs_log_each_once,
             oversized_input_is_refused,

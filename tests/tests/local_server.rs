@@ -2,15 +2,7 @@
 //! conversion (query decoding included) that hands handlers what Lambda would.
 
 use switchboard_tests::api::Api;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn raw(addr: std::net::SocketAddr, request: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    String::from_utf8_lossy(&response).into_owned()
-}
+use switchboard_tests::wire::{raw, serve};
 
 #[tokio::test]
 async fn serves_every_function_over_http() {
@@ -18,10 +10,7 @@ async fn serves_every_function_over_http() {
     // A CRM token, to follow a `+` through the query string.
     let jwt = api.crm_login(&api.api_key("agent").await).await;
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = switchboard_local::router(api.app.clone(), &switchboard_local::routes());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let addr = serve(&api).await;
 
     let alive = raw(
         addr,
@@ -51,6 +40,16 @@ async fn serves_every_function_over_http() {
             .contains("access-control-allow-origin: *"),
         "{preflight}"
     );
+    // Named headers: by the Fetch standard `*` would not cover `authorization`.
+    let allowed = preflight
+        .lines()
+        .find_map(|l| {
+            l.to_lowercase()
+                .strip_prefix("access-control-allow-headers: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("{preflight}"));
+    assert_eq!(allowed, switchboard_local::CORS_ALLOW_HEADERS.join(","));
 
     // `+` in a query string is a space once decoded, as App Connect's server sees it; the route restores it.
     let body = r#"{"phoneNumber":"+16505559876","newContactName":"Ada"}"#;

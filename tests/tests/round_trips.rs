@@ -28,6 +28,11 @@ async fn dynamodb_calls_per_request() {
         ("POST /callLog (duplicate)", api.post(&format!("/callLog?{q}")).json(call("s-1")), 2),
         ("GET /callLog", api.get(&format!("/callLog?{q}&sessionIds=s-1,s-2,s-3")), 2),
         ("PATCH /callLog", api.patch(&format!("/callLog?{q}")).json(json!({"sessionId": "s-1", "note": "n"})), 3),
+        ("POST /callLog/cacheNote", api.post(&format!("/callLog/cacheNote?{q}")).json(json!({"sessionId": "s-4", "note": "n"})), 2),
+        ("POST /callLog (cached note)", api.post(&format!("/callLog?{q}")).json(call("s-4")), 2),
+        ("PUT /callDisposition", api.call("PUT", &format!("/callDisposition?{q}")).json(json!({"sessionId": "s-4", "dispositions": {"a": 1}})), 3),
+        ("POST /user/settings", api.post(&format!("/user/settings?{q}")).json(json!({"userSettings": {"autoLogCall": {"value": true}}})), 2),
+        ("GET /user/settings", api.get(&format!("/user/settings?{q}")), 1),
         ("GET /users/me/api-keys", api.get("/users/me/api-keys").bearer(&token), 2),
         ("GET /sessions", api.get("/sessions").bearer(&token), 2),
     ];

@@ -142,3 +142,16 @@ fn every_function_crate_is_deployed() {
         .collect();
     assert_eq!(binaries, crates);
 }
+
+#[test]
+fn cors_allowed_headers_match_the_local_server() {
+    let template = template();
+    let listed: Vec<&str> =
+        template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]["AllowHeaders"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap())
+            .collect();
+    assert_eq!(listed, switchboard_local::CORS_ALLOW_HEADERS);
+}

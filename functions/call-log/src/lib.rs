@@ -1,25 +1,29 @@
 //! `POST /callLog` (one log per call session, however many requests race), `GET /callLog?sessionIds=`
-//! (one batch read) and `PATCH /callLog`, App Connect's shapes.
+//! (one batch read) and `PATCH /callLog`, App Connect's shapes; with them `POST /callLog/cacheNote` and
+//! `PUT /callDisposition`, which feed and edit the same call logs (same reads, writes and IAM).
 
 use std::sync::Arc;
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
-use switchboard::crm::{self, CallLog, CallLogPatch, LoggedCall, return_message};
+use switchboard::crm::{self, CallLog, CallLogPatch, CrmUser, LoggedCall, notes, return_message};
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
 use switchboard::request::{self, text};
 use switchboard::{App, Result};
 
-/// App Connect reads only the first five session ids of a `GET /callLog`.
-pub const MAX_SESSION_IDS: usize = 5;
+/// The most session ids one `GET /callLog` answers (App Connect answers only the first five; the extension
+/// takes a missing entry for "not logged" and would log those calls again).
+pub const MAX_SESSION_IDS: usize = 100;
 
 pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
-    let result = match *request.method() {
-        Method::GET => find(&app, &request).await,
-        Method::POST => create(&app, &request).await,
-        Method::PATCH => update(&app, &request).await,
+    let result = match (request.method(), request.uri().path().trim_end_matches('/')) {
+        (&Method::GET, "/callLog") => find(&app, &request).await,
+        (&Method::POST, "/callLog") => create(&app, &request).await,
+        (&Method::PATCH, "/callLog") => update(&app, &request).await,
+        (&Method::POST, "/callLog/cacheNote") => cache_note(&app, &request).await,
+        (&Method::PUT, "/callDisposition") => disposition(&app, &request).await,
         _ => Err(Error::NotFound("Not Found".into())),
     };
     result.unwrap_or_else(|e| http::error(Family::Crm, e))
@@ -33,8 +37,24 @@ fn body(request: &Request) -> Result<Value> {
 }
 
 async fn create(app: &App, request: &Request) -> Result<Response<Body>> {
-    let user = app.crm.authenticate(request).await?;
-    let body = body(request)?;
+    // A log without a note takes the one cached for its session: read with the token check, one round trip.
+    let parsed = body(request);
+    let note_session = parsed
+        .as_ref()
+        .ok()
+        .filter(|b| text(b, "note").is_none())
+        .and_then(|b| b.get("logInfo"))
+        .and_then(|info| text(info, "sessionId"));
+    let (user, extra) = app
+        .crm
+        .authenticate_with(request, |owner| {
+            note_session
+                .iter()
+                .map(|session| notes::cached_note_key(owner, session))
+                .collect()
+        })
+        .await?;
+    let body = parsed?;
     let info = body
         .get("logInfo")
         .filter(|i| i.is_object())
@@ -59,6 +79,10 @@ async fn create(app: &App, request: &Request) -> Result<Response<Body>> {
             &json!({ "successful": false, "returnMessage": return_message(&message, "warning", 3000) }),
         ));
     };
+    let note = match text(&body, "note") {
+        Some(note) => note,
+        None => notes::cached_note(&extra)?.unwrap_or_default(),
+    };
     let contact_name = text(&body, "contactName");
     let subject = text(info, "customSubject").unwrap_or_else(|| {
         let way = if direction.as_deref() == Some("Inbound") {
@@ -79,7 +103,7 @@ async fn create(app: &App, request: &Request) -> Result<Response<Body>> {
         contact_name,
         contact_type: text(&body, "contactType"),
         subject,
-        note: text(&body, "note").unwrap_or_default(),
+        note,
         direction,
         from,
         to,
@@ -127,6 +151,7 @@ fn log_data(log: &CallLog) -> Value {
         "result": log.result,
         "recordingLink": log.recording_link,
         "additionalSubmission": log.additional_submission,
+        "dispositions": log.dispositions,
     })
 }
 
@@ -144,8 +169,12 @@ async fn find(app: &App, request: &Request) -> Result<Response<Body>> {
         .split(',')
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
-        .take(MAX_SESSION_IDS)
         .collect();
+    if ids.len() > MAX_SESSION_IDS {
+        return Err(Error::bad_request(format!(
+            "At most {MAX_SESSION_IDS} sessionIds"
+        )));
+    }
     // Session id 0 is App Connect's "no session": it never matches.
     let wanted: Vec<String> = ids
         .iter()
@@ -162,11 +191,23 @@ async fn find(app: &App, request: &Request) -> Result<Response<Body>> {
     };
     let logs: Vec<Value> = ids
         .iter()
-        .map(|id| match found.iter().find(|log| log.session_id == *id && id != "0") {
-            Some(log) if details => json!({ "sessionId": id, "matched": true, "logId": log.log_id, "logData": log_data(log) }),
-            Some(log) => json!({ "sessionId": id, "matched": true, "logId": log.log_id }),
-            None => json!({ "sessionId": id, "matched": false }),
-        })
+        .map(
+            |id| match found.iter().find(|log| log.session_id == *id && id != "0") {
+                Some(log) => {
+                    let mut entry = json!({
+                        "sessionId": id,
+                        "matched": true,
+                        "logId": log.log_id,
+                        "contact": { "id": log.contact_id, "name": log.contact_name },
+                    });
+                    if details {
+                        entry["logData"] = log_data(log);
+                    }
+                    entry
+                }
+                None => json!({ "sessionId": id, "matched": false }),
+            },
+        )
         .collect();
     Ok(crm::respond(
         &user,
@@ -187,20 +228,98 @@ async fn update(app: &App, request: &Request) -> Result<Response<Body>> {
         start_time: body.get("startTime").filter(|v| !v.is_null()).cloned(),
         duration: body.get("duration").filter(|v| !v.is_null()).cloned(),
         result: text(&body, "result"),
+        ..CallLogPatch::default()
     };
-    let answer = match app
-        .crm
-        .connector
-        .update_call_log(&user.identity.id, &patch)
-        .await?
-    {
-        Some(log) => json!({
+    patch_log(app, &user, &patch, json!({ "successful": false }), |log| {
+        json!({
             "successful": true,
             "logId": log.log_id,
             "updatedNote": log.note,
             "returnMessage": return_message("Call log updated.", "success", 2000),
-        }),
-        None => json!({ "successful": false }),
+        })
+    })
+    .await
+}
+
+/// Applies `patch` to the caller's log and answers `updated(log)`, or `missing` when there is no such log.
+async fn patch_log(
+    app: &App,
+    user: &CrmUser,
+    patch: &CallLogPatch,
+    missing: Value,
+    updated: impl FnOnce(&CallLog) -> Value,
+) -> Result<Response<Body>> {
+    let answer = match app
+        .crm
+        .connector
+        .update_call_log(&user.identity.id, patch)
+        .await?
+    {
+        Some(log) => updated(&log),
+        None => missing,
     };
-    Ok(crm::respond(&user, &answer))
+    Ok(crm::respond(user, &answer))
+}
+
+/// `POST /callLog/cacheNote`: `{sessionId, note}`, kept for a day for the log of that call.
+async fn cache_note(app: &App, request: &Request) -> Result<Response<Body>> {
+    // The note cached before, if any, is read with the token check: its version guards the write.
+    let parsed = body(request);
+    let session = parsed.as_ref().ok().and_then(|b| text(b, "sessionId"));
+    let (user, read) = app
+        .crm
+        .authenticate_with(request, |owner| {
+            session
+                .iter()
+                .map(|s| notes::cached_note_key(owner, s))
+                .collect()
+        })
+        .await?;
+    let body = parsed?;
+    let session_id =
+        text(&body, "sessionId").ok_or_else(|| Error::bad_request("Missing sessionId"))?;
+    let note = body
+        .get("note")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::bad_request("Missing note"))?;
+    app.crm
+        .cache_note(&user.identity.id, &session_id, note, &read)
+        .await?;
+    Ok(crm::respond(&user, &json!({ "successful": true })))
+}
+
+/// `PUT /callDisposition`: `{sessionId, dispositions, additionalSubmission?}` replace those of the call log.
+async fn disposition(app: &App, request: &Request) -> Result<Response<Body>> {
+    let user = app.crm.authenticate(request).await?;
+    let body = body(request)?;
+    let session_id =
+        text(&body, "sessionId").ok_or_else(|| Error::bad_request("Missing sessionId"))?;
+    let dispositions = body
+        .get("dispositions")
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or_else(|| Error::bad_request("Missing dispositions"))?;
+    let additional_submission = match body.get("additionalSubmission") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(fields)) => Some(fields.clone()),
+        Some(_) => return Err(Error::bad_request("additionalSubmission must be an object")),
+    };
+    let patch = CallLogPatch {
+        session_id: session_id.clone(),
+        dispositions: Some(dispositions),
+        additional_submission,
+        ..CallLogPatch::default()
+    };
+    let missing = json!({
+        "successful": false,
+        "returnMessage": return_message(&format!("No call log for session {session_id}"), "warning", 3000),
+    });
+    patch_log(app, &user, &patch, missing, |log| {
+        json!({
+            "successful": true,
+            "logId": log.log_id,
+            "returnMessage": return_message("Call disposition updated.", "success", 2000),
+        })
+    })
+    .await
 }

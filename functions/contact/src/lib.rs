@@ -58,9 +58,11 @@ async fn find(app: &App, request: &Request) -> Result<Response<Body>> {
         .await?;
     let mut list: Vec<Value> = contacts.iter().map(view).collect();
     list.push(placeholder());
+    // No match is still a success, as App Connect's connectors answer: the extension takes `successful` as
+    // "the lookup worked" and opens the log page with the "Create new contact" choice.
     let answer = if contacts.is_empty() {
         json!({
-            "successful": false,
+            "successful": true,
             "returnMessage": return_message("Contact not found", "warning", 3000),
             "contact": list,
         })

@@ -1,13 +1,15 @@
 //! `POST /apiKeyLogin` and `POST /unAuthorize`: both manage the one CRM connection of an identity (create or
 //! join it, end it), share the same reads, writes and IAM, and are called once per login, so they are one
-//! Lambda rather than two cold starts.
+//! Lambda rather than two cold starts. `GET|POST /user/settings` live here too: the extension calls them
+//! around login and log-out, and they are per-user state of the same kind (kept with the identity).
 
 use std::sync::Arc;
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use switchboard::crm::return_message;
+use switchboard::crm::settings::{settings_key, user_settings};
+use switchboard::crm::{self, return_message};
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
 use switchboard::request;
@@ -17,6 +19,8 @@ pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
     let result = match (request.method(), request.uri().path().trim_end_matches('/')) {
         (&Method::POST, "/apiKeyLogin") => api_key_login(&app, &request).await,
         (&Method::POST, "/unAuthorize") => unauthorize(&app, &request).await,
+        (&Method::GET, "/user/settings") => settings(&app, &request).await,
+        (&Method::POST, "/user/settings") => save_settings(&app, &request).await,
         _ => Err(Error::NotFound("Not Found".into())),
     };
     result.unwrap_or_else(|e| http::error(Family::Crm, e))
@@ -50,4 +54,46 @@ async fn unauthorize(app: &App, request: &Request) -> Result<Response<Body>> {
             "returnMessage": return_message("Logged out of Switchboard.", "success", 1000),
         }),
     ))
+}
+
+/// `GET /user/settings`: the settings object itself. `{}` when none were saved, and also when the token is
+/// no longer good: the extension reads them before `/unAuthorize`, and log-out must not fail on it.
+async fn settings(app: &App, request: &Request) -> Result<Response<Body>> {
+    let (user, read) = match app
+        .crm
+        .authenticate_with(request, |id| vec![settings_key(id)])
+        .await
+    {
+        Ok(found) => found,
+        Err(Error::BadRequest { .. }) => return Ok(http::json(200, &json!({}))),
+        Err(e) => return Err(e),
+    };
+    let settings = user_settings(&read, &user.identity.id)?;
+    Ok(crm::respond(&user, &Value::Object(settings)))
+}
+
+/// `POST /user/settings` with `{userSettings: {name: {value, …}}}`: each named setting is replaced, the others
+/// kept; answers `{userSettings}` with all of them.
+async fn save_settings(app: &App, request: &Request) -> Result<Response<Body>> {
+    let (user, read) = app
+        .crm
+        .authenticate_with(request, |id| vec![settings_key(id)])
+        .await?;
+    let body = request::json_body(request)
+        .map_err(|_| Error::bad_request("Invalid JSON body"))?
+        .unwrap_or(Value::Null);
+    let changes = body
+        .get("userSettings")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error::bad_request("Missing userSettings"))?;
+    if let Some((name, _)) = changes.iter().find(|(_, setting)| !setting.is_object()) {
+        return Err(Error::bad_request(format!(
+            "userSettings.{name} must be an object"
+        )));
+    }
+    let settings = app
+        .crm
+        .update_user_settings(&user.identity.id, changes, &read)
+        .await?;
+    Ok(crm::respond(&user, &json!({ "userSettings": settings })))
 }

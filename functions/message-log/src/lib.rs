@@ -1,5 +1,6 @@
 //! `POST /messageLog`: messages are logged oldest first, each at most once even under concurrency; the first
 //! new message of a conversation-day (`conversationLogId`) creates its record, later ones append to it.
+//! Every message is logged against a contact: without `contactId` nothing is written.
 
 use std::sync::Arc;
 
@@ -51,12 +52,24 @@ async fn log(app: &App, request: &Request) -> Result<Response<Body>> {
     if messages.iter().any(|m| text(m, "id").is_none()) {
         return Err(Error::bad_request("Every message needs an id"));
     }
+    // As `POST /callLog`: messages logged against no contact could never be logged to the right one later.
+    let Some(contact_id) = text(&body, "contactId") else {
+        let number = info["correspondents"]
+            .get(0)
+            .and_then(|c| text(c, "phoneNumber"))
+            .unwrap_or_default();
+        let message = format!("Contact not found for number {number}");
+        return Ok(crm::respond(
+            &user,
+            &json!({ "successful": false, "returnMessage": return_message(&message, "warning", 3000) }),
+        ));
+    };
     let conversation = Conversation {
         conversation_id: text(&info, "conversationId"),
         conversation_log_id: text(&info, "conversationLogId")
             .or_else(|| text(&info, "conversationId"))
             .ok_or_else(|| Error::bad_request("Missing logInfo.conversationLogId"))?,
-        contact_id: text(&body, "contactId"),
+        contact_id: Some(contact_id),
         contact_name: text(&body, "contactName"),
         contact_type: text(&body, "contactType"),
     };

@@ -15,7 +15,7 @@ use crate::store::{Condition, Query, Store, StoreError, Write};
 use crate::time::now_rfc3339;
 
 /// Bounded retries when another request changes the same conversation log at the same moment.
-const MAX_RETRIES: usize = 32;
+pub(super) const MAX_RETRIES: usize = 32;
 
 pub struct BuiltinCrm {
     store: Arc<dyn Store>,
@@ -149,6 +149,12 @@ impl Connector for BuiltinCrm {
             }
             if let Some(result) = &patch.result {
                 log.result = Some(result.clone());
+            }
+            if let Some(dispositions) = &patch.dispositions {
+                log.dispositions = dispositions.clone();
+            }
+            if let Some(submission) = &patch.additional_submission {
+                log.additional_submission = submission.clone();
             }
             log.updated_at = now_rfc3339();
             match self.store.update(log.to_item()?).await {

@@ -3,20 +3,23 @@
 //! `switchboard`) is the one connector today; another CRM plugs in by implementing [`Connector`].
 
 pub mod builtin;
+pub mod manifest;
+pub mod notes;
 pub mod phone;
 pub mod records;
+pub mod settings;
 pub mod token;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::error::Error;
 use crate::identity::{Identities, Identity, Record};
-use crate::store::{Condition, Store, StoreError};
+use crate::store::{Condition, Item, Key, Store, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now};
 use crate::{http, request};
 
@@ -51,6 +54,9 @@ pub struct CallLogPatch {
     pub start_time: Option<Value>,
     pub duration: Option<Value>,
     pub result: Option<String>,
+    /// Replace the log's dispositions (`PUT /callDisposition`).
+    pub dispositions: Option<Map<String, Value>>,
+    pub additional_submission: Option<Map<String, Value>>,
 }
 
 /// The conversation-day a message belongs to.
@@ -179,17 +185,29 @@ impl Crm {
     /// The token check of every CRM route: a valid token whose connection still exists, of an identity
     /// that exists and is not locked. Connection and identity are read in one round trip.
     pub async fn authenticate(&self, request: &Request) -> Result<CrmUser, Error> {
+        let (user, _) = self.authenticate_with(request, |_| Vec::new()).await?;
+        Ok(user)
+    }
+
+    /// As [`Crm::authenticate`], also reading in the same round trip the caller's items `extra` names (given
+    /// the caller's id); returns those that exist.
+    pub async fn authenticate_with(
+        &self,
+        request: &Request,
+        extra: impl FnOnce(&str) -> Vec<Key>,
+    ) -> Result<(CrmUser, Vec<Item>), Error> {
         let refused = || Error::bad_request(AUTHORIZE_MESSAGE);
         let token = request::query_param(request, "jwtToken")
             .or_else(|| request::bearer(request).map(str::to_owned))
             .ok_or_else(refused)?;
         let claims = self.tokens.verify(&token).ok_or_else(refused)?;
-        let keys = [
+        let mut keys = vec![
             records::Connection::key_of(&claims.id, &claims.platform),
             Identity::key_of(&claims.id),
         ];
-        let items = self.store.batch_get(&keys).await?;
-        let find = |key: &crate::store::Key| items.iter().find(|i| i.key == *key);
+        keys.extend(extra(&claims.id));
+        let mut items = self.store.batch_get(&keys).await?;
+        let find = |key: &Key| items.iter().find(|i| i.key == *key);
         let connection = find(&keys[0])
             .map(records::Connection::from_item)
             .transpose()?
@@ -211,11 +229,13 @@ impl Crm {
                 )
             })
             .flatten();
-        Ok(CrmUser {
+        items.retain(|i| !keys[..2].contains(&i.key));
+        let user = CrmUser {
             identity,
             claims,
             refreshed,
-        })
+        };
+        Ok((user, items))
     }
 
     /// `POST /unAuthorize`: the CRM hands back its credentials and the connection ends, with every
@@ -228,6 +248,41 @@ impl Crm {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Writes the record `change` makes of the stored one (or of none): created if absent, else replaced at the
+/// version read, and tried again (reading afresh) when another request wrote in between. `read` is the item
+/// as the caller just read it (with the token check), so the usual case is one write and no extra read.
+async fn upsert<T: Record>(
+    store: &dyn Store,
+    key: &Key,
+    read: Option<&Item>,
+    mut change: impl FnMut(Option<T>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let mut current = read.map(T::from_item).transpose()?;
+    for _ in 0..builtin::MAX_RETRIES {
+        let condition = current
+            .as_ref()
+            .map_or(Condition::Absent, |c| Condition::Version(c.version()));
+        let record = change(current)?;
+        match store
+            .transact(vec![Write::Put(record.to_item()?, condition)])
+            .await
+        {
+            Ok(()) => return Ok(record),
+            Err(StoreError::ConditionFailed | StoreError::Conflict) => {
+                current = store
+                    .get(key)
+                    .await?
+                    .map(|i| T::from_item(&i))
+                    .transpose()?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Conflict(
+        "The record is being changed by other requests".into(),
+    ))
 }
 
 /// A JSON answer for `user`, with the refreshed token header when one was issued.

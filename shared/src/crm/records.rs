@@ -105,6 +105,9 @@ pub struct CallLog {
     pub recording_link: Option<String>,
     #[serde(default)]
     pub additional_submission: Map<String, Value>,
+    /// Set by `PUT /callDisposition`; the log page reads them back from `logData.dispositions`.
+    #[serde(default)]
+    pub dispositions: Map<String, Value>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(skip)]
@@ -193,6 +196,61 @@ impl ConversationLog {
 impl Record for ConversationLog {
     fn key(&self) -> Key {
         Self::key_of(&self.owner, &self.conversation_log_id)
+    }
+    versioned!();
+}
+
+/// A note typed during a call, kept for a day so a log written without one still gets it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CachedNote {
+    pub session_id: String,
+    pub note: String,
+    pub expires_at: i64,
+    #[serde(skip)]
+    pub owner: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl CachedNote {
+    pub fn key_of(owner: &str, session_id: &str) -> Key {
+        owner_key(owner, format!("NOTE#{session_id}"))
+    }
+}
+
+impl Record for CachedNote {
+    fn key(&self) -> Key {
+        Self::key_of(&self.owner, &self.session_id)
+    }
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.expires_at)
+    }
+    versioned!();
+}
+
+/// The extension's per-user settings (`{name: {value, …}}`), kept with the identity, not the connection,
+/// so they outlive a log-out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSettings {
+    pub settings: Map<String, Value>,
+    pub updated_at: String,
+    #[serde(skip)]
+    pub owner: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl UserSettings {
+    pub fn key_of(owner: &str) -> Key {
+        owner_key(owner, "CRMSETTINGS".into())
+    }
+}
+
+impl Record for UserSettings {
+    fn key(&self) -> Key {
+        Self::key_of(&self.owner)
     }
     versioned!();
 }

@@ -1,0 +1,59 @@
+//! `POST /callLog/cacheNote`: a note typed while a call was going on, kept for a day so that a log written
+//! without a note (auto-logging, a log from another device) still carries it. The note is read with the
+//! token check ([`Crm::authenticate_with`]) by both routes, so neither pays an extra round trip for it.
+
+use super::Crm;
+use super::records::CachedNote;
+use crate::error::Error;
+use crate::identity::Record;
+use crate::store::{Item, Key};
+use crate::time::unix_now;
+
+/// How long a cached note waits for its call to be logged.
+pub const NOTE_TTL_SECONDS: i64 = 24 * 3600;
+
+/// The key of the note cached for a call session.
+pub fn cached_note_key(owner: &str, session_id: &str) -> Key {
+    CachedNote::key_of(owner, session_id)
+}
+
+fn find(items: &[Item]) -> Option<&Item> {
+    items.iter().find(|i| i.key.sk.starts_with("NOTE#"))
+}
+
+/// The note among `items` read by [`cached_note_key`], if one is cached.
+pub fn cached_note(items: &[Item]) -> Result<Option<String>, Error> {
+    find(items)
+        .map(|i| CachedNote::from_item(i).map(|n| n.note))
+        .transpose()
+}
+
+impl Crm {
+    /// Keeps `note` for `session_id` for [`NOTE_TTL_SECONDS`], replacing the one among `read` (the items read
+    /// by [`cached_note_key`]).
+    pub async fn cache_note(
+        &self,
+        owner: &str,
+        session_id: &str,
+        note: &str,
+        read: &[Item],
+    ) -> Result<(), Error> {
+        let key = cached_note_key(owner, session_id);
+        super::upsert(
+            self.store.as_ref(),
+            &key,
+            find(read),
+            |_: Option<CachedNote>| {
+                Ok(CachedNote {
+                    session_id: session_id.to_owned(),
+                    note: note.to_owned(),
+                    expires_at: unix_now() + NOTE_TTL_SECONDS,
+                    owner: owner.to_owned(),
+                    version: 0,
+                })
+            },
+        )
+        .await
+        .map(drop)
+    }
+}
