@@ -97,3 +97,40 @@ async fn is_alive_answers_ok() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.body().as_ref(), b"OK");
 }
+
+#[tokio::test]
+async fn crm_manifest_names_the_api_it_was_reached_at() {
+    let text = std::fs::read_to_string(repo().join("events/health/get-crmManifest.json")).unwrap();
+    let manifest = |public_url: Option<&'static str>| {
+        let text = text.clone();
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let env = move |name: &str| {
+                (name == "SWITCHBOARD_PUBLIC_URL")
+                    .then_some(public_url)
+                    .flatten()
+                    .map(str::to_owned)
+            };
+            let app = App::new(Config::for_local(env, Some(dir.path().into())).unwrap())
+                .await
+                .unwrap();
+            let response =
+                health::handle(app, lambda_http::request::from_str(&text).unwrap()).await;
+            assert_eq!(response.status(), 200);
+            serde_json::from_slice::<serde_json::Value>(response.body()).unwrap()
+        }
+    };
+    // Behind API Gateway: its https origin.
+    let deployed = manifest(None).await;
+    assert_eq!(
+        deployed["serverUrl"],
+        "https://abc123.execute-api.us-east-1.amazonaws.com"
+    );
+    assert_eq!(
+        deployed["platforms"]["switchboard"]["urlIdentifier"],
+        "abc123.execute-api.us-east-1.amazonaws.com"
+    );
+    // A custom domain, configured.
+    let custom = manifest(Some("https://crm.example.com/")).await;
+    assert_eq!(custom["serverUrl"], "https://crm.example.com");
+}
