@@ -2,12 +2,14 @@
 //! DynamoDB and embedded adapters. Functions are thin HTTP faces over this crate.
 
 pub mod app;
+pub mod avatar;
 pub mod config;
 pub mod crm;
 pub mod error;
 pub mod http;
 pub mod identity;
 pub mod lambda;
+pub mod outbound;
 pub mod request;
 pub mod store;
 pub mod telemetry;
