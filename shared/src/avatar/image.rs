@@ -403,7 +403,7 @@ fn walk_webp(bytes: &[u8]) -> Walk {
     r.take(4)?; // RIFF
     let riff_size = len(r.u32_le()?)?;
     r.take(4)?; // WEBP
-    match (riff_size + 8).cmp(&bytes.len()) {
+    match riff_size.saturating_add(8).cmp(&bytes.len()) {
         std::cmp::Ordering::Greater => return Err(TRUNCATED),
         std::cmp::Ordering::Less => return Err(TRAILING),
         std::cmp::Ordering::Equal => {}
