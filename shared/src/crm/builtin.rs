@@ -11,7 +11,7 @@ use super::records::{CallLog, Contact, ConversationLog, LoggedMessage, PhoneEntr
 use super::{CallLogPatch, Connector, Conversation, LoggedCall, PhoneSearch};
 use crate::error::Error;
 use crate::identity::Record;
-use crate::store::{Condition, Query, Store, StoreError, Write};
+use crate::store::{Backoff, Condition, Query, Store, StoreError, Write};
 use crate::time::now_rfc3339;
 
 /// Bounded retries when another request changes the same conversation log at the same moment.
@@ -122,7 +122,8 @@ impl Connector for BuiltinCrm {
         owner: &str,
         patch: &CallLogPatch,
     ) -> Result<Option<CallLog>, Error> {
-        for _ in 0..MAX_RETRIES {
+        let mut retry = Backoff::new(MAX_RETRIES);
+        while retry.attempt().await {
             let Some(item) = self
                 .store
                 .get(&CallLog::key_of(owner, &patch.session_id))
@@ -181,7 +182,8 @@ impl Connector for BuiltinCrm {
             version: 0,
         };
         let key = ConversationLog::key_of(owner, &conversation.conversation_log_id);
-        for _ in 0..MAX_RETRIES {
+        let mut retry = Backoff::new(MAX_RETRIES);
+        while retry.attempt().await {
             let (log, condition) = match self.store.get(&key).await? {
                 Some(item) => {
                     let mut log: ConversationLog =

@@ -50,19 +50,20 @@ pub struct EmbeddedStore {
     cursors: CursorCodec,
 }
 
-fn unavailable(e: impl Into<redb::Error>) -> StoreError {
-    StoreError::Unavailable(e.into().to_string())
+/// A local database error (disk, file lock) is not something a client's retry fixes: 500.
+fn failed(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Failed(e.into().to_string())
 }
 
 impl EmbeddedStore {
     /// Opens (or creates) the database file `switchboard.redb` in `dir`.
     pub fn open(dir: &Path, cursors: CursorCodec) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(unavailable)?;
-        let db = Database::create(dir.join("switchboard.redb")).map_err(unavailable)?;
-        let tx = db.begin_write().map_err(unavailable)?;
-        tx.open_table(ITEMS).map_err(unavailable)?;
-        tx.open_table(GSI1).map_err(unavailable)?;
-        tx.commit().map_err(unavailable)?;
+        std::fs::create_dir_all(dir).map_err(failed)?;
+        let db = Database::create(dir.join("switchboard.redb")).map_err(failed)?;
+        let tx = db.begin_write().map_err(failed)?;
+        tx.open_table(ITEMS).map_err(failed)?;
+        tx.open_table(GSI1).map_err(failed)?;
+        tx.commit().map_err(failed)?;
         Ok(Self {
             db: Arc::new(db),
             cursors,
@@ -76,7 +77,7 @@ impl EmbeddedStore {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || work(&db))
             .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+            .map_err(|e| StoreError::Failed(e.to_string()))?
     }
 }
 
@@ -87,7 +88,7 @@ fn read_item(
 ) -> Result<Option<Item>, StoreError> {
     let Some(raw) = table
         .get((key.pk.as_str(), key.sk.as_str()))
-        .map_err(unavailable)?
+        .map_err(failed)?
     else {
         return Ok(None);
     };
@@ -133,8 +134,8 @@ impl Store for EmbeddedStore {
         }
         let key = key.clone();
         self.blocking(move |db| {
-            let tx = db.begin_read().map_err(unavailable)?;
-            let items = tx.open_table(ITEMS).map_err(unavailable)?;
+            let tx = db.begin_read().map_err(failed)?;
+            let items = tx.open_table(ITEMS).map_err(failed)?;
             read_item(&items, &key, now())
         })
         .await
@@ -143,8 +144,8 @@ impl Store for EmbeddedStore {
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
         let keys: Vec<Key> = keys.iter().filter(|k| storable(k)).cloned().collect();
         self.blocking(move |db| {
-            let tx = db.begin_read().map_err(unavailable)?;
-            let items = tx.open_table(ITEMS).map_err(unavailable)?;
+            let tx = db.begin_read().map_err(failed)?;
+            let items = tx.open_table(ITEMS).map_err(failed)?;
             let now = now();
             let mut found = Vec::with_capacity(keys.len());
             for key in &keys {
@@ -163,8 +164,8 @@ impl Store for EmbeddedStore {
         let query = query.clone();
         let cursors = self.cursors.clone();
         self.blocking(move |db| {
-            let tx = db.begin_read().map_err(unavailable)?;
-            let items = tx.open_table(ITEMS).map_err(unavailable)?;
+            let tx = db.begin_read().map_err(failed)?;
+            let items = tx.open_table(ITEMS).map_err(failed)?;
             let want = query.page_size() as usize;
             let end = format!("{}{PREFIX_END}", query.prefix);
             let now = now();
@@ -180,14 +181,14 @@ impl Store for EmbeddedStore {
                             after,
                             query.descending,
                         ))
-                        .map_err(unavailable)?;
+                        .map_err(failed)?;
                     let keys: Box<dyn Iterator<Item = _>> = if query.descending {
                         Box::new(range.rev())
                     } else {
                         Box::new(range)
                     };
                     for entry in keys {
-                        let (k, v) = entry.map_err(unavailable)?;
+                        let (k, v) = entry.map_err(failed)?;
                         let (pk, sk) = k.value();
                         let stored: Stored = serde_json::from_slice(v.value())
                             .map_err(|e| StoreError::Corrupt(format!("{pk}/{sk}: {e}")))?;
@@ -201,7 +202,7 @@ impl Store for EmbeddedStore {
                     }
                 }
                 Index::Gsi1 => {
-                    let gsi = tx.open_table(GSI1).map_err(unavailable)?;
+                    let gsi = tx.open_table(GSI1).map_err(failed)?;
                     let p = query.partition.as_str();
                     let (low, high) = match &position {
                         Some(at) => {
@@ -225,14 +226,14 @@ impl Store for EmbeddedStore {
                             Bound::Excluded((p, end.as_str(), "", "")),
                         ),
                     };
-                    let range = gsi.range((low, high)).map_err(unavailable)?;
+                    let range = gsi.range((low, high)).map_err(failed)?;
                     let keys: Box<dyn Iterator<Item = _>> = if query.descending {
                         Box::new(range.rev())
                     } else {
                         Box::new(range)
                     };
                     for entry in keys {
-                        let (k, _) = entry.map_err(unavailable)?;
+                        let (k, _) = entry.map_err(failed)?;
                         let (_, _, pk, sk) = k.value();
                         if let Some(item) = read_item(&items, &Key::new(pk, sk), now)? {
                             page.push(item);
@@ -260,10 +261,10 @@ impl Store for EmbeddedStore {
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         validate_transaction(&writes)?;
         self.blocking(move |db| {
-            let tx = db.begin_write().map_err(unavailable)?;
+            let tx = db.begin_write().map_err(failed)?;
             {
-                let mut items = tx.open_table(ITEMS).map_err(unavailable)?;
-                let mut gsi = tx.open_table(GSI1).map_err(unavailable)?;
+                let mut items = tx.open_table(ITEMS).map_err(failed)?;
+                let mut gsi = tx.open_table(GSI1).map_err(failed)?;
                 let now = now();
                 // Check every condition before writing anything; dropping `tx` uncommitted rolls back.
                 let mut current = Vec::with_capacity(writes.len());
@@ -284,7 +285,7 @@ impl Store for EmbeddedStore {
                     // Whatever was there (even expired) leaves the index; a put adds its own entry back.
                     let raw_old = items
                         .remove((key.pk.as_str(), key.sk.as_str()))
-                        .map_err(unavailable)?
+                        .map_err(failed)?
                         .map(|old| old.value().to_vec());
                     let old_index = raw_old
                         .and_then(|raw| serde_json::from_slice::<Stored>(&raw).ok())
@@ -296,7 +297,7 @@ impl Store for EmbeddedStore {
                             key.pk.as_str(),
                             key.sk.as_str(),
                         ))
-                        .map_err(unavailable)?;
+                        .map_err(failed)?;
                     }
                     if let Write::Put(item, _) = write {
                         let stored = Stored {
@@ -309,7 +310,7 @@ impl Store for EmbeddedStore {
                             .map_err(|e| StoreError::Invalid(e.to_string()))?;
                         items
                             .insert((key.pk.as_str(), key.sk.as_str()), raw.as_slice())
-                            .map_err(unavailable)?;
+                            .map_err(failed)?;
                         if let Some(ix) = &stored.gsi1 {
                             gsi.insert(
                                 (
@@ -320,12 +321,12 @@ impl Store for EmbeddedStore {
                                 ),
                                 (),
                             )
-                            .map_err(unavailable)?;
+                            .map_err(failed)?;
                         }
                     }
                 }
             }
-            tx.commit().map_err(unavailable)
+            tx.commit().map_err(failed)
         })
         .await
     }

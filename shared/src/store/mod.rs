@@ -7,13 +7,17 @@
 mod cursor;
 pub mod dynamodb;
 pub mod embedded;
+mod retry;
 pub mod table;
+mod traced;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use cursor::CursorCodec;
+pub use retry::Backoff;
+pub use traced::Traced;
 
 /// DynamoDB caps a transaction at 100 items; both adapters enforce the same cap so code that works locally
 /// works in AWS.
@@ -208,9 +212,13 @@ pub enum StoreError {
     Invalid(String),
     #[error("stored item is unreadable: {0}")]
     Corrupt(String),
-    /// The store could not be reached or failed; the text is for logs only.
+    /// The store could not be reached, throttled the request or did not answer in time; nothing is known
+    /// to have been written and the same request may succeed shortly (503). The text is for logs only.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The store refused the request for a reason a retry does not fix (500). The text is for logs only.
+    #[error("store failed: {0}")]
+    Failed(String),
 }
 
 /// The storage capabilities, each a single round trip to the backing store.
