@@ -75,8 +75,12 @@ impl Api {
 
     /// On DynamoDB Local, with `counter` counting the DynamoDB calls.
     pub async fn counted(counter: crate::CallCounter) -> Self {
+        Self::over(crate::counted_dynamo_store(counter).await).await
+    }
+
+    /// Over a store built by the caller.
+    pub async fn over(store: Arc<dyn Store>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store: Arc<dyn Store> = crate::counted_dynamo_store(counter).await;
         Self::ready(App::with_store(config(dir.path()), store), dir).await
     }
 

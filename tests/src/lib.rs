@@ -42,9 +42,20 @@ pub fn cursor_codec() -> CursorCodec {
 
 /// A DynamoDB client for DynamoDB Local.
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .endpoint_url(service_url(DYNAMODB_URL))
+    local_client(
+        aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest()),
+        &service_url(DYNAMODB_URL),
+    )
+}
+
+/// A client of `config` (e.g. the functions' own timeouts and retry) for the DynamoDB Local at `url`.
+pub fn local_client(
+    config: aws_sdk_dynamodb::config::Builder,
+    url: &str,
+) -> aws_sdk_dynamodb::Client {
+    let config = config
+        .endpoint_url(url)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
             "switchboardtest",
