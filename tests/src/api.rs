@@ -225,7 +225,9 @@ impl Call<'_> {
         let (route, params) = find(&self.api.routes, &self.method, &path)
             .unwrap_or_else(|| panic!("no route for {} {path}", self.method));
         let request = lambda_request(parts, self.body.unwrap_or_default().into_bytes(), params);
-        let response = (route.handler)(self.api.app.clone(), request).await;
+        let response = crate::iam::ROUTE
+            .scope(route.key(), (route.handler)(self.api.app.clone(), request))
+            .await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = String::from_utf8_lossy(response.body().as_ref()).into_owned();

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod conformance;
 pub mod crm;
+pub mod iam;
 pub mod identity;
 
 use std::sync::Arc;
@@ -100,11 +101,16 @@ pub async fn dynamo_store() -> Arc<dyn Store> {
 
 /// As [`dynamo_store`], counting the DynamoDB calls made through it.
 pub async fn counted_dynamo_store(counter: CallCounter) -> Arc<dyn Store> {
+    observed_dynamo_store(counter).await
+}
+
+/// As [`dynamo_store`], with `interceptor` seeing every DynamoDB call made through it.
+pub async fn observed_dynamo_store(interceptor: impl Intercept + 'static) -> Arc<dyn Store> {
     let config = dynamodb_client()
         .await
         .config()
         .to_builder()
-        .interceptor(counter)
+        .interceptor(interceptor)
         .build();
     let client = aws_sdk_dynamodb::Client::from_conf(config);
     let table = format!("switchboard-test-{}", uuid::Uuid::new_v4());
