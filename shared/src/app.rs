@@ -16,7 +16,7 @@ use crate::identity::{Identities, Principal};
 use crate::request;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
-use crate::store::{CursorCodec, Store, StoreError, Traced};
+use crate::store::{CursorCodec, RetryConflicts, Store, StoreError, Traced};
 
 pub struct App {
     pub config: Config,
@@ -53,7 +53,7 @@ impl App {
 
     /// An app over a store built elsewhere (tests give each case a fresh table).
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
-        let store: Arc<dyn Store> = Arc::new(Traced::new(store));
+        let store: Arc<dyn Store> = Arc::new(Traced::new(Arc::new(RetryConflicts::new(store))));
         let identities = Identities::new(store.clone(), &config);
         let crm = Crm::new(store.clone(), &config);
         Arc::new(Self {

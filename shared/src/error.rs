@@ -75,6 +75,7 @@ impl From<StoreError> for Error {
             StoreError::TooLarge => {
                 Self::bad_request("The request holds a value too large to store")
             }
+            StoreError::EmptyKey => Self::bad_request("The request holds an empty identifier"),
             e @ StoreError::Unavailable(_) => Self::Unavailable(e.to_string()),
             e @ (StoreError::Invalid(_) | StoreError::Corrupt(_) | StoreError::Failed(_)) => {
                 Self::Internal(e.to_string())

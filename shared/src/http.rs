@@ -189,6 +189,17 @@ mod tests {
     }
 
     #[test]
+    fn limits_both_stores_enforce_are_400() {
+        for limit in [
+            crate::store::StoreError::EmptyKey,
+            crate::store::StoreError::TooLarge,
+        ] {
+            let r = error(Family::Users, Error::from(limit));
+            assert_eq!(r.status(), 400);
+        }
+    }
+
+    #[test]
     fn internal_errors_never_leak_their_cause() {
         for family in [Family::Crm, Family::Users, Family::Server] {
             let r = error(

@@ -9,6 +9,7 @@ use switchboard::App;
 use switchboard::config::Config;
 use switchboard::identity::bootstrap::Bootstrap;
 use switchboard::store::Store;
+use switchboard::store::embedded::EmbeddedStore;
 use switchboard_local::{Route, find, lambda_request, routes};
 
 pub const ORG: &str = "default";
@@ -67,6 +68,15 @@ impl Api {
         let dir = tempfile::tempdir().expect("temp dir");
         let app = App::new(config(dir.path())).await.expect("app");
         Self::ready(app, dir).await
+    }
+
+    /// On the embedded store, with every `n`-th write failing as a DynamoDB transaction conflict.
+    pub async fn embedded_conflicting(n: u64) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = EmbeddedStore::open(dir.path(), crate::cursor_codec())
+            .expect("embedded store")
+            .with_conflicts_every(n);
+        Self::ready(App::with_store(config(dir.path()), Arc::new(store)), dir).await
     }
 
     pub async fn dynamodb() -> Self {

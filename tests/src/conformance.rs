@@ -7,8 +7,8 @@ use std::sync::Arc;
 use futures::future::join_all;
 use serde_json::json;
 use switchboard::store::{
-    Condition, Index, Item, Key, MAX_BODY_BYTES, MAX_TRANSACTION_ITEMS, Query, Store, StoreError,
-    Write,
+    Condition, Index, Item, Key, MAX_BODY_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS,
+    Query, Store, StoreError, Write,
 };
 
 type Shared = Arc<dyn Store>;
@@ -602,4 +602,92 @@ pub async fn oversized_items_and_keys_are_refused(store: Shared) {
             .is_empty(),
         "nothing was written"
     );
+}
+
+pub async fn empty_keys_are_refused_and_never_found(store: Shared) {
+    for write in [
+        Write::Put(Item::new(key("", "x"), json!({})), Condition::Absent),
+        Write::Put(Item::new(key("P", ""), json!({})), Condition::Absent),
+        Write::Put(
+            Item::new(key("P", "x"), json!({})).indexed(key("", "s")),
+            Condition::Absent,
+        ),
+        Write::Delete(key("P", ""), Condition::Exists),
+    ] {
+        let result = store.transact(vec![write.clone()]).await;
+        assert!(
+            matches!(result, Err(StoreError::EmptyKey)),
+            "{write:?}: {result:?}"
+        );
+    }
+    assert!(store.get(&key("", "x")).await.unwrap().is_none());
+    assert!(store.get(&key("P", "")).await.unwrap().is_none());
+    assert!(store.batch_get(&[key("", "")]).await.unwrap().is_empty());
+    assert!(store.query(&Query::new("")).await.unwrap().items.is_empty());
+    assert!(
+        store
+            .query(&Query::new("P"))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "nothing was written"
+    );
+}
+
+pub async fn transactions_over_4_mb_are_refused(store: Shared) {
+    let body = json!({"note": "x".repeat(MAX_BODY_BYTES - 100)});
+    let writes = |n: usize| -> Vec<Write> {
+        (0..n)
+            .map(|i| {
+                Write::Put(
+                    Item::new(key("T", &i.to_string()), body.clone()),
+                    Condition::Absent,
+                )
+            })
+            .collect()
+    };
+    let over = MAX_TRANSACTION_BYTES / MAX_BODY_BYTES + 1;
+    let result = store.transact(writes(over)).await;
+    assert!(matches!(result, Err(StoreError::TooLarge)), "{result:?}");
+    assert!(
+        store
+            .query(&Query::new("T"))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "nothing was written"
+    );
+    // Just under the limit is accepted by both, DynamoDB included.
+    store.transact(writes(over - 1)).await.unwrap();
+}
+
+pub async fn pages_thinned_by_expired_items_stay_bounded(store: Shared) {
+    // Expired items first (DynamoDB deletes them days late), then the one live item.
+    let past = now() - 5;
+    for i in 0..30 {
+        store
+            .create(Item::new(key("X", &format!("a{i:02}")), json!({})).expiring_at(past))
+            .await
+            .unwrap();
+    }
+    store
+        .create(Item::new(key("X", "z"), json!({})))
+        .await
+        .unwrap();
+    let mut query = Query::new("X").limit(1);
+    let (mut found, mut pages) = (Vec::new(), 0);
+    loop {
+        let page = store.query(&query).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 1);
+        found.extend(page.items.into_iter().map(|i| i.key.sk));
+        match page.cursor {
+            Some(cursor) => query = query.after(Some(cursor)),
+            None => break,
+        }
+        assert!(pages <= 31, "paging does not end");
+    }
+    assert_eq!(found, ["z"]);
 }

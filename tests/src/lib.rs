@@ -9,6 +9,7 @@ pub mod conformance;
 pub mod crm;
 pub mod iam;
 pub mod identity;
+pub mod resilience;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -152,6 +153,9 @@ macro_rules! store_conformance {
             query_keeps_to_its_partition_and_prefix,
             any_json_body_round_trips,
             oversized_items_and_keys_are_refused,
+            empty_keys_are_refused_and_never_found,
+            transactions_over_4_mb_are_refused,
+            pages_thinned_by_expired_items_stay_bounded,
         );
     };
 }
@@ -199,6 +203,17 @@ macro_rules! crm_suite {
             concurrent_call_logs_make_one,
             concurrent_message_logs_log_each_once,
             oversized_input_is_refused,
+        );
+    };
+}
+
+/// The resilience suite on the [`api::Api`] `$api` yields: every case, listed once.
+#[macro_export]
+macro_rules! resilience_suite {
+    ($api:expr) => {
+        $crate::api_suite!($api; resilience;
+            writes_succeed_through_conflicts,
+            contact_matches_are_bounded,
         );
     };
 }

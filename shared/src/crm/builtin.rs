@@ -16,6 +16,9 @@ use crate::time::now_rfc3339;
 
 /// Bounded retries when another request changes the same conversation log at the same moment.
 const MAX_RETRIES: usize = 32;
+/// `GET /contact` answers at most this many matches for one number (the extension lists them for the agent
+/// to pick from): the first ones created; later ones are left out.
+pub const MAX_CONTACT_MATCHES: usize = 100;
 
 pub struct BuiltinCrm {
     store: Arc<dyn Store>,
@@ -48,7 +51,10 @@ impl Connector for BuiltinCrm {
         for key in phone::search_keys(&search.searched, &search.variants) {
             let page = self
                 .store
-                .query(&Query::new(PhoneEntry::partition(owner, &key)).limit(100))
+                .query(
+                    &Query::new(PhoneEntry::partition(owner, &key))
+                        .limit(MAX_CONTACT_MATCHES as u32),
+                )
                 .await?;
             for item in &page.items {
                 let entry: PhoneEntry =
@@ -58,6 +64,7 @@ impl Connector for BuiltinCrm {
                 }
             }
         }
+        found.truncate(MAX_CONTACT_MATCHES);
         Ok(found)
     }
 
@@ -100,7 +107,8 @@ impl Connector for BuiltinCrm {
         // The log is its own reservation: the first write for a session id wins, atomically.
         match self.store.create(log.to_item()?).await {
             Ok(_) => Ok(LoggedCall::Created(log.log_id)),
-            Err(StoreError::ConditionFailed | StoreError::Conflict) => Ok(LoggedCall::Exists),
+            Err(StoreError::ConditionFailed) => Ok(LoggedCall::Exists),
+            // A conflict wrote nothing: not a sign the log exists.
             Err(e) => Err(e.into()),
         }
     }

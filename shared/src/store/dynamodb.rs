@@ -21,7 +21,7 @@ use super::cursor::Position;
 use super::table::{ATTR_GSI1_PK, ATTR_GSI1_SK, ATTR_PK, ATTR_SK, ATTR_TTL, GSI1};
 use super::{
     Backoff, Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now,
-    storable, validate_transaction,
+    queryable, storable, validate_transaction,
 };
 
 const ATTR_VERSION: &str = "v";
@@ -479,7 +479,7 @@ impl Store for DynamoStore {
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        if !storable(&Key::new(query.partition.clone(), query.prefix.clone())) {
+        if !queryable(query) {
             return Ok(Page::default());
         }
         let position = self.cursors.decode(query)?;

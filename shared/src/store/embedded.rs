@@ -4,6 +4,7 @@
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -11,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now, storable,
-    validate_transaction,
+    Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now,
+    queryable, storable, validate_transaction,
 };
 
 /// (pk, sk) → the stored item.
@@ -48,6 +49,16 @@ impl Stored {
 pub struct EmbeddedStore {
     db: Arc<Database>,
     cursors: CursorCodec,
+    conflicts: Option<Arc<ConflictEvery>>,
+}
+
+/// Test option: DynamoDB cancels a transaction that meets another one on the same items
+/// (`TransactionConflict`); redb serialises writers and never does, so this makes every `n`-th write fail
+/// with [`StoreError::Conflict`] (writing nothing) to exercise the paths that handle it.
+#[derive(Debug)]
+struct ConflictEvery {
+    n: u64,
+    writes: AtomicU64,
 }
 
 /// A local database error (disk, file lock) is not something a client's retry fixes: 500.
@@ -67,7 +78,18 @@ impl EmbeddedStore {
         Ok(Self {
             db: Arc::new(db),
             cursors,
+            conflicts: None,
         })
+    }
+
+    /// Every `n`-th write (transaction) fails with [`StoreError::Conflict`] and writes nothing, as a
+    /// DynamoDB transaction conflict would. For tests.
+    pub fn with_conflicts_every(mut self, n: u64) -> Self {
+        self.conflicts = Some(Arc::new(ConflictEvery {
+            n: n.max(1),
+            writes: AtomicU64::new(0),
+        }));
+        self
     }
 
     async fn blocking<T: Send + 'static>(
@@ -157,7 +179,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        if !storable(&Key::new(query.partition.clone(), query.prefix.clone())) {
+        if !queryable(query) {
             return Ok(Page::default());
         }
         let position = self.cursors.decode(query)?;
@@ -260,6 +282,11 @@ impl Store for EmbeddedStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         validate_transaction(&writes)?;
+        if let Some(c) = &self.conflicts
+            && (c.writes.fetch_add(1, Ordering::SeqCst) + 1) % c.n == 0
+        {
+            return Err(StoreError::Conflict);
+        }
         self.blocking(move |db| {
             let tx = db.begin_write().map_err(failed)?;
             {

@@ -1,9 +1,13 @@
 //! The one retry pacing of the project: a bounded number of attempts with "full jitter" exponential
 //! backoff, so writers that collided do not collide again in lockstep and a loop always ends.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use rand::Rng;
+
+use super::{Item, Key, Page, Query, Store, StoreError, Write};
 
 /// The first wait is up to this long; each later one up to twice the previous bound.
 const BASE: Duration = Duration::from_millis(4);
@@ -46,6 +50,47 @@ fn wait(retry: u32) -> Duration {
         .min(CAP)
         .as_micros() as u64;
     Duration::from_micros(rand::rng().random_range(0..=bound))
+}
+
+/// Attempts of one write while it meets a concurrent transaction.
+const CONFLICT_ATTEMPTS: usize = 4;
+
+/// Repeats a write that failed with [`StoreError::Conflict`] (it wrote nothing: DynamoDB cancelled it
+/// because another transaction held the same items), so a passing collision is not a user's 409 or a
+/// domain rule misread ("already exists") but a few milliseconds' wait.
+pub struct RetryConflicts(Arc<dyn Store>);
+
+impl RetryConflicts {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self(store)
+    }
+}
+
+#[async_trait]
+impl Store for RetryConflicts {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.0.get(key).await
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.0.batch_get(keys).await
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.0.query(query).await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let mut retry = Backoff::new(CONFLICT_ATTEMPTS);
+        let mut result = Err(StoreError::Conflict);
+        while retry.attempt().await {
+            result = self.0.transact(writes.clone()).await;
+            if !matches!(result, Err(StoreError::Conflict)) {
+                break;
+            }
+        }
+        result
+    }
 }
 
 #[cfg(test)]
