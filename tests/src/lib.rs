@@ -156,6 +156,7 @@ macro_rules! store_conformance {
             empty_keys_are_refused_and_never_found,
             transactions_over_4_mb_are_refused,
             pages_thinned_by_expired_items_stay_bounded,
+            index_reads_may_lag_table_reads_never_do,
         );
     };
 }

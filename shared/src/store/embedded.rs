@@ -3,11 +3,12 @@
 
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -50,6 +51,15 @@ pub struct EmbeddedStore {
     db: Arc<Database>,
     cursors: CursorCodec,
     conflicts: Option<Arc<ConflictEvery>>,
+    index_lag: Option<Arc<IndexLag>>,
+}
+
+/// Test option: DynamoDB's `gsi1` is eventually consistent, redb's index is not; this serves index queries
+/// from a snapshot of the database up to `lag` old, so a write may be missing from them for that long.
+#[derive(Debug)]
+struct IndexLag {
+    lag: Duration,
+    snapshot: Mutex<Option<(Instant, ReadTransaction)>>,
 }
 
 /// Test option: DynamoDB cancels a transaction that meets another one on the same items
@@ -79,7 +89,17 @@ impl EmbeddedStore {
             db: Arc::new(db),
             cursors,
             conflicts: None,
+            index_lag: None,
         })
+    }
+
+    /// Index queries see the database as it was up to `lag` ago, as DynamoDB's `gsi1` may. For tests.
+    pub fn with_index_lag(mut self, lag: Duration) -> Self {
+        self.index_lag = Some(Arc::new(IndexLag {
+            lag,
+            snapshot: Mutex::new(None),
+        }));
+        self
     }
 
     /// Every `n`-th write (transaction) fails with [`StoreError::Conflict`] and writes nothing, as a
@@ -185,8 +205,34 @@ impl Store for EmbeddedStore {
         let position = self.cursors.decode(query)?;
         let query = query.clone();
         let cursors = self.cursors.clone();
+        let lag = self
+            .index_lag
+            .clone()
+            .filter(|_| query.index == Index::Gsi1);
         self.blocking(move |db| {
-            let tx = db.begin_read().map_err(failed)?;
+            let (mut snapshot, fresh);
+            let tx: &ReadTransaction = match &lag {
+                Some(lag) => {
+                    snapshot = lag
+                        .snapshot
+                        .lock()
+                        .map_err(|e| StoreError::Failed(e.to_string()))?;
+                    if snapshot
+                        .as_ref()
+                        .is_none_or(|(at, _)| at.elapsed() >= lag.lag)
+                    {
+                        *snapshot = Some((Instant::now(), db.begin_read().map_err(failed)?));
+                    }
+                    match snapshot.as_ref() {
+                        Some((_, tx)) => tx,
+                        None => return Err(StoreError::Failed("no index snapshot".into())),
+                    }
+                }
+                None => {
+                    fresh = db.begin_read().map_err(failed)?;
+                    &fresh
+                }
+            };
             let items = tx.open_table(ITEMS).map_err(failed)?;
             let want = query.page_size() as usize;
             let end = format!("{}{PREFIX_END}", query.prefix);
