@@ -1,7 +1,8 @@
 //! A DynamoDB outage, for real: a DynamoDB Local of this test's own (other suites keep theirs) is paused with
 //! SIGSTOP for 8 s while 16 clients call the local server in DynamoDB mode over HTTP. Every request must be
 //! answered within 6 s, with a success or a 503 envelope carrying `Retry-After` (never a 401 that would log
-//! someone out, never a 500); after SIGCONT the same clients succeed and the data is whole.
+//! someone out, never a 500); after SIGCONT the same clients succeed and the data is whole: every call log
+//! reported created is there once, every sign-up made a whole account or none.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchboard::http::UNAVAILABLE_MESSAGE;
+use switchboard::identity::ProfileFilter;
 use switchboard::store::dynamodb::DynamoStore;
 use switchboard::store::table::ensure_table;
 use switchboard_tests::api::{Api, ORG};
@@ -160,6 +162,13 @@ impl Routes {
                     call(addr, "GET", &uri, &auth, "").await,
                 )
             }
+            // Sign-ins, and every other time a sign-up (to check no account is left half-made).
+            _ if n % 2 == 1 => {
+                let body = json!({"username": format!("u-{client}-{n}"), "password": "crm-user-password",
+                    "profile": {"name": format!("u-{client}-{n}")}});
+                let answer = call(addr, "POST", "/accounts", "", &body.to_string()).await;
+                ("POST /accounts".into(), answer)
+            }
             _ => {
                 let body = json!({"username": self.username, "password": "crm-user-password"});
                 let answer = call(addr, "POST", "/sessions", "", &body.to_string()).await;
@@ -171,7 +180,7 @@ impl Routes {
 
 fn success(route: &str, answer: &Answer) -> bool {
     match route {
-        "POST /sessions" => answer.status == 201,
+        "POST /sessions" | "POST /accounts" => answer.status == 201,
         // A call log answers 200 whether it was created or already there.
         _ => answer.status == 200,
     }
@@ -238,6 +247,7 @@ async fn a_paused_dynamodb_answers_503_in_time_and_loses_nothing() {
 
     let (mut total, mut unavailable, mut slowest) = (0, 0, Duration::ZERO);
     let mut logged: Vec<(String, Value)> = Vec::new();
+    let mut sign_ups: Vec<(String, bool)> = Vec::new();
     for client in clients {
         for (route, session, answer) in client.await.unwrap() {
             total += 1;
@@ -249,6 +259,9 @@ async fn a_paused_dynamodb_answers_503_in_time_and_loses_nothing() {
             );
             if answer.status == 503 {
                 unavailable += 1;
+                if route == "POST /accounts" {
+                    sign_ups.push((session.replacen("s-", "u-", 1), false));
+                }
                 assert!(answer.retry_after, "{route}: 503 without Retry-After");
                 assert!(
                     answer.body.contains(UNAVAILABLE_MESSAGE),
@@ -258,13 +271,19 @@ async fn a_paused_dynamodb_answers_503_in_time_and_loses_nothing() {
             } else {
                 assert!(success(&route, &answer), "{route}: {answer:?}");
                 let body: Value = serde_json::from_str(&answer.body).unwrap_or_default();
+                if route == "POST /accounts" {
+                    sign_ups.push((session.replacen("s-", "u-", 1), true));
+                }
                 if route == "POST /callLog" && body["successful"] == true {
                     logged.push((session, body["logId"].clone()));
                 }
             }
         }
     }
-    println!("outage: {total} requests, {unavailable} answered 503, slowest {slowest:?}");
+    println!(
+        "outage: {total} requests, {unavailable} answered 503 (the rest succeeded), slowest {slowest:?}, {} sign-ups checked whole or absent",
+        sign_ups.len()
+    );
     assert!(unavailable > 0, "the pause was not noticed");
 
     // After the pause every client succeeds again.
@@ -291,6 +310,42 @@ async fn a_paused_dynamodb_answers_503_in_time_and_loses_nothing() {
         for ((session, log_id), found) in chunk.iter().zip(logs.body["logs"].as_array().unwrap()) {
             assert_eq!(found["sessionId"], session.as_str());
             assert_eq!(found["logId"], *log_id, "{session}: {}", logs.text);
+        }
+    }
+    // Every sign-up made a whole account (identity, username, profile) or nothing at all.
+    for (username, answered) in &sign_ups {
+        let identity = api
+            .app
+            .identities
+            .identity_by_username(ORG, username)
+            .await
+            .unwrap();
+        let profiles = api
+            .app
+            .identities
+            .list_profiles(
+                ORG,
+                &ProfileFilter {
+                    name: Some(username.clone()),
+                    identity_id: None,
+                    page: 1,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        match identity {
+            Some(identity) => {
+                assert_eq!(profiles.len(), 1, "{username}");
+                assert_eq!(identity.profile_id.as_ref(), Some(&profiles[0].id));
+            }
+            None => {
+                assert!(!answered, "{username} was answered 201 and is gone");
+                assert!(
+                    profiles.is_empty(),
+                    "{username}: a profile without its account"
+                );
+            }
         }
     }
     // The account behind the sign-ins is whole and was not locked by the outage.
