@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -224,6 +225,27 @@ fn to_item(mut attrs: Attributes) -> Result<Item, StoreError> {
     })
 }
 
+/// Why a transaction failed: a condition (nothing written), a conflict with another transaction (nothing
+/// written, a retry may succeed), throttling (503), or [`unavailable`]'s verdict.
+fn transaction_error(e: SdkError<TransactWriteItemsError, HttpResponse>) -> StoreError {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+            let codes = || c.cancellation_reasons().iter().filter_map(|r| r.code());
+            if codes().any(|code| code == "ConditionalCheckFailed") {
+                StoreError::ConditionFailed
+            } else if codes().any(|code| code == "TransactionConflict") {
+                StoreError::Conflict
+            } else if codes().any(|code| TRANSIENT_CANCELLATIONS.contains(&code)) {
+                StoreError::Unavailable(DisplayErrorContext(e).to_string())
+            } else {
+                unavailable(e)
+            }
+        }
+        Some(TransactWriteItemsError::TransactionInProgressException(_)) => StoreError::Conflict,
+        _ => unavailable(e),
+    }
+}
+
 /// Where a query stopped (its `LastEvaluatedKey`), as a cursor position.
 fn to_position(mut attrs: Attributes) -> Result<Position, StoreError> {
     let mut text = |name: &str| match attrs.remove(name) {
@@ -386,24 +408,7 @@ impl DynamoStore {
             .set_transact_items(Some(items))
             .send()
             .await
-            .map_err(|e| match e.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                    let codes = || c.cancellation_reasons().iter().filter_map(|r| r.code());
-                    if codes().any(|code| code == "ConditionalCheckFailed") {
-                        StoreError::ConditionFailed
-                    } else if codes().any(|code| code == "TransactionConflict") {
-                        StoreError::Conflict
-                    } else if codes().any(|code| TRANSIENT_CANCELLATIONS.contains(&code)) {
-                        StoreError::Unavailable(DisplayErrorContext(e).to_string())
-                    } else {
-                        unavailable(e)
-                    }
-                }
-                Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
-                    StoreError::Conflict
-                }
-                _ => unavailable(e),
-            })?;
+            .map_err(transaction_error)?;
         Ok(())
     }
 }
@@ -567,5 +572,80 @@ impl Store for DynamoStore {
             Ok([write]) => self.write_one(write).await,
             Err(writes) => self.transact_many(writes).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    fn response(status: u16) -> HttpResponse {
+        HttpResponse::new(status.try_into().unwrap(), SdkBody::empty())
+    }
+
+    fn service(code: &str, status: u16) -> StoreError {
+        let error = GetItemError::generic(ErrorMetadata::builder().code(code).build());
+        unavailable(SdkError::service_error(error, response(status)))
+    }
+
+    fn cancelled(reasons: &[&str]) -> StoreError {
+        let error = TransactionCanceledException::builder()
+            .set_cancellation_reasons(Some(
+                reasons
+                    .iter()
+                    .map(|code| CancellationReason::builder().code(*code).build())
+                    .collect(),
+            ))
+            .build();
+        transaction_error(SdkError::service_error(
+            TransactWriteItemsError::TransactionCanceledException(error),
+            response(400),
+        ))
+    }
+
+    #[test]
+    fn throttled_unreachable_or_slow_is_unavailable_the_rest_failed() {
+        for code in TRANSIENT_CODES {
+            assert!(
+                matches!(service(code, 400), StoreError::Unavailable(_)),
+                "{code}"
+            );
+        }
+        for code in ["ResourceNotFoundException", "ValidationException"] {
+            assert!(
+                matches!(service(code, 400), StoreError::Failed(_)),
+                "{code}"
+            );
+        }
+        let timeout = SdkError::<GetItemError, HttpResponse>::timeout_error("operation timed out");
+        assert!(matches!(unavailable(timeout), StoreError::Unavailable(_)));
+    }
+
+    #[test]
+    fn a_cancelled_transaction_says_why() {
+        assert!(matches!(
+            cancelled(&["None", "ConditionalCheckFailed"]),
+            StoreError::ConditionFailed
+        ));
+        assert!(matches!(
+            cancelled(&["TransactionConflict", "None"]),
+            StoreError::Conflict
+        ));
+        for throttled in TRANSIENT_CANCELLATIONS {
+            assert!(
+                matches!(cancelled(&["None", throttled]), StoreError::Unavailable(_)),
+                "{throttled}"
+            );
+        }
+        assert!(matches!(
+            cancelled(&["ValidationError"]),
+            StoreError::Failed(_)
+        ));
     }
 }
