@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: starts the test services (DynamoDB Local, moto, s3s-fs; installed on first use),
 # runs every test of the workspace against them, and stops what it started.
+# The outage test (tests/tests/outage.rs) starts and pauses a DynamoDB Local of its own, so the shared one
+# keeps serving the other suites.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p switchboard-tests store_`); without any,
 # the official ContactsManager SDK (scripts/sdk-test.sh) and schemathesis (scripts/schemathesis.sh) also run
 # against the local server.

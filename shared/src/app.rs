@@ -2,17 +2,21 @@
 //! local server) and handed to handlers behind an `Arc`.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 
 use lambda_http::Request;
 
 use crate::config::{Config, ConfigError, Storage};
 use crate::crm::Crm;
 use crate::error::Error;
-use crate::identity::{AuthFailure, Identities, Principal};
+use crate::identity::{Identities, Principal};
 use crate::request;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
-use crate::store::{CursorCodec, Store, StoreError};
+use crate::store::{CursorCodec, RetryConflicts, Store, StoreError, Traced};
 
 pub struct App {
     pub config: Config,
@@ -49,6 +53,7 @@ impl App {
 
     /// An app over a store built elsewhere (tests give each case a fresh table).
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
+        let store: Arc<dyn Store> = Arc::new(Traced::new(Arc::new(RetryConflicts::new(store))));
         let identities = Identities::new(store.clone(), &config);
         let crm = Crm::new(store.clone(), &config);
         Arc::new(Self {
@@ -65,16 +70,7 @@ impl App {
         self.identities
             .authenticate(request::bearer(request), fingerprint)
             .await
-            .map_err(|failure| {
-                Error::Unauthorized(
-                    match failure {
-                        AuthFailure::Invalid => "token could not be verified",
-                        AuthFailure::Fingerprint => "Token fails security check",
-                        AuthFailure::Locked => "This account is locked",
-                    }
-                    .into(),
-                )
-            })
+            .map_err(Error::from)
     }
 
     pub fn is_admin(&self, principal: &Principal) -> bool {
@@ -82,10 +78,28 @@ impl App {
     }
 }
 
-/// The SDK configuration shared by every client: region, credentials and `AWS_ENDPOINT_URL_*` from the
-/// environment.
+/// Connecting to DynamoDB takes milliseconds; longer means the endpoint is unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// One attempt of one call: DynamoDB answers in milliseconds, so a second and a half is a stall.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// One call, retries included: a request that meets an outage is answered 503 after this long, well inside
+/// the functions' 10 s timeout and before a client gives up.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
+/// Attempts per call under the SDK's standard retry (jittered backoff, retry quota).
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// The SDK configuration shared by every client, built once per cold start: region, credentials and
+/// `AWS_ENDPOINT_URL_*` from the environment; the timeouts and bounded retry above.
 pub async fn aws_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .load()
         .await
 }

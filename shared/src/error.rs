@@ -1,6 +1,10 @@
 //! The one domain error. Each API family renders it in its own envelope (see [`crate::http`]).
 
+use crate::identity::AuthFailure;
 use crate::store::StoreError;
+
+/// Seconds a client is asked to wait after a 503 (`Retry-After`).
+pub const RETRY_AFTER_SECONDS: u32 = 2;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
@@ -22,9 +26,13 @@ pub enum Error {
     /// 409
     #[error("{0}")]
     Conflict(String),
-    /// 5xx. The text is the cause, for logs only: it never reaches a response.
+    /// 500. The text is the cause, for logs only: it never reaches a response.
     #[error("internal error: {0}")]
     Internal(String),
+    /// 503 with `Retry-After`: a dependency is unreachable, throttled or too slow; the same request may
+    /// succeed shortly. The text is the cause, for logs only.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl Error {
@@ -50,6 +58,7 @@ impl Error {
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::Internal(_) => 500,
+            Self::Unavailable(_) => 503,
         }
     }
 }
@@ -66,9 +75,23 @@ impl From<StoreError> for Error {
             StoreError::TooLarge => {
                 Self::bad_request("The request holds a value too large to store")
             }
-            e @ (StoreError::Invalid(_) | StoreError::Corrupt(_) | StoreError::Unavailable(_)) => {
+            StoreError::EmptyKey => Self::bad_request("The request holds an empty identifier"),
+            e @ StoreError::Unavailable(_) => Self::Unavailable(e.to_string()),
+            e @ (StoreError::Invalid(_) | StoreError::Corrupt(_) | StoreError::Failed(_)) => {
                 Self::Internal(e.to_string())
             }
+        }
+    }
+}
+
+/// A refused token is 401, so the client drops it; a store that could not be asked is not a refusal.
+impl From<AuthFailure> for Error {
+    fn from(failure: AuthFailure) -> Self {
+        match failure {
+            AuthFailure::Invalid => Self::Unauthorized("token could not be verified".into()),
+            AuthFailure::Fingerprint => Self::Unauthorized("Token fails security check".into()),
+            AuthFailure::Locked => Self::Unauthorized("This account is locked".into()),
+            AuthFailure::Store(e) => e.into(),
         }
     }
 }

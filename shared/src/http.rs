@@ -5,10 +5,12 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::error::Error;
+use crate::error::{Error, RETRY_AFTER_SECONDS};
 
-/// The response body a 5xx carries in every family: the cause goes to the log, never to the client.
+/// The response body a 500 carries in every family: the cause goes to the log, never to the client.
 pub const INTERNAL_MESSAGE: &str = "Internal server error";
+/// The message of a 503 in every family, sent with `Retry-After`.
+pub const UNAVAILABLE_MESSAGE: &str = "Service temporarily unavailable; try again shortly";
 
 /// The API families, each with its own error envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +66,7 @@ pub fn error(family: Family, error: Error) -> Response<Body> {
     error_as(family, error, INTERNAL_MESSAGE)
 }
 
-/// As [`error`], with the route's own 5xx message (the user service names the operation that failed).
+/// As [`error`], with the route's own 500 message (the user service names the operation that failed).
 pub fn error_as(family: Family, error: Error, internal_message: &str) -> Response<Body> {
     let code = error.status();
     let message = match &error {
@@ -72,9 +74,14 @@ pub fn error_as(family: Family, error: Error, internal_message: &str) -> Respons
             tracing::error!(cause = %cause, "request failed");
             internal_message.to_owned()
         }
+        Error::Unavailable(cause) => {
+            tracing::warn!(cause = %cause, "dependency unavailable");
+            UNAVAILABLE_MESSAGE.to_owned()
+        }
         other => other.to_string(),
     };
-    match family {
+    let retry = matches!(error, Error::Unavailable(_));
+    let mut response = match family {
         Family::Crm => text(code, message),
         Family::Server => json(code, &json!({ "detail": message })),
         Family::Users => match error {
@@ -84,7 +91,13 @@ pub fn error_as(family: Family, error: Error, internal_message: &str) -> Respons
             ),
             _ => json(code, &json!({ "error": { "message": message } })),
         },
+    };
+    if retry {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
     }
+    response
 }
 
 #[cfg(test)]
@@ -138,19 +151,68 @@ mod tests {
     }
 
     #[test]
+    fn outages_are_503_with_retry_after_in_every_envelope() {
+        let cause = || {
+            Error::from(crate::store::StoreError::Unavailable(
+                "ThrottlingException: rate of requests exceeds the allowed throughput".into(),
+            ))
+        };
+        let expected = [
+            (Family::Crm, UNAVAILABLE_MESSAGE.to_owned()),
+            (
+                Family::Users,
+                json!({"error": {"message": UNAVAILABLE_MESSAGE}}).to_string(),
+            ),
+            (
+                Family::Server,
+                json!({"detail": UNAVAILABLE_MESSAGE}).to_string(),
+            ),
+        ];
+        for (family, body_text) in expected {
+            let r = error(family, cause());
+            assert_eq!(r.status(), 503);
+            assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+            assert_eq!(body(&r), body_text);
+        }
+    }
+
+    #[test]
+    fn a_store_failure_during_a_token_check_is_never_401() {
+        let failure = crate::identity::AuthFailure::Store(crate::store::StoreError::Unavailable(
+            "dispatch failure: io error".into(),
+        ));
+        assert_eq!(Error::from(failure).status(), 503);
+        assert_eq!(
+            Error::from(crate::identity::AuthFailure::Invalid).status(),
+            401
+        );
+    }
+
+    #[test]
+    fn limits_both_stores_enforce_are_400() {
+        for limit in [
+            crate::store::StoreError::EmptyKey,
+            crate::store::StoreError::TooLarge,
+        ] {
+            let r = error(Family::Users, Error::from(limit));
+            assert_eq!(r.status(), 400);
+        }
+    }
+
+    #[test]
     fn internal_errors_never_leak_their_cause() {
         for family in [Family::Crm, Family::Users, Family::Server] {
             let r = error(
                 family,
-                Error::from(crate::store::StoreError::Unavailable(
-                    "dispatch failure: ResourceNotFoundException: table secret-table".into(),
+                Error::from(crate::store::StoreError::Failed(
+                    "ResourceNotFoundException: table secret-table".into(),
                 )),
             );
             assert_eq!(r.status(), 500);
             let text = body(&r);
             assert!(text.contains(INTERNAL_MESSAGE), "{text}");
             assert!(
-                !text.contains("secret-table") && !text.contains("dispatch"),
+                !text.contains("secret-table") && !text.contains("ResourceNotFound"),
                 "{text}"
             );
         }

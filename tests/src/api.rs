@@ -9,6 +9,7 @@ use switchboard::App;
 use switchboard::config::Config;
 use switchboard::identity::bootstrap::Bootstrap;
 use switchboard::store::Store;
+use switchboard::store::embedded::EmbeddedStore;
 use switchboard_local::{Route, find, lambda_request, routes};
 
 pub const ORG: &str = "default";
@@ -69,14 +70,27 @@ impl Api {
         Self::ready(app, dir).await
     }
 
+    /// On the embedded store, with every `n`-th write failing as a DynamoDB transaction conflict.
+    pub async fn embedded_conflicting(n: u64) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = EmbeddedStore::open(dir.path(), crate::cursor_codec())
+            .expect("embedded store")
+            .with_conflicts_every(n);
+        Self::ready(App::with_store(config(dir.path()), Arc::new(store)), dir).await
+    }
+
     pub async fn dynamodb() -> Self {
         Self::counted(crate::CallCounter::default()).await
     }
 
     /// On DynamoDB Local, with `counter` counting the DynamoDB calls.
     pub async fn counted(counter: crate::CallCounter) -> Self {
+        Self::over(crate::counted_dynamo_store(counter).await).await
+    }
+
+    /// Over a store built by the caller.
+    pub async fn over(store: Arc<dyn Store>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store: Arc<dyn Store> = crate::counted_dynamo_store(counter).await;
         Self::ready(App::with_store(config(dir.path()), store), dir).await
     }
 
@@ -221,7 +235,9 @@ impl Call<'_> {
         let (route, params) = find(&self.api.routes, &self.method, &path)
             .unwrap_or_else(|| panic!("no route for {} {path}", self.method));
         let request = lambda_request(parts, self.body.unwrap_or_default().into_bytes(), params);
-        let response = (route.handler)(self.api.app.clone(), request).await;
+        let response = crate::iam::ROUTE
+            .scope(route.key(), (route.handler)(self.api.app.clone(), request))
+            .await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = String::from_utf8_lossy(response.body().as_ref()).into_owned();

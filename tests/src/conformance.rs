@@ -7,8 +7,8 @@ use std::sync::Arc;
 use futures::future::join_all;
 use serde_json::json;
 use switchboard::store::{
-    Condition, Index, Item, Key, MAX_BODY_BYTES, MAX_TRANSACTION_ITEMS, Query, Store, StoreError,
-    Write,
+    Condition, Index, Item, Key, MAX_BODY_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS,
+    Query, Store, StoreError, Write,
 };
 
 type Shared = Arc<dyn Store>;
@@ -22,6 +22,27 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// `gsi1` is eventually consistent in DynamoDB: what a query on it shows after a write is checked until it
+/// holds (within a few seconds), never just once. Reads of the table itself are strongly consistent.
+async fn eventually<T, F>(what: &str, mut read: impl FnMut() -> F, expected: T)
+where
+    T: PartialEq + std::fmt::Debug,
+    F: Future<Output = T>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let got = read().await;
+        if got == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: {got:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 pub async fn create_then_get_round_trips(store: Shared) {
@@ -427,9 +448,14 @@ pub async fn pagination_returns_each_item_once(store: Shared) {
     assert_eq!(backward, (0..1000).rev().collect::<Vec<u64>>());
 
     // The index walks in its own order and still yields every item once.
-    let by_index = walk(&store, Query::new("PG-IX").on(Index::Gsi1).limit(100)).await;
-    assert_eq!(by_index.len(), 1000);
-    assert_eq!(by_index.iter().collect::<HashSet<_>>().len(), 1000);
+    let distinct = || async {
+        let by_index = walk(&store, Query::new("PG-IX").on(Index::Gsi1).limit(100)).await;
+        (
+            by_index.len(),
+            by_index.iter().collect::<HashSet<_>>().len(),
+        )
+    };
+    eventually("index walk", distinct, (1000, 1000)).await;
 
     // A page exactly as large as what is left carries no cursor.
     let all = store
@@ -493,21 +519,21 @@ pub async fn index_follows_updates_and_deletes(store: Shared) {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(names("ada#").await, ["ada"]);
+    eventually("created", || names("ada#"), vec!["ada".to_owned()]).await;
     let renamed = Item {
         body: json!({"name": "grace"}),
         index: Some(key("NAMES", "grace#1")),
         ..item
     };
     let renamed = store.update(renamed).await.unwrap();
-    assert!(names("ada#").await.is_empty());
-    assert_eq!(names("grace#").await, ["grace"]);
+    eventually("renamed away", || names("ada#"), vec![]).await;
+    eventually("renamed", || names("grace#"), vec!["grace".to_owned()]).await;
     let unindexed = Item {
         index: None,
         ..renamed
     };
     let unindexed = store.update(unindexed).await.unwrap();
-    assert!(names("").await.is_empty());
+    eventually("unindexed", || names(""), vec![]).await;
     let reindexed = store
         .update(Item {
             index: Some(key("NAMES", "grace#1")),
@@ -515,12 +541,12 @@ pub async fn index_follows_updates_and_deletes(store: Shared) {
         })
         .await
         .unwrap();
-    assert_eq!(names("").await, ["grace"]);
+    eventually("reindexed", || names(""), vec!["grace".to_owned()]).await;
     store
         .delete(&reindexed.key, Condition::Version(reindexed.version))
         .await
         .unwrap();
-    assert!(names("").await.is_empty());
+    eventually("deleted", || names(""), vec![]).await;
 }
 
 pub async fn query_keeps_to_its_partition_and_prefix(store: Shared) {
@@ -602,4 +628,116 @@ pub async fn oversized_items_and_keys_are_refused(store: Shared) {
             .is_empty(),
         "nothing was written"
     );
+}
+
+pub async fn empty_keys_are_refused_and_never_found(store: Shared) {
+    for write in [
+        Write::Put(Item::new(key("", "x"), json!({})), Condition::Absent),
+        Write::Put(Item::new(key("P", ""), json!({})), Condition::Absent),
+        Write::Put(
+            Item::new(key("P", "x"), json!({})).indexed(key("", "s")),
+            Condition::Absent,
+        ),
+        Write::Delete(key("P", ""), Condition::Exists),
+    ] {
+        let result = store.transact(vec![write.clone()]).await;
+        assert!(
+            matches!(result, Err(StoreError::EmptyKey)),
+            "{write:?}: {result:?}"
+        );
+    }
+    assert!(store.get(&key("", "x")).await.unwrap().is_none());
+    assert!(store.get(&key("P", "")).await.unwrap().is_none());
+    assert!(store.batch_get(&[key("", "")]).await.unwrap().is_empty());
+    assert!(store.query(&Query::new("")).await.unwrap().items.is_empty());
+    assert!(
+        store
+            .query(&Query::new("P"))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "nothing was written"
+    );
+}
+
+pub async fn transactions_over_4_mb_are_refused(store: Shared) {
+    let body = json!({"note": "x".repeat(MAX_BODY_BYTES - 100)});
+    let writes = |n: usize| -> Vec<Write> {
+        (0..n)
+            .map(|i| {
+                Write::Put(
+                    Item::new(key("T", &i.to_string()), body.clone()),
+                    Condition::Absent,
+                )
+            })
+            .collect()
+    };
+    let over = MAX_TRANSACTION_BYTES / MAX_BODY_BYTES + 1;
+    let result = store.transact(writes(over)).await;
+    assert!(matches!(result, Err(StoreError::TooLarge)), "{result:?}");
+    assert!(
+        store
+            .query(&Query::new("T"))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "nothing was written"
+    );
+    // Just under the limit is accepted by both, DynamoDB included.
+    store.transact(writes(over - 1)).await.unwrap();
+}
+
+pub async fn pages_thinned_by_expired_items_stay_bounded(store: Shared) {
+    // Expired items first (DynamoDB deletes them days late), then the one live item.
+    let past = now() - 5;
+    for i in 0..30 {
+        store
+            .create(Item::new(key("X", &format!("a{i:02}")), json!({})).expiring_at(past))
+            .await
+            .unwrap();
+    }
+    store
+        .create(Item::new(key("X", "z"), json!({})))
+        .await
+        .unwrap();
+    let mut query = Query::new("X").limit(1);
+    let (mut found, mut pages) = (Vec::new(), 0);
+    loop {
+        let page = store.query(&query).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 1);
+        found.extend(page.items.into_iter().map(|i| i.key.sk));
+        match page.cursor {
+            Some(cursor) => query = query.after(Some(cursor)),
+            None => break,
+        }
+        assert!(pages <= 31, "paging does not end");
+    }
+    assert_eq!(found, ["z"]);
+}
+
+/// A write is seen at once by reads of the table, and by index queries within moments.
+pub async fn index_reads_may_lag_table_reads_never_do(store: Shared) {
+    let item = Item::new(key("LAG", "1"), json!({})).indexed(key("LAG-IX", "1"));
+    store.create(item.clone()).await.unwrap();
+    assert!(store.get(&item.key).await.unwrap().is_some());
+    assert_eq!(
+        store
+            .batch_get(std::slice::from_ref(&item.key))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.query(&Query::new("LAG")).await.unwrap().items.len(),
+        1
+    );
+    let indexed = || async {
+        let page = store.query(&Query::new("LAG-IX").on(Index::Gsi1)).await;
+        page.unwrap().items.len()
+    };
+    eventually("index", indexed, 1).await;
 }

@@ -1296,7 +1296,7 @@ pub async fn personal_api_keys(api: &Api) {
 }
 
 /// What the ContactsManager SDKs sign: Node's claims and Python's.
-fn sdk_token(user_id: &str, python: bool, secret: &str, exp_in: i64) -> String {
+pub fn sdk_token(user_id: &str, python: bool, secret: &str, exp_in: i64) -> String {
     let now = now();
     let mut claims = json!({
         "user_id": user_id, "api_key": ORG_API_KEY, "org_id": ORG,

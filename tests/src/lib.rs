@@ -8,7 +8,9 @@ pub mod api;
 pub mod conformance;
 pub mod crm;
 pub mod extension;
+pub mod iam;
 pub mod identity;
+pub mod resilience;
 pub mod wire;
 
 use std::sync::Arc;
@@ -44,9 +46,20 @@ pub fn cursor_codec() -> CursorCodec {
 
 /// A DynamoDB client for DynamoDB Local.
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .endpoint_url(service_url(DYNAMODB_URL))
+    local_client(
+        aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest()),
+        &service_url(DYNAMODB_URL),
+    )
+}
+
+/// A client of `config` (e.g. the functions' own timeouts and retry) for the DynamoDB Local at `url`.
+pub fn local_client(
+    config: aws_sdk_dynamodb::config::Builder,
+    url: &str,
+) -> aws_sdk_dynamodb::Client {
+    let config = config
+        .endpoint_url(url)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
             "switchboardtest",
@@ -91,11 +104,16 @@ pub async fn dynamo_store() -> Arc<dyn Store> {
 
 /// As [`dynamo_store`], counting the DynamoDB calls made through it.
 pub async fn counted_dynamo_store(counter: CallCounter) -> Arc<dyn Store> {
+    observed_dynamo_store(counter).await
+}
+
+/// As [`dynamo_store`], with `interceptor` seeing every DynamoDB call made through it.
+pub async fn observed_dynamo_store(interceptor: impl Intercept + 'static) -> Arc<dyn Store> {
     let config = dynamodb_client()
         .await
         .config()
         .to_builder()
-        .interceptor(counter)
+        .interceptor(interceptor)
         .build();
     let client = aws_sdk_dynamodb::Client::from_conf(config);
     let table = format!("switchboard-test-{}", uuid::Uuid::new_v4());
@@ -137,6 +155,10 @@ macro_rules! store_conformance {
             query_keeps_to_its_partition_and_prefix,
             any_json_body_round_trips,
             oversized_items_and_keys_are_refused,
+            empty_keys_are_refused_and_never_found,
+            transactions_over_4_mb_are_refused,
+            pages_thinned_by_expired_items_stay_bounded,
+            index_reads_may_lag_table_reads_never_do,
         );
     };
 }
@@ -185,6 +207,17 @@ macro_rules! crm_suite {
             concurrent_call_logs_make_one,
             concurrent_message_logs_log_each_once,
             oversized_input_is_refused,
+        );
+    };
+}
+
+/// The resilience suite on the [`api::Api`] `$api` yields: every case, listed once.
+#[macro_export]
+macro_rules! resilience_suite {
+    ($api:expr) => {
+        $crate::api_suite!($api; resilience;
+            writes_succeed_through_conflicts,
+            contact_matches_are_bounded,
         );
     };
 }

@@ -1,9 +1,14 @@
 //! DynamoDB calls per request, counted at the SDK on DynamoDB Local (token check included). The CRM goal is
-//! at most two per request; the identity check of user-facing routes is one.
+//! at most two per request; the identity check of user-facing routes is one. And the IAM actions those calls
+//! need, per function, against its policy in `template.yaml`.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 use switchboard_tests::CallCounter;
-use switchboard_tests::api::Api;
+use switchboard_tests::api::{Api, ORG_API_KEY, ORG_API_SECRET};
+use switchboard_tests::iam::{ActionRecorder, Grant};
+use switchboard_tests::identity::sdk_token;
 
 #[tokio::test]
 async fn dynamodb_calls_per_request() {
@@ -50,4 +55,330 @@ async fn dynamodb_calls_per_request() {
     }
     // The per-request figures, for bench/README.md.
     println!("{}", report.join("\n"));
+}
+
+/// Every route once, on DynamoDB Local, recording the IAM actions its DynamoDB calls need; each function's
+/// policy in `template.yaml` must grant exactly the union over its routes (nothing unused, nothing missing).
+#[tokio::test]
+async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
+    let recorder = ActionRecorder::default();
+    let api = Api::over(switchboard_tests::observed_dynamo_store(recorder.clone()).await).await;
+    let admin = api.admin_token().await;
+    let key = api.api_key("agent").await;
+    let jwt = api.crm_login(&key).await;
+    let q = format!("jwtToken={jwt}");
+    let (robin, profile) = api.sign_up("robin", "robin-password").await;
+    let user = api.sign_in("robin", "robin-password", None).await;
+    let pat = api
+        .post("/accounts")
+        .json(json!({"username": "pat", "password": "pat-password"}))
+        .send()
+        .await
+        .str("id");
+    let pat_token = api.sign_in("pat", "pat-password", None).await;
+    let sdk = sdk_token("user123", false, ORG_API_SECRET, 300);
+    let call = json!({"logInfo": {"sessionId": "s-1", "direction": "Inbound", "from": {"phoneNumber": "+16505559876"},
+        "to": {"phoneNumber": "+16505550100"}}, "contactId": "c1", "contactName": "Ada"});
+    let messages = json!({"logInfo": {"conversationId": "c-1", "conversationLogId": "c-1-2026-11-21",
+        "messages": [{"id": "m1", "type": "SMS", "direction": "Inbound", "subject": "hi",
+            "from": {"phoneNumber": "+16505559876"}, "to": [{"phoneNumber": "+16505550100"}],
+            "creationTime": "2026-11-21T05:00:00.000Z"}],
+        "correspondents": [{"phoneNumber": "+16505559876"}]}, "contactId": "x", "contactName": "Ada"});
+
+    let mut walked = BTreeSet::new();
+    let mut step = async |route: &str, request: switchboard_tests::api::Call<'_>| {
+        let reply = request.send().await;
+        assert!(
+            reply.status < 400,
+            "{route}: {} {}",
+            reply.status,
+            reply.text
+        );
+        walked.insert(route.to_owned());
+        reply
+    };
+    step("GET /is-alive", api.get("/is-alive")).await;
+    // CRM extension.
+    step(
+        "POST /contact",
+        api.post(&format!("/contact?{q}"))
+            .json(json!({"phoneNumber": "+16505559876", "newContactName": "Ada"})),
+    )
+    .await;
+    step(
+        "GET /contact",
+        api.get(&format!("/contact?{q}&phoneNumber=%2B16505559876")),
+    )
+    .await;
+    step(
+        "POST /callLog",
+        api.post(&format!("/callLog?{q}")).json(call),
+    )
+    .await;
+    step(
+        "GET /callLog",
+        api.get(&format!("/callLog?{q}&sessionIds=s-1")),
+    )
+    .await;
+    step(
+        "PATCH /callLog",
+        api.patch(&format!("/callLog?{q}"))
+            .json(json!({"sessionId": "s-1", "note": "n"})),
+    )
+    .await;
+    step(
+        "POST /messageLog",
+        api.post(&format!("/messageLog?{q}")).json(messages),
+    )
+    .await;
+    // User service and personal API keys.
+    step("GET /users", api.get("/users").bearer(&admin)).await;
+    step(
+        "GET /users/{profileId}",
+        api.get(&format!("/users/{profile}")).bearer(&user),
+    )
+    .await;
+    step(
+        "PATCH /users/{profileId}",
+        api.patch(&format!("/users/{profile}"))
+            .bearer(&user)
+            .json(json!({"name": "Robin"})),
+    )
+    .await;
+    let made = step(
+        "POST /users",
+        api.post("/users")
+            .bearer(&pat_token)
+            .json(json!({"identityId": pat, "name": "Pat"})),
+    )
+    .await;
+    step(
+        "DELETE /users/{profileId}",
+        api.delete(&format!("/users/{}", made.str("id")))
+            .bearer(&pat_token),
+    )
+    .await;
+    step(
+        "POST /identities/{identityId}/lock",
+        api.post(&format!("/identities/{pat}/lock")).bearer(&admin),
+    )
+    .await;
+    step(
+        "POST /identities/{identityId}/unlock",
+        api.post(&format!("/identities/{pat}/unlock"))
+            .bearer(&admin),
+    )
+    .await;
+    let key = step(
+        "POST /users/me/api-keys",
+        api.post("/users/me/api-keys").bearer(&user).json(json!({})),
+    )
+    .await;
+    step(
+        "GET /users/me/api-keys",
+        api.get("/users/me/api-keys").bearer(&user),
+    )
+    .await;
+    step(
+        "DELETE /users/me/api-keys/{keyId}",
+        api.delete(&format!("/users/me/api-keys/{}", key.str("id")))
+            .bearer(&user),
+    )
+    .await;
+    // Accounts and sessions.
+    step("GET /accounts", api.get("/accounts").bearer(&admin)).await;
+    step(
+        "GET /accounts/{accountId}",
+        api.get(&format!("/accounts/{robin}")).bearer(&user),
+    )
+    .await;
+    step(
+        "PATCH /accounts/{accountId}",
+        api.patch(&format!("/accounts/{robin}"))
+            .bearer(&user)
+            .json(json!({"email": "robin@example.com"})),
+    )
+    .await;
+    let token = step(
+        "POST /accounts/{accountId}/tokens",
+        api.post(&format!("/accounts/{robin}/tokens"))
+            .bearer(&admin)
+            .json(json!({"type": "invite"})),
+    )
+    .await;
+    step(
+        "GET /accounts/{accountId}/tokens",
+        api.get(&format!("/accounts/{robin}/tokens")).bearer(&admin),
+    )
+    .await;
+    let token_id = token.str("id");
+    step(
+        "GET /accounts/{accountId}/tokens/{tokenId}",
+        api.get(&format!("/accounts/{robin}/tokens/{token_id}"))
+            .bearer(&admin),
+    )
+    .await;
+    step(
+        "DELETE /accounts/{accountId}/tokens/{tokenId}",
+        api.delete(&format!("/accounts/{robin}/tokens/{token_id}"))
+            .bearer(&admin),
+    )
+    .await;
+    step(
+        "PUT /accounts/{accountId}/roles/{role}",
+        api.call("PUT", &format!("/accounts/{robin}/roles/editor"))
+            .bearer(&admin),
+    )
+    .await;
+    step(
+        "GET /accounts/{accountId}/roles",
+        api.get(&format!("/accounts/{robin}/roles")).bearer(&admin),
+    )
+    .await;
+    step(
+        "DELETE /accounts/{accountId}/roles/{role}",
+        api.delete(&format!("/accounts/{robin}/roles/editor"))
+            .bearer(&admin),
+    )
+    .await;
+    step(
+        "PATCH /accounts/{accountId}/profile",
+        api.patch(&format!("/accounts/{robin}/profile"))
+            .bearer(&user)
+            .json(json!({"city": "Berlin"})),
+    )
+    .await;
+    step(
+        "GET /accounts/{accountId}/profile",
+        api.get(&format!("/accounts/{robin}/profile")).bearer(&user),
+    )
+    .await;
+    let signed = step(
+        "POST /sessions",
+        api.post("/sessions")
+            .json(json!({"username": "robin", "password": "robin-password"})),
+    )
+    .await;
+    step(
+        "POST /sessions/refresh",
+        api.post("/sessions/refresh")
+            .json(json!({"refreshToken": signed.str("refreshToken")})),
+    )
+    .await;
+    step("GET /sessions", api.get("/sessions").bearer(&user)).await;
+    let session = signed.str("id");
+    step(
+        "GET /sessions/{sessionId}",
+        api.get(&format!("/sessions/{session}")).bearer(&user),
+    )
+    .await;
+    step(
+        "DELETE /sessions/{sessionId}",
+        api.delete(&format!("/sessions/{session}")).bearer(&user),
+    )
+    .await;
+    step("DELETE /sessions", api.delete("/sessions").bearer(&user)).await;
+    step(
+        "POST /accounts",
+        api.post("/accounts")
+            .json(json!({"username": "sam", "password": "sam-password"})),
+    )
+    .await;
+    // Server API.
+    let body =
+        json!({"expiry_seconds": 3600, "user_info": {"userId": "user123", "fullName": "John Doe"}});
+    step(
+        "POST /api/v1/server/users/{uid}",
+        api.post("/api/v1/server/users/user123")
+            .bearer(&sdk)
+            .json(body),
+    )
+    .await;
+    step(
+        "POST /api/v1/client/validate-key",
+        api.post("/api/v1/client/validate-key")
+            .json(json!({"api_key": ORG_API_KEY})),
+    )
+    .await;
+    step(
+        "DELETE /api/v1/server/users/{uid}",
+        api.delete("/api/v1/server/users/user123").bearer(&sdk),
+    )
+    .await;
+    // Last: these end the CRM connection and the account.
+    step("POST /unAuthorize", api.post(&format!("/unAuthorize?{q}"))).await;
+    step(
+        "DELETE /accounts/{accountId}",
+        api.delete(&format!("/accounts/{robin}")).bearer(&admin),
+    )
+    .await;
+
+    walked.insert("POST /apiKeyLogin".into()); // api.crm_login above
+    let routes: BTreeSet<String> = switchboard_local::routes()
+        .iter()
+        .map(|r| r.key())
+        .collect();
+    assert_eq!(walked, routes, "walk every route");
+    let recorded = recorder.0.lock().unwrap().clone();
+    for (function, (policy, function_routes)) in template_functions() {
+        let called: BTreeSet<Grant> = function_routes
+            .iter()
+            .flat_map(|route| recorded.get(route).cloned().unwrap_or_default())
+            .collect();
+        assert_eq!(policy, called, "{function}: policy (left) vs calls (right)");
+    }
+}
+
+/// Each function's granted `(action, resource)` pairs and its route keys, from `template.yaml`.
+fn template_functions() -> BTreeMap<String, (BTreeSet<Grant>, BTreeSet<String>)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut out = BTreeMap::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let properties = &resource["Properties"];
+        let mut grants = BTreeSet::new();
+        for policy in properties["Policies"].as_sequence().into_iter().flatten() {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                assert_eq!(statement["Effect"], "Allow");
+                let actions: Vec<String> = match &statement["Action"] {
+                    serde_yaml::Value::String(one) => vec![one.clone()],
+                    many => many
+                        .as_sequence()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap().to_owned())
+                        .collect(),
+                };
+                // `!GetAtt Table.Arn` or `!Sub "${Table.Arn}/index/<name>"`.
+                let serde_yaml::Value::Tagged(target) = &statement["Resource"] else {
+                    panic!("{name:?}: one resource per statement");
+                };
+                let text = target.value.as_str().unwrap();
+                let resource = match text.split_once("/index/") {
+                    Some((_, index)) => format!("index/{index}"),
+                    None if text == "Table.Arn" => "table".to_owned(),
+                    None => panic!("{name:?}: unexpected resource {text}"),
+                };
+                grants.extend(actions.into_iter().map(|a| (a, resource.clone())));
+            }
+        }
+        let routes = properties["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .map(|(_, e)| {
+                format!(
+                    "{} {}",
+                    e["Properties"]["Method"].as_str().unwrap().to_uppercase(),
+                    e["Properties"]["Path"].as_str().unwrap()
+                )
+            })
+            .collect();
+        out.insert(name.as_str().unwrap().to_owned(), (grants, routes));
+    }
+    out
 }

@@ -11,11 +11,14 @@ use super::records::{CallLog, Contact, ConversationLog, LoggedMessage, PhoneEntr
 use super::{CallLogPatch, Connector, Conversation, LoggedCall, PhoneSearch};
 use crate::error::Error;
 use crate::identity::Record;
-use crate::store::{Condition, Query, Store, StoreError, Write};
+use crate::store::{Backoff, Condition, Query, Store, StoreError, Write};
 use crate::time::now_rfc3339;
 
 /// Bounded retries when another request changes the same conversation log at the same moment.
 pub(super) const MAX_RETRIES: usize = 32;
+/// `GET /contact` answers at most this many matches for one number (the extension lists them for the agent
+/// to pick from): the first ones created; later ones are left out.
+pub const MAX_CONTACT_MATCHES: usize = 100;
 
 pub struct BuiltinCrm {
     store: Arc<dyn Store>,
@@ -48,7 +51,10 @@ impl Connector for BuiltinCrm {
         for key in phone::search_keys(&search.searched, &search.variants) {
             let page = self
                 .store
-                .query(&Query::new(PhoneEntry::partition(owner, &key)).limit(100))
+                .query(
+                    &Query::new(PhoneEntry::partition(owner, &key))
+                        .limit(MAX_CONTACT_MATCHES as u32),
+                )
                 .await?;
             for item in &page.items {
                 let entry: PhoneEntry =
@@ -58,6 +64,7 @@ impl Connector for BuiltinCrm {
                 }
             }
         }
+        found.truncate(MAX_CONTACT_MATCHES);
         Ok(found)
     }
 
@@ -100,7 +107,8 @@ impl Connector for BuiltinCrm {
         // The log is its own reservation: the first write for a session id wins, atomically.
         match self.store.create(log.to_item()?).await {
             Ok(_) => Ok(LoggedCall::Created(log.log_id)),
-            Err(StoreError::ConditionFailed | StoreError::Conflict) => Ok(LoggedCall::Exists),
+            Err(StoreError::ConditionFailed) => Ok(LoggedCall::Exists),
+            // A conflict wrote nothing: not a sign the log exists.
             Err(e) => Err(e.into()),
         }
     }
@@ -122,7 +130,8 @@ impl Connector for BuiltinCrm {
         owner: &str,
         patch: &CallLogPatch,
     ) -> Result<Option<CallLog>, Error> {
-        for _ in 0..MAX_RETRIES {
+        let mut retry = Backoff::new(MAX_RETRIES);
+        while retry.attempt().await {
             let Some(item) = self
                 .store
                 .get(&CallLog::key_of(owner, &patch.session_id))
@@ -187,7 +196,8 @@ impl Connector for BuiltinCrm {
             version: 0,
         };
         let key = ConversationLog::key_of(owner, &conversation.conversation_log_id);
-        for _ in 0..MAX_RETRIES {
+        let mut retry = Backoff::new(MAX_RETRIES);
+        while retry.attempt().await {
             let (log, condition) = match self.store.get(&key).await? {
                 Some(item) => {
                     let mut log: ConversationLog =

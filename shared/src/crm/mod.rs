@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use crate::config::Config;
 use crate::error::Error;
 use crate::identity::{Identities, Identity, Record};
-use crate::store::{Condition, Item, Key, Store, StoreError, Write};
+use crate::store::{Backoff, Condition, Item, Key, Store, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now};
 use crate::{http, request};
 
@@ -260,7 +260,8 @@ async fn upsert<T: Record>(
     mut change: impl FnMut(Option<T>) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let mut current = read.map(T::from_item).transpose()?;
-    for _ in 0..builtin::MAX_RETRIES {
+    let mut retry = Backoff::new(builtin::MAX_RETRIES);
+    while retry.attempt().await {
         let condition = current
             .as_ref()
             .map_or(Condition::Absent, |c| Condition::Version(c.version()));

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::records::{Identity, Marker, Organization, OrganizationKey, Profile, Record};
 use super::{Identities, MAX_RETRIES, password};
 use crate::error::Error;
-use crate::store::{Condition, Index, Query, StoreError, Write};
+use crate::store::{Backoff, Condition, Index, Query, StoreError, Write};
 use crate::time::now_rfc3339;
 
 /// What sign-up, the admin API and the server API know about a new identity.
@@ -140,7 +140,8 @@ impl Identities {
             writes.push(Write::Put(profile.to_item()?, Condition::Absent));
         }
         let mut result = Ok(());
-        for _ in 0..MAX_RETRIES {
+        let mut retry = Backoff::new(MAX_RETRIES);
+        while retry.attempt().await {
             result = self.store.transact(writes.clone()).await;
             if !matches!(result, Err(StoreError::Conflict)) {
                 break;
@@ -208,7 +209,8 @@ impl Identities {
         id: &str,
         mut change: impl FnMut(&mut Identity) -> Result<bool, Error>,
     ) -> Result<Option<Identity>, Error> {
-        for _ in 0..MAX_RETRIES {
+        let mut retry = Backoff::new(MAX_RETRIES);
+        while retry.attempt().await {
             let Some(before) = self.identity(id).await? else {
                 return Ok(None);
             };
@@ -268,7 +270,8 @@ impl Identities {
     /// Removes the identity, its markers and its profile at once. Its sessions and keys stop working
     /// because every check reads the identity.
     pub async fn delete_identity(&self, id: &str) -> Result<Option<Identity>, Error> {
-        for _ in 0..MAX_RETRIES {
+        let mut retry = Backoff::new(MAX_RETRIES);
+        while retry.attempt().await {
             let Some(identity) = self.identity(id).await? else {
                 return Ok(None);
             };
@@ -328,7 +331,8 @@ impl Identities {
         identity_id: &str,
         name: String,
     ) -> Result<Option<Profile>, Error> {
-        for _ in 0..MAX_RETRIES {
+        let mut retry = Backoff::new(MAX_RETRIES);
+        while retry.attempt().await {
             let Some(mut identity) = self.identity(identity_id).await? else {
                 return Ok(None);
             };
@@ -388,7 +392,8 @@ impl Identities {
 
     /// Deletes a profile and unlinks it from its identity, atomically.
     pub async fn delete_profile(&self, id: &str) -> Result<Option<Profile>, Error> {
-        for _ in 0..MAX_RETRIES {
+        let mut retry = Backoff::new(MAX_RETRIES);
+        while retry.attempt().await {
             let Some(profile) = self.profile(id).await? else {
                 return Ok(None);
             };

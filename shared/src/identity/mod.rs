@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::store::{Store, StoreError};
+use crate::store::{Backoff, Store, StoreError};
 
 pub use access::{AccessClaims, AccessTokens};
 pub use directory::{NewIdentity, ProfileFilter};
@@ -76,7 +76,8 @@ impl Identities {
         key: &crate::store::Key,
         mut change: impl FnMut(&mut T) -> Result<bool, Error>,
     ) -> Result<Option<T>, Error> {
-        for _ in 0..MAX_RETRIES {
+        let mut retry = Backoff::new(MAX_RETRIES);
+        while retry.attempt().await {
             let Some(mut record) = self.load::<T>(key).await? else {
                 return Ok(None);
             };

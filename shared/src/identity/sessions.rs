@@ -59,13 +59,15 @@ pub struct Principal {
 }
 
 /// Why a bearer token was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum AuthFailure {
     /// Missing, malformed, forged, expired, revoked, or its identity is gone.
     Invalid,
     /// The `x-nb-fingerprint` header does not match the sign-in fingerprint.
     Fingerprint,
     Locked,
+    /// The store could not be asked: not a verdict on the token (503, never 401).
+    Store(StoreError),
 }
 
 impl Identities {
@@ -245,10 +247,11 @@ impl Identities {
             .and_then(|t| self.access.verify(t))
             .ok_or(AuthFailure::Invalid)?;
         let keys = [Session::key_of(&claims.sid), Identity::key_of(&claims.sub)];
-        let items = self.store.batch_get(&keys).await.map_err(|e| {
-            tracing::error!(cause = %e, "reading session and identity");
-            AuthFailure::Invalid
-        })?;
+        let items = self
+            .store
+            .batch_get(&keys)
+            .await
+            .map_err(AuthFailure::Store)?;
         let find = |key: &crate::store::Key| items.iter().find(|i| i.key == *key);
         let session = find(&keys[0])
             .and_then(|i| Session::from_item(i).ok())

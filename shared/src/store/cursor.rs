@@ -60,14 +60,22 @@ impl CursorCodec {
     }
 
     pub(crate) fn encode(&self, query: &Query, item: &Item) -> String {
-        let payload = Payload {
-            q: Self::binding(query),
-            at: Position {
+        self.encode_at(
+            query,
+            Position {
                 last: item.key.clone(),
                 index: (query.index == Index::Gsi1)
                     .then(|| item.index.clone())
                     .flatten(),
             },
+        )
+    }
+
+    /// A cursor at a position the store reached without returning its item (a page cut short).
+    pub(crate) fn encode_at(&self, query: &Query, at: Position) -> String {
+        let payload = Payload {
+            q: Self::binding(query),
+            at,
         };
         let body = serde_json::to_vec(&payload).unwrap_or_default();
         let mut mac = self.mac();

@@ -5,28 +5,37 @@
 //! map refuses empty keys and numbers beyond DynamoDB's range).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 
+use super::cursor::Position;
 use super::table::{ATTR_GSI1_PK, ATTR_GSI1_SK, ATTR_PK, ATTR_SK, ATTR_TTL, GSI1};
 use super::{
-    Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now, storable,
-    validate_transaction,
+    Backoff, Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now,
+    queryable, storable, validate_transaction,
 };
 
 const ATTR_VERSION: &str = "v";
 const ATTR_DATA: &str = "data";
+/// The id of the write that last put the item: an SDK retry of a write that already committed finds its own
+/// id and succeeds instead of failing its condition.
+const ATTR_REQUEST: &str = "rid";
 /// BatchGetItem reads at most 100 keys per call.
 const BATCH_GET_LIMIT: usize = 100;
+/// Calls one BatchGetItem chunk may take while DynamoDB leaves keys unprocessed.
+const BATCH_GET_ATTEMPTS: usize = 5;
+/// Query calls one page may take while the expiry filter thins the responses.
+pub const QUERY_ROUND_TRIPS: usize = 4;
 
 type Attributes = HashMap<String, AttributeValue>;
 
@@ -49,10 +58,38 @@ fn key_attributes(key: &Key) -> Attributes {
     HashMap::from([(ATTR_PK.into(), s(&key.pk)), (ATTR_SK.into(), s(&key.sk))])
 }
 
-fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    e: SdkError<E, R>,
-) -> StoreError {
-    StoreError::Unavailable(DisplayErrorContext(e).to_string())
+/// Error codes that mean "too much, too fast" or "not now": a later attempt may succeed.
+const TRANSIENT_CODES: [&str; 6] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "LimitExceededException",
+];
+/// Cancellation reasons of a transaction that are throttling, not a verdict on its conditions.
+const TRANSIENT_CANCELLATIONS: [&str; 2] = ["ProvisionedThroughputExceeded", "ThrottlingError"];
+
+/// An SDK failure the domain did not match: unreachable, timed out or throttled is [`StoreError::Unavailable`]
+/// (503), anything else [`StoreError::Failed`] (500).
+fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    let transient = match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(_) => e.code().is_some_and(|c| TRANSIENT_CODES.contains(&c)),
+        _ => false,
+    };
+    let text = DisplayErrorContext(e).to_string();
+    if transient {
+        StoreError::Unavailable(text)
+    } else {
+        StoreError::Failed(text)
+    }
 }
 
 /// A condition or update expression with its placeholders.
@@ -87,10 +124,18 @@ impl Expression {
         }
     }
 
-    /// `SET`/`REMOVE` that turns whatever is stored into `item`, with the version the condition implies.
-    fn put(&mut self, item: &Item, condition: Condition) -> Result<String, StoreError> {
+    /// `SET`/`REMOVE` that turns whatever is stored into `item`, with the version the condition implies,
+    /// stamped with the id of this write (`request`).
+    fn put(
+        &mut self,
+        item: &Item,
+        condition: Condition,
+        request: &str,
+    ) -> Result<String, StoreError> {
         self.names.insert("#v".into(), ATTR_VERSION.into());
         self.names.insert("#data".into(), ATTR_DATA.into());
+        self.names.insert("#rid".into(), ATTR_REQUEST.into());
+        self.values.insert(":rid".into(), s(request));
         self.values.insert(
             ":data".into(),
             AttributeValue::S(
@@ -98,7 +143,7 @@ impl Expression {
                     .map_err(|e| StoreError::Invalid(e.to_string()))?,
             ),
         );
-        let mut set = vec!["#data = :data".to_owned()];
+        let mut set = vec!["#data = :data".to_owned(), "#rid = :rid".to_owned()];
         match condition {
             Condition::Absent => {
                 self.values.insert(":one".into(), n(1));
@@ -180,6 +225,44 @@ fn to_item(mut attrs: Attributes) -> Result<Item, StoreError> {
     })
 }
 
+/// Why a transaction failed: a condition (nothing written), a conflict with another transaction (nothing
+/// written, a retry may succeed), throttling (503), or [`unavailable`]'s verdict.
+fn transaction_error(e: SdkError<TransactWriteItemsError, HttpResponse>) -> StoreError {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+            let codes = || c.cancellation_reasons().iter().filter_map(|r| r.code());
+            if codes().any(|code| code == "ConditionalCheckFailed") {
+                StoreError::ConditionFailed
+            } else if codes().any(|code| code == "TransactionConflict") {
+                StoreError::Conflict
+            } else if codes().any(|code| TRANSIENT_CANCELLATIONS.contains(&code)) {
+                StoreError::Unavailable(DisplayErrorContext(e).to_string())
+            } else {
+                unavailable(e)
+            }
+        }
+        Some(TransactWriteItemsError::TransactionInProgressException(_)) => StoreError::Conflict,
+        _ => unavailable(e),
+    }
+}
+
+/// Where a query stopped (its `LastEvaluatedKey`), as a cursor position.
+fn to_position(mut attrs: Attributes) -> Result<Position, StoreError> {
+    let mut text = |name: &str| match attrs.remove(name) {
+        Some(AttributeValue::S(v)) => Some(v),
+        _ => None,
+    };
+    let last = match (text(ATTR_PK), text(ATTR_SK)) {
+        (Some(pk), Some(sk)) => Key { pk, sk },
+        _ => return Err(StoreError::Corrupt("start key without pk/sk".into())),
+    };
+    let index = match (text(ATTR_GSI1_PK), text(ATTR_GSI1_SK)) {
+        (Some(pk), Some(sk)) => Some(Key { pk, sk }),
+        _ => None,
+    };
+    Ok(Position { last, index })
+}
+
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>, cursors: CursorCodec) -> Self {
         Self {
@@ -193,13 +276,18 @@ impl DynamoStore {
         &self.client
     }
 
-    fn transact_item(&self, write: &Write, now: i64) -> Result<TransactWriteItem, StoreError> {
+    fn transact_item(
+        &self,
+        write: &Write,
+        now: i64,
+        request: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
         let invalid = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Invalid(e.to_string());
         let mut expr = Expression::new(now);
         let item = match write {
             Write::Put(item, cond) => {
                 let condition = expr.condition(*cond);
-                let update = expr.put(item, *cond)?;
+                let update = expr.put(item, *cond, request)?;
                 TransactWriteItem::builder().update(
                     Update::builder()
                         .table_name(&self.table)
@@ -237,13 +325,18 @@ impl DynamoStore {
     }
 
     /// One write on its own needs no transaction: a conditional UpdateItem/DeleteItem costs half as much.
+    /// UpdateItem has no idempotency token, so a put stamps its own id on the item and, when its condition
+    /// fails, reads the item DynamoDB returns: its own id there means an earlier attempt of this very call
+    /// committed (the SDK retried after a lost response), which is a success.
     async fn write_one(&self, write: Write) -> Result<(), StoreError> {
         let mut expr = Expression::new(now());
+        let request = uuid::Uuid::new_v4().to_string();
         match write {
             Write::Put(item, cond) => {
                 let condition = expr.condition(cond);
-                let update = expr.put(&item, cond)?;
-                self.client
+                let update = expr.put(&item, cond, &request)?;
+                let written = self
+                    .client
                     .update_item()
                     .table_name(&self.table)
                     .set_key(Some(key_attributes(&item.key)))
@@ -251,17 +344,29 @@ impl DynamoStore {
                     .condition_expression(condition)
                     .set_expression_attribute_names(Some(expr.names))
                     .set_expression_attribute_values(Some(expr.values))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
                     .send()
-                    .await
-                    .map_err(|e| match e.as_service_error() {
-                        Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
-                            StoreError::ConditionFailed
+                    .await;
+                match written {
+                    Ok(_) => {}
+                    Err(e) => match e.as_service_error() {
+                        Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                            let mine = failed
+                                .item()
+                                .and_then(|old| old.get(ATTR_REQUEST))
+                                .is_some_and(|rid| *rid == s(&request));
+                            if !mine {
+                                return Err(StoreError::ConditionFailed);
+                            }
                         }
                         Some(UpdateItemError::TransactionConflictException(_)) => {
-                            StoreError::Conflict
+                            return Err(StoreError::Conflict);
                         }
-                        _ => unavailable(e),
-                    })?;
+                        _ => return Err(unavailable(e)),
+                    },
+                }
             }
             Write::Delete(key, cond) => {
                 self.client
@@ -288,33 +393,22 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// The token makes an SDK retry of a transaction that already committed a success, not a failed
+    /// condition (DynamoDB remembers it for ten minutes).
     async fn transact_many(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let now = now();
+        let request = uuid::Uuid::new_v4().to_string();
         let items = writes
             .iter()
-            .map(|w| self.transact_item(w, now))
+            .map(|w| self.transact_item(w, now, &request))
             .collect::<Result<Vec<_>, _>>()?;
         self.client
             .transact_write_items()
+            .client_request_token(request)
             .set_transact_items(Some(items))
             .send()
             .await
-            .map_err(|e| match e.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                    let codes = || c.cancellation_reasons().iter().filter_map(|r| r.code());
-                    if codes().any(|code| code == "ConditionalCheckFailed") {
-                        StoreError::ConditionFailed
-                    } else if codes().any(|code| code == "TransactionConflict") {
-                        StoreError::Conflict
-                    } else {
-                        unavailable(e)
-                    }
-                }
-                Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
-                    StoreError::Conflict
-                }
-                _ => unavailable(e),
-            })?;
+            .map_err(transaction_error)?;
         Ok(())
     }
 }
@@ -348,13 +442,21 @@ impl Store for DynamoStore {
         let now = now();
         let mut found = Vec::with_capacity(unique.len());
         for chunk in unique.chunks(BATCH_GET_LIMIT) {
-            let mut request = KeysAndAttributes::builder()
+            let request = KeysAndAttributes::builder()
                 .set_keys(Some(chunk.iter().map(|k| key_attributes(k)).collect()))
                 .consistent_read(true)
                 .build()
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            // DynamoDB may hand back part of a batch as unprocessed under load: ask again for the rest.
-            for attempt in 0u32.. {
+            // DynamoDB may hand back part of a batch as unprocessed under load: ask again for the rest,
+            // a bounded number of times with jittered waits, then give up as unavailable.
+            let mut retry = Backoff::new(BATCH_GET_ATTEMPTS);
+            let mut pending = Some(request);
+            while let Some(request) = pending.take() {
+                if !retry.attempt().await {
+                    return Err(StoreError::Unavailable(format!(
+                        "BatchGetItem left keys unprocessed after {BATCH_GET_ATTEMPTS} attempts"
+                    )));
+                }
                 let out = self
                     .client
                     .batch_get_item()
@@ -372,20 +474,17 @@ impl Store for DynamoStore {
                         found.push(item);
                     }
                 }
-                match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                    Some(rest) if !rest.keys.is_empty() => {
-                        tokio::time::sleep(Duration::from_millis(10 << attempt.min(6))).await;
-                        request = rest;
-                    }
-                    _ => break,
-                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|rest| !rest.keys.is_empty());
             }
         }
         Ok(found)
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        if !storable(&Key::new(query.partition.clone(), query.prefix.clone())) {
+        if !queryable(query) {
             return Ok(Page::default());
         }
         let position = self.cursors.decode(query)?;
@@ -418,8 +517,10 @@ impl Store for DynamoStore {
         let want = query.page_size() as usize;
         let mut page = Vec::with_capacity(want + 1);
         // Read one item past the page to learn whether a cursor is needed; the expiry filter may thin a
-        // response, so keep reading until the page is full or the partition ends.
-        loop {
+        // response, so keep reading until the page is full or the partition ends, but for a bounded number
+        // of round trips: a partition of mostly expired items then yields a short page and a cursor.
+        let mut resume = None;
+        for _ in 0..QUERY_ROUND_TRIPS {
             let out = self
                 .client
                 .query()
@@ -440,15 +541,24 @@ impl Store for DynamoStore {
                 page.push(to_item(attrs)?);
             }
             match out.last_evaluated_key {
-                Some(next) if page.len() <= want => start = Some(next),
-                _ => break,
+                Some(next) if page.len() <= want => {
+                    resume = Some(next.clone());
+                    start = Some(next);
+                }
+                _ => {
+                    resume = None;
+                    break;
+                }
             }
         }
         let cursor = if page.len() > want {
             page.truncate(want);
             page.last().map(|last| self.cursors.encode(query, last))
         } else {
-            None
+            resume
+                .map(to_position)
+                .transpose()?
+                .map(|at| self.cursors.encode_at(query, at))
         };
         Ok(Page {
             items: page,
@@ -462,5 +572,80 @@ impl Store for DynamoStore {
             Ok([write]) => self.write_one(write).await,
             Err(writes) => self.transact_many(writes).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    fn response(status: u16) -> HttpResponse {
+        HttpResponse::new(status.try_into().unwrap(), SdkBody::empty())
+    }
+
+    fn service(code: &str, status: u16) -> StoreError {
+        let error = GetItemError::generic(ErrorMetadata::builder().code(code).build());
+        unavailable(SdkError::service_error(error, response(status)))
+    }
+
+    fn cancelled(reasons: &[&str]) -> StoreError {
+        let error = TransactionCanceledException::builder()
+            .set_cancellation_reasons(Some(
+                reasons
+                    .iter()
+                    .map(|code| CancellationReason::builder().code(*code).build())
+                    .collect(),
+            ))
+            .build();
+        transaction_error(SdkError::service_error(
+            TransactWriteItemsError::TransactionCanceledException(error),
+            response(400),
+        ))
+    }
+
+    #[test]
+    fn throttled_unreachable_or_slow_is_unavailable_the_rest_failed() {
+        for code in TRANSIENT_CODES {
+            assert!(
+                matches!(service(code, 400), StoreError::Unavailable(_)),
+                "{code}"
+            );
+        }
+        for code in ["ResourceNotFoundException", "ValidationException"] {
+            assert!(
+                matches!(service(code, 400), StoreError::Failed(_)),
+                "{code}"
+            );
+        }
+        let timeout = SdkError::<GetItemError, HttpResponse>::timeout_error("operation timed out");
+        assert!(matches!(unavailable(timeout), StoreError::Unavailable(_)));
+    }
+
+    #[test]
+    fn a_cancelled_transaction_says_why() {
+        assert!(matches!(
+            cancelled(&["None", "ConditionalCheckFailed"]),
+            StoreError::ConditionFailed
+        ));
+        assert!(matches!(
+            cancelled(&["TransactionConflict", "None"]),
+            StoreError::Conflict
+        ));
+        for throttled in TRANSIENT_CANCELLATIONS {
+            assert!(
+                matches!(cancelled(&["None", throttled]), StoreError::Unavailable(_)),
+                "{throttled}"
+            );
+        }
+        assert!(matches!(
+            cancelled(&["ValidationError"]),
+            StoreError::Failed(_)
+        ));
     }
 }

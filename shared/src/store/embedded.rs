@@ -3,16 +3,18 @@
 
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now, storable,
-    validate_transaction,
+    Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now,
+    queryable, storable, validate_transaction,
 };
 
 /// (pk, sk) → the stored item.
@@ -48,25 +50,66 @@ impl Stored {
 pub struct EmbeddedStore {
     db: Arc<Database>,
     cursors: CursorCodec,
+    conflicts: Option<Arc<ConflictEvery>>,
+    index_lag: Option<Arc<IndexLag>>,
 }
 
-fn unavailable(e: impl Into<redb::Error>) -> StoreError {
-    StoreError::Unavailable(e.into().to_string())
+/// Test option: DynamoDB's `gsi1` is eventually consistent, redb's index is not; this serves index queries
+/// from a snapshot of the database up to `lag` old, so a write may be missing from them for that long.
+#[derive(Debug)]
+struct IndexLag {
+    lag: Duration,
+    snapshot: Mutex<Option<(Instant, ReadTransaction)>>,
+}
+
+/// Test option: DynamoDB cancels a transaction that meets another one on the same items
+/// (`TransactionConflict`); redb serialises writers and never does, so this makes every `n`-th write fail
+/// with [`StoreError::Conflict`] (writing nothing) to exercise the paths that handle it.
+#[derive(Debug)]
+struct ConflictEvery {
+    n: u64,
+    writes: AtomicU64,
+}
+
+/// A local database error (disk, file lock) is not something a client's retry fixes: 500.
+fn failed(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Failed(e.into().to_string())
 }
 
 impl EmbeddedStore {
     /// Opens (or creates) the database file `switchboard.redb` in `dir`.
     pub fn open(dir: &Path, cursors: CursorCodec) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(unavailable)?;
-        let db = Database::create(dir.join("switchboard.redb")).map_err(unavailable)?;
-        let tx = db.begin_write().map_err(unavailable)?;
-        tx.open_table(ITEMS).map_err(unavailable)?;
-        tx.open_table(GSI1).map_err(unavailable)?;
-        tx.commit().map_err(unavailable)?;
+        std::fs::create_dir_all(dir).map_err(failed)?;
+        let db = Database::create(dir.join("switchboard.redb")).map_err(failed)?;
+        let tx = db.begin_write().map_err(failed)?;
+        tx.open_table(ITEMS).map_err(failed)?;
+        tx.open_table(GSI1).map_err(failed)?;
+        tx.commit().map_err(failed)?;
         Ok(Self {
             db: Arc::new(db),
             cursors,
+            conflicts: None,
+            index_lag: None,
         })
+    }
+
+    /// Index queries see the database as it was up to `lag` ago, as DynamoDB's `gsi1` may. For tests.
+    pub fn with_index_lag(mut self, lag: Duration) -> Self {
+        self.index_lag = Some(Arc::new(IndexLag {
+            lag,
+            snapshot: Mutex::new(None),
+        }));
+        self
+    }
+
+    /// Every `n`-th write (transaction) fails with [`StoreError::Conflict`] and writes nothing, as a
+    /// DynamoDB transaction conflict would. For tests.
+    pub fn with_conflicts_every(mut self, n: u64) -> Self {
+        self.conflicts = Some(Arc::new(ConflictEvery {
+            n: n.max(1),
+            writes: AtomicU64::new(0),
+        }));
+        self
     }
 
     async fn blocking<T: Send + 'static>(
@@ -76,7 +119,7 @@ impl EmbeddedStore {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || work(&db))
             .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+            .map_err(|e| StoreError::Failed(e.to_string()))?
     }
 }
 
@@ -87,7 +130,7 @@ fn read_item(
 ) -> Result<Option<Item>, StoreError> {
     let Some(raw) = table
         .get((key.pk.as_str(), key.sk.as_str()))
-        .map_err(unavailable)?
+        .map_err(failed)?
     else {
         return Ok(None);
     };
@@ -133,8 +176,8 @@ impl Store for EmbeddedStore {
         }
         let key = key.clone();
         self.blocking(move |db| {
-            let tx = db.begin_read().map_err(unavailable)?;
-            let items = tx.open_table(ITEMS).map_err(unavailable)?;
+            let tx = db.begin_read().map_err(failed)?;
+            let items = tx.open_table(ITEMS).map_err(failed)?;
             read_item(&items, &key, now())
         })
         .await
@@ -143,8 +186,8 @@ impl Store for EmbeddedStore {
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
         let keys: Vec<Key> = keys.iter().filter(|k| storable(k)).cloned().collect();
         self.blocking(move |db| {
-            let tx = db.begin_read().map_err(unavailable)?;
-            let items = tx.open_table(ITEMS).map_err(unavailable)?;
+            let tx = db.begin_read().map_err(failed)?;
+            let items = tx.open_table(ITEMS).map_err(failed)?;
             let now = now();
             let mut found = Vec::with_capacity(keys.len());
             for key in &keys {
@@ -156,15 +199,41 @@ impl Store for EmbeddedStore {
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        if !storable(&Key::new(query.partition.clone(), query.prefix.clone())) {
+        if !queryable(query) {
             return Ok(Page::default());
         }
         let position = self.cursors.decode(query)?;
         let query = query.clone();
         let cursors = self.cursors.clone();
+        let lag = self
+            .index_lag
+            .clone()
+            .filter(|_| query.index == Index::Gsi1);
         self.blocking(move |db| {
-            let tx = db.begin_read().map_err(unavailable)?;
-            let items = tx.open_table(ITEMS).map_err(unavailable)?;
+            let (mut snapshot, fresh);
+            let tx: &ReadTransaction = match &lag {
+                Some(lag) => {
+                    snapshot = lag
+                        .snapshot
+                        .lock()
+                        .map_err(|e| StoreError::Failed(e.to_string()))?;
+                    if snapshot
+                        .as_ref()
+                        .is_none_or(|(at, _)| at.elapsed() >= lag.lag)
+                    {
+                        *snapshot = Some((Instant::now(), db.begin_read().map_err(failed)?));
+                    }
+                    match snapshot.as_ref() {
+                        Some((_, tx)) => tx,
+                        None => return Err(StoreError::Failed("no index snapshot".into())),
+                    }
+                }
+                None => {
+                    fresh = db.begin_read().map_err(failed)?;
+                    &fresh
+                }
+            };
+            let items = tx.open_table(ITEMS).map_err(failed)?;
             let want = query.page_size() as usize;
             let end = format!("{}{PREFIX_END}", query.prefix);
             let now = now();
@@ -180,14 +249,14 @@ impl Store for EmbeddedStore {
                             after,
                             query.descending,
                         ))
-                        .map_err(unavailable)?;
+                        .map_err(failed)?;
                     let keys: Box<dyn Iterator<Item = _>> = if query.descending {
                         Box::new(range.rev())
                     } else {
                         Box::new(range)
                     };
                     for entry in keys {
-                        let (k, v) = entry.map_err(unavailable)?;
+                        let (k, v) = entry.map_err(failed)?;
                         let (pk, sk) = k.value();
                         let stored: Stored = serde_json::from_slice(v.value())
                             .map_err(|e| StoreError::Corrupt(format!("{pk}/{sk}: {e}")))?;
@@ -201,7 +270,7 @@ impl Store for EmbeddedStore {
                     }
                 }
                 Index::Gsi1 => {
-                    let gsi = tx.open_table(GSI1).map_err(unavailable)?;
+                    let gsi = tx.open_table(GSI1).map_err(failed)?;
                     let p = query.partition.as_str();
                     let (low, high) = match &position {
                         Some(at) => {
@@ -225,14 +294,14 @@ impl Store for EmbeddedStore {
                             Bound::Excluded((p, end.as_str(), "", "")),
                         ),
                     };
-                    let range = gsi.range((low, high)).map_err(unavailable)?;
+                    let range = gsi.range((low, high)).map_err(failed)?;
                     let keys: Box<dyn Iterator<Item = _>> = if query.descending {
                         Box::new(range.rev())
                     } else {
                         Box::new(range)
                     };
                     for entry in keys {
-                        let (k, _) = entry.map_err(unavailable)?;
+                        let (k, _) = entry.map_err(failed)?;
                         let (_, _, pk, sk) = k.value();
                         if let Some(item) = read_item(&items, &Key::new(pk, sk), now)? {
                             page.push(item);
@@ -259,11 +328,16 @@ impl Store for EmbeddedStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         validate_transaction(&writes)?;
+        if let Some(c) = &self.conflicts
+            && (c.writes.fetch_add(1, Ordering::SeqCst) + 1) % c.n == 0
+        {
+            return Err(StoreError::Conflict);
+        }
         self.blocking(move |db| {
-            let tx = db.begin_write().map_err(unavailable)?;
+            let tx = db.begin_write().map_err(failed)?;
             {
-                let mut items = tx.open_table(ITEMS).map_err(unavailable)?;
-                let mut gsi = tx.open_table(GSI1).map_err(unavailable)?;
+                let mut items = tx.open_table(ITEMS).map_err(failed)?;
+                let mut gsi = tx.open_table(GSI1).map_err(failed)?;
                 let now = now();
                 // Check every condition before writing anything; dropping `tx` uncommitted rolls back.
                 let mut current = Vec::with_capacity(writes.len());
@@ -284,7 +358,7 @@ impl Store for EmbeddedStore {
                     // Whatever was there (even expired) leaves the index; a put adds its own entry back.
                     let raw_old = items
                         .remove((key.pk.as_str(), key.sk.as_str()))
-                        .map_err(unavailable)?
+                        .map_err(failed)?
                         .map(|old| old.value().to_vec());
                     let old_index = raw_old
                         .and_then(|raw| serde_json::from_slice::<Stored>(&raw).ok())
@@ -296,7 +370,7 @@ impl Store for EmbeddedStore {
                             key.pk.as_str(),
                             key.sk.as_str(),
                         ))
-                        .map_err(unavailable)?;
+                        .map_err(failed)?;
                     }
                     if let Write::Put(item, _) = write {
                         let stored = Stored {
@@ -309,7 +383,7 @@ impl Store for EmbeddedStore {
                             .map_err(|e| StoreError::Invalid(e.to_string()))?;
                         items
                             .insert((key.pk.as_str(), key.sk.as_str()), raw.as_slice())
-                            .map_err(unavailable)?;
+                            .map_err(failed)?;
                         if let Some(ix) = &stored.gsi1 {
                             gsi.insert(
                                 (
@@ -320,12 +394,12 @@ impl Store for EmbeddedStore {
                                 ),
                                 (),
                             )
-                            .map_err(unavailable)?;
+                            .map_err(failed)?;
                         }
                     }
                 }
             }
-            tx.commit().map_err(unavailable)
+            tx.commit().map_err(failed)
         })
         .await
     }

@@ -7,19 +7,27 @@
 mod cursor;
 pub mod dynamodb;
 pub mod embedded;
+mod retry;
 pub mod table;
+mod traced;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use cursor::CursorCodec;
+pub use retry::{Backoff, RetryConflicts};
+pub use traced::Traced;
 
 /// DynamoDB caps a transaction at 100 items; both adapters enforce the same cap so code that works locally
 /// works in AWS.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 /// The largest body an item may hold, as JSON text: DynamoDB's item limit is 400 KB, keys included.
 pub const MAX_BODY_BYTES: usize = 350_000;
+/// DynamoDB refuses a transaction whose items add up to more than 4 MB; both adapters refuse it the same
+/// way (counting bodies and keys plus a margin per item for the other attributes).
+pub const MAX_TRANSACTION_BYTES: usize = 4_000_000;
+const ITEM_OVERHEAD_BYTES: usize = 200;
 /// DynamoDB's limits on key values (bytes): 2048 for a partition key, 1024 for a sort key.
 const MAX_PARTITION_KEY_BYTES: usize = 2048;
 const MAX_SORT_KEY_BYTES: usize = 1024;
@@ -200,17 +208,24 @@ pub enum StoreError {
     /// The cursor was not issued for this query, or was altered.
     #[error("invalid pagination cursor")]
     InvalidCursor,
-    /// An item or key is larger than the store accepts; nothing was written.
+    /// An item, key or transaction is larger than the store accepts; nothing was written.
     #[error("item or key too large")]
     TooLarge,
+    /// A key (or index key) part is empty, which DynamoDB refuses; nothing was written.
+    #[error("empty key")]
+    EmptyKey,
     /// The request itself is wrong (too many items in a transaction, the same key twice).
     #[error("invalid store request: {0}")]
     Invalid(String),
     #[error("stored item is unreadable: {0}")]
     Corrupt(String),
-    /// The store could not be reached or failed; the text is for logs only.
+    /// The store could not be reached, throttled the request or did not answer in time; nothing is known
+    /// to have been written and the same request may succeed shortly (503). The text is for logs only.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The store refused the request for a reason a retry does not fix (500). The text is for logs only.
+    #[error("store failed: {0}")]
+    Failed(String),
 }
 
 /// The storage capabilities, each a single round trip to the backing store.
@@ -257,20 +272,30 @@ pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
             writes.len()
         )));
     }
+    let mut total = 0;
     for write in writes {
-        let key = write.key();
-        let index_too_long = match write {
-            Write::Put(item, _) => item.index.as_ref().is_some_and(|ix| !storable(ix)),
-            _ => false,
+        let index = match write {
+            Write::Put(item, _) => item.index.as_ref(),
+            _ => None,
         };
-        if !storable(key) || index_too_long {
+        let keys = || std::iter::once(write.key()).chain(index);
+        if keys().any(|k| k.pk.is_empty() || k.sk.is_empty()) {
+            return Err(StoreError::EmptyKey);
+        }
+        if !keys().all(within_limits) {
             return Err(StoreError::TooLarge);
         }
-        if let Write::Put(item, _) = write
-            && serde_json::to_vec(&item.body).map_or(true, |b| b.len() > MAX_BODY_BYTES)
-        {
-            return Err(StoreError::TooLarge);
+        total += keys().map(|k| k.pk.len() + k.sk.len()).sum::<usize>() + ITEM_OVERHEAD_BYTES;
+        if let Write::Put(item, _) = write {
+            let body = serde_json::to_vec(&item.body).map_or(usize::MAX, |b| b.len());
+            if body > MAX_BODY_BYTES {
+                return Err(StoreError::TooLarge);
+            }
+            total += body;
         }
+    }
+    if total > MAX_TRANSACTION_BYTES {
+        return Err(StoreError::TooLarge);
     }
     let mut keys: Vec<&Key> = writes.iter().map(Write::key).collect();
     keys.sort();
@@ -282,10 +307,19 @@ pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Whether a key is within the store's limits; a longer one can never have been written, so reads of it
-/// find nothing (instead of failing the way DynamoDB does).
-pub(crate) fn storable(key: &Key) -> bool {
+fn within_limits(key: &Key) -> bool {
     key.pk.len() <= MAX_PARTITION_KEY_BYTES && key.sk.len() <= MAX_SORT_KEY_BYTES
+}
+
+/// Whether a key could have been written: within the limits and not empty. Reads of any other key find
+/// nothing (instead of failing the way DynamoDB does).
+pub(crate) fn storable(key: &Key) -> bool {
+    !key.pk.is_empty() && !key.sk.is_empty() && within_limits(key)
+}
+
+/// Whether a query could find anything: a partition that could have been written, a prefix within limits.
+pub(crate) fn queryable(query: &Query) -> bool {
+    !query.partition.is_empty() && within_limits(&Key::new(&*query.partition, &*query.prefix))
 }
 
 pub(crate) fn now() -> i64 {

@@ -1,0 +1,1 @@
+switchboard_tests::resilience_suite!(switchboard_tests::api::Api::embedded_conflicting(2).await);

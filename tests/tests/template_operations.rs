@@ -1,0 +1,164 @@
+//! `template.yaml` as an AWS reviewer reads it: secrets only where used, a log group with a retention per
+//! function, a table that cannot be deleted by accident, a throttled and logged API, memory for argon2.
+//! (The IAM policies are checked against the calls each function makes in `round_trips.rs`.)
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_yaml::Value;
+
+fn template() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn functions(template: &Value) -> BTreeMap<String, Value> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.clone()))
+        .collect()
+}
+
+/// The logical id a `!Ref` names.
+fn reference(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+fn variables(value: &Value) -> BTreeSet<String> {
+    value["Environment"]["Variables"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn secrets_only_where_used() {
+    let template = template();
+    let globals = variables(&template["Globals"]["Function"]);
+    for never in [
+        "SWITCHBOARD_TOKEN_SECRET",
+        "APP_SERVER_SECRET_KEY",
+        "RUST_LOG",
+    ] {
+        assert!(!globals.contains(never), "Globals set {never}");
+    }
+    // Access tokens and cursors for the identity functions; the CRM jwtToken for the CRM functions.
+    let token = ["SWITCHBOARD_TOKEN_SECRET"];
+    let crm = ["APP_SERVER_SECRET_KEY"];
+    let expected: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        ("HealthFunction", &[][..]),
+        ("UsersFunction", &token[..]),
+        ("AccountsFunction", &token[..]),
+        ("ServerApiFunction", &token[..]),
+        ("CrmAuthFunction", &crm[..]),
+        ("ContactFunction", &crm[..]),
+        ("CallLogFunction", &crm[..]),
+        ("MessageLogFunction", &crm[..]),
+    ]);
+    let functions = functions(&template);
+    assert_eq!(
+        functions
+            .keys()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>(),
+        expected.keys().copied().collect(),
+        "a new function: say which secrets it uses"
+    );
+    for (name, function) in &functions {
+        let given: BTreeSet<String> = variables(&function["Properties"])
+            .into_iter()
+            .filter(|v| v.contains("SECRET"))
+            .collect();
+        let wanted: BTreeSet<String> = expected[name.as_str()]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(given, wanted, "{name}");
+    }
+}
+
+#[test]
+fn every_function_logs_to_a_group_with_retention() {
+    let template = template();
+    let resources = &template["Resources"];
+    let retained = |id: &str| {
+        let group = &resources[id];
+        group["Type"] == "AWS::Logs::LogGroup"
+            && group["Properties"]["RetentionInDays"]
+                .as_u64()
+                .is_some_and(|d| d > 0)
+    };
+    let mut groups = BTreeSet::new();
+    for (name, function) in functions(&template) {
+        let group = reference(&function["Properties"]["LoggingConfig"]["LogGroup"])
+            .unwrap_or_else(|| panic!("{name} has no log group"));
+        assert!(retained(group), "{name}: {group} keeps logs forever");
+        assert!(groups.insert(group.to_owned()), "{group} shared");
+    }
+    let logging = &template["Globals"]["Function"]["LoggingConfig"];
+    assert_eq!(logging["LogFormat"], "JSON");
+    assert!(logging["ApplicationLogLevel"].is_string());
+}
+
+#[test]
+fn the_table_cannot_be_deleted_by_accident() {
+    let table = &template()["Resources"]["Table"];
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    assert_eq!(table["Properties"]["DeletionProtectionEnabled"], true);
+}
+
+#[test]
+fn the_api_is_throttled_with_a_tighter_sign_in_and_logged() {
+    let template = template();
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    let rate = |settings: &Value| {
+        let (burst, rate) = (
+            settings["ThrottlingBurstLimit"].as_u64().unwrap(),
+            settings["ThrottlingRateLimit"].as_f64().unwrap(),
+        );
+        assert!(burst > 0 && rate > 0.0);
+        (burst, rate)
+    };
+    let default = rate(&api["DefaultRouteSettings"]);
+    let sign_in = rate(&api["RouteSettings"]["POST /sessions"]);
+    assert!(sign_in.0 < default.0 && sign_in.1 < default.1);
+    assert!(
+        switchboard_local::routes()
+            .iter()
+            .any(|r| r.key() == "POST /sessions")
+    );
+    let access = &api["AccessLogSettings"];
+    let format = access["Format"].as_str().unwrap();
+    assert!(format.contains("$context.requestId") && format.contains("$context.status"));
+    // The CRM's jwtToken travels in the query string: never logged.
+    assert!(!format.contains("querystring") && !format.contains("$context.path"));
+    let Value::Tagged(arn) = &access["DestinationArn"] else {
+        panic!("DestinationArn is not !GetAtt");
+    };
+    let group = arn.value.as_str().unwrap().trim_end_matches(".Arn");
+    assert!(template["Resources"][group]["Properties"]["RetentionInDays"].is_u64());
+}
+
+#[test]
+fn the_function_that_hashes_passwords_has_the_cpu_for_it() {
+    let template = template();
+    let default = template["Globals"]["Function"]["MemorySize"]
+        .as_u64()
+        .unwrap();
+    for (name, function) in functions(&template) {
+        let memory = function["Properties"]["MemorySize"]
+            .as_u64()
+            .unwrap_or(default);
+        // Sign-up and sign-in (argon2id, 19 MiB): see the template's comment for the measurement.
+        let hashes = name == "AccountsFunction";
+        assert_eq!(memory >= 1024, hashes, "{name}: {memory} MB");
+    }
+}
