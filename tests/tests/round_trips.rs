@@ -98,7 +98,31 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         reply
     };
     step("GET /is-alive", api.get("/is-alive")).await;
+    step("GET /isAlive", api.get("/isAlive")).await;
+    step(
+        "GET /crmManifest",
+        api.get("/crmManifest?platformName=switchboard")
+            .header("host", "127.0.0.1:3000"),
+    )
+    .await;
     // CRM extension.
+    step(
+        "POST /user/settings",
+        api.post(&format!("/user/settings?{q}"))
+            .json(json!({"userSettings": {"autoLogCall": {"value": true}}})),
+    )
+    .await;
+    step(
+        "GET /user/settings",
+        api.get(&format!("/user/settings?{q}")),
+    )
+    .await;
+    step(
+        "POST /callLog/cacheNote",
+        api.post(&format!("/callLog/cacheNote?{q}"))
+            .json(json!({"sessionId": "s-1", "note": "cached"})),
+    )
+    .await;
     step(
         "POST /contact",
         api.post(&format!("/contact?{q}"))
@@ -124,6 +148,12 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         "PATCH /callLog",
         api.patch(&format!("/callLog?{q}"))
             .json(json!({"sessionId": "s-1", "note": "n"})),
+    )
+    .await;
+    step(
+        "PUT /callDisposition",
+        api.call("PUT", &format!("/callDisposition?{q}"))
+            .json(json!({"sessionId": "s-1", "dispositions": {"outcome": "done"}})),
     )
     .await;
     step(
