@@ -250,12 +250,13 @@ fn token(provider: Provider, token: &str) -> Option<String> {
 
 fn web_push_endpoint(text: &str) -> Option<String> {
     let url = url::Url::parse(text).ok()?;
+    // Kept as the push service gave it: it is the subscription's identity.
     (text.len() <= MAX_ENDPOINT
         && url.scheme() == "https"
         && url.host_str().is_some_and(|h| !h.is_empty())
         && url.username().is_empty()
         && url.password().is_none())
-    .then(|| url.to_string())
+    .then(|| text.to_owned())
 }
 
 /// A subscription key as browsers give it: base64url per the Push API, though `btoa` (antz's example)
@@ -492,6 +493,19 @@ mod tests {
             assert_eq!(err, Error::invalid("Validation Error", expected), "{body}");
             assert_eq!(err.status(), 400);
         }
+    }
+
+    #[test]
+    fn errors_render_in_the_user_service_envelope() {
+        let err = registration(Some(token_body("android", "apns", APNS))).unwrap_err();
+        let response = crate::http::error(crate::http::Family::Users, err);
+        assert_eq!(response.status(), 400);
+        let body: Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(
+            body,
+            json!({"error": {"message": "Validation Error",
+                             "data": ["request body/provider 'apns' does not deliver to platform 'android'"]}})
+        );
     }
 
     #[test]

@@ -114,22 +114,23 @@ impl UserPreferences {
         let mut next = self.clone();
         let mut problems = Vec::new();
         for (name, value) in &body {
-            let flag = value.as_bool();
-            match name.as_str() {
-                "notificationsEnabled" => next.notifications_enabled = flag.unwrap_or(true),
-                "soundEnabled" => next.sound_enabled = flag.unwrap_or(true),
-                "messagePreview" => next.message_preview = flag.unwrap_or(true),
-                "notifyOnMention" => next.notify_on_mention = flag.unwrap_or(true),
-                "notifyOnReaction" => next.notify_on_reaction = flag.unwrap_or(true),
-                "notifyOnGroupInvite" => next.notify_on_group_invite = flag.unwrap_or(true),
-                _ => match value {
-                    Value::Object(patch) => {
-                        next.quiet_hours =
-                            merge_quiet_hours(self.quiet_hours.as_ref(), patch, &mut problems)
-                    }
-                    _ => next.quiet_hours = None,
-                },
-            }
+            let switch = match name.as_str() {
+                "notificationsEnabled" => &mut next.notifications_enabled,
+                "soundEnabled" => &mut next.sound_enabled,
+                "messagePreview" => &mut next.message_preview,
+                "notifyOnMention" => &mut next.notify_on_mention,
+                "notifyOnReaction" => &mut next.notify_on_reaction,
+                "notifyOnGroupInvite" => &mut next.notify_on_group_invite,
+                // The schema admits no other field: this is `quietHours`, an object or null.
+                _ => {
+                    next.quiet_hours = value.as_object().and_then(|patch| {
+                        merge_quiet_hours(self.quiet_hours.as_ref(), patch, &mut problems)
+                    });
+                    continue;
+                }
+            };
+            // The schema checked that a switch is a boolean.
+            *switch = value.as_bool().unwrap_or(*switch);
         }
         if problems.is_empty() {
             Ok(next)
