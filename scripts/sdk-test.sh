@@ -6,14 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-py_version=${CONTACTSMANAGER_PY_VERSION:-1.3.0}
+scripts/sdk-venv.sh
+py_version=$(.tools/sdk-py/bin/python -c 'import contactsmanager; print(contactsmanager.__version__)')
 venv=.tools/sdk-py
-if ! { [ -x "$venv/bin/python" ] &&
-  "$venv/bin/python" -c "import sys, contactsmanager; sys.exit(contactsmanager.__version__ != '$py_version')" 2>/dev/null; }; then
-  echo "==> installing contactsmanager==$py_version into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "contactsmanager==$py_version"
-fi
 
 export SWITCHBOARD_ORG_ID=default
 export SWITCHBOARD_ORG_API_KEY=sdk-test-key

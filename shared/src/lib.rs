@@ -10,10 +10,12 @@ pub mod http;
 pub mod identity;
 pub mod lambda;
 pub mod outbound;
+pub mod push;
 pub mod request;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod webhooks;
 
 pub use app::App;
 pub use error::{Error, Result};
