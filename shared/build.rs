@@ -18,11 +18,12 @@ struct Patterns {
 
 impl Patterns {
     /// The metadata's patterns are written for `ignore_whitespace`: dropping the whitespace keeps their
-    /// meaning, as long as none has a `#` comment.
+    /// meaning, as long as none has a `#` comment. Every use asks for a match at the start of a number, so
+    /// each is anchored there: the matcher then stops as soon as the start cannot match.
     fn add(&mut self, source: &str, lengths: &[u16], local: &[u16]) -> usize {
         assert!(!source.contains('#'), "pattern with a comment: {source}");
         let key = (
-            source.split_whitespace().collect::<String>(),
+            format!("^(?:{})", source.split_whitespace().collect::<String>()),
             lengths.to_vec(),
             local.to_vec(),
         );
@@ -55,6 +56,17 @@ fn main() {
         let metas = DATABASE.by_code(&code).expect("a code from the database");
         // Which region's rules apply is only decided by patterns when a code has several regions.
         let shared = metas.len() > 1;
+        // Any national prefix rule of those regions, as one pattern: when it does not match, no region's
+        // rules change the number and the region need not be decided.
+        let mut prefix_rules: Vec<String> = metas
+            .iter()
+            .filter_map(|m| m.national_prefix_for_parsing())
+            .map(|r| format!("(?:{})", r.as_str()))
+            .collect();
+        prefix_rules.sort();
+        prefix_rules.dedup();
+        let any_prefix_rule = (shared && !prefix_rules.is_empty())
+            .then(|| patterns.add(&prefix_rules.join("|"), &[], &[]));
         for meta in metas {
             let opt = |p: Option<usize>| p.map_or("None".to_owned(), |i| format!("Some({i})"));
             let leading = meta
@@ -89,12 +101,14 @@ fn main() {
             writeln!(
                 regions,
                 "    Region {{ code: {code}, id: {:?}, leading_digits: {}, national_prefix: {:?}, \
-                 prefix_for_parsing: {}, transform: {:?}, general: {general}, types: &{types:?} }},",
+                 prefix_for_parsing: {}, transform: {:?}, general: {general}, types: &{types:?}, \
+                 any_prefix_rule: {} }},",
                 meta.id(),
                 opt(leading),
                 meta.national_prefix(),
                 opt(parsing),
                 meta.national_prefix_transform_rule(),
+                opt(any_prefix_rule),
             )
             .expect("writing to a String");
         }

@@ -64,6 +64,8 @@ struct Region {
     general: usize,
     /// Number types tried when a shared code's region has no leading digits.
     types: &'static [usize],
+    /// Every national prefix rule of the regions sharing this code, as one pattern.
+    any_prefix_rule: Option<usize>,
 }
 
 // `PATTERNS` and `REGIONS` (sorted by code, the main region first), from build.rs.
@@ -143,15 +145,32 @@ fn default_region() -> Option<&'static Region> {
     REGIONS.iter().find(|r| r.id == DEFAULT_REGION_ID)
 }
 
-/// The region of a number written with its country code: the only one, or the first whose leading digits
-/// (or, lacking those, whose number types) match.
+/// The region of a number written with its country code, when its rules could change the number: the
+/// only one, or the first whose leading digits (or, lacking those, whose number types) match. Deciding
+/// that takes the long number-type patterns, so it is skipped when no rule of any candidate applies (the
+/// usual case: no national prefix after the country code).
 fn region_of(code: u16, national: &str) -> Option<&'static Region> {
     match regions(code) {
         [only] => Some(only),
-        several => several.iter().find(|r| match r.leading_digits {
-            Some(p) => PATTERNS[p].at_start(national).is_some(),
-            None => r.is_valid(national),
-        }),
+        several => {
+            let first = several.first()?;
+            let prefixed = several
+                .iter()
+                .filter_map(|r| r.national_prefix)
+                .any(|p| national.starts_with(p));
+            let rule_applies = first
+                .any_prefix_rule
+                .is_some_and(|p| PATTERNS[p].at_start(national).is_some());
+            if !prefixed && !rule_applies {
+                return None;
+            }
+            // As `phonenumber` does, the region is decided on the number without leading zeros.
+            let significant = national.trim_start_matches('0');
+            several.iter().find(|r| match r.leading_digits {
+                Some(p) => PATTERNS[p].at_start(significant).is_some(),
+                None => r.is_valid(significant),
+            })
+        }
     }
 }
 
@@ -207,11 +226,7 @@ fn parse(raw: &str) -> Option<Parsed> {
         .filter(|rest| !rest.starts_with('0'));
     let (code, national, region) = if plus {
         let (code, national) = split_code(&digits)?;
-        (
-            code,
-            national,
-            region_of(code, national.trim_start_matches('0')),
-        )
+        (code, national, region_of(code, national))
     } else if let Some(rest) = idd {
         // As libphonenumber does, the default region's rules still apply to what follows.
         let (code, national) = split_code(rest)?;
