@@ -17,7 +17,11 @@ const USAGE: &str = "usage: switchboard-local [bootstrap] [--addr HOST:PORT | --
 
   bootstrap   create the organization and admin named by SWITCHBOARD_ORG_ID, SWITCHBOARD_ORG_API_KEY,
               SWITCHBOARD_ORG_API_SECRET, SWITCHBOARD_ADMIN_USERNAME and SWITCHBOARD_ADMIN_PASSWORD (if missing),
-              then exit. Uses DynamoDB when SWITCHBOARD_TABLE is set, so it also bootstraps a deployed stack.";
+              and (break-glass) unlock that admin and give it SWITCHBOARD_ADMIN_PASSWORD, then exit. Uses
+              DynamoDB when SWITCHBOARD_TABLE is set, so it also bootstraps and recovers a deployed stack.
+
+With no variables, the first start on the embedded store creates the default organization and an admin
+with a generated password and API key, prints them once and keeps them in the data directory.";
 
 struct Options {
     bootstrap_only: bool,
@@ -52,23 +56,6 @@ fn options() -> Result<Options, String> {
         addr,
         data_dir,
     })
-}
-
-fn first_run_hint(addr: SocketAddr) -> String {
-    format!(
-        "No organization yet. Create one and its admin (idempotent, safe to leave set):
-
-    SWITCHBOARD_ORG_ID=default SWITCHBOARD_ORG_API_KEY=my-api-key \\
-    SWITCHBOARD_ORG_API_SECRET=$(openssl rand -hex 32) \\
-    SWITCHBOARD_ADMIN_USERNAME=admin SWITCHBOARD_ADMIN_PASSWORD='choose-a-long-one' \\
-    cargo run -p switchboard-local
-
-Then get an admin token:
-
-    curl -s -X POST http://{addr}/sessions -H 'content-type: application/json' \\
-      -d '{{\"username\":\"admin\",\"password\":\"choose-a-long-one\"}}'
-"
-    )
 }
 
 async fn shutdown() {
@@ -129,19 +116,27 @@ async fn main() -> ExitCode {
         }
     };
     match &bootstrap {
-        Some(settings) => match app.identities.bootstrap(settings).await {
-            Ok(report) => tracing::info!(
-                organization = settings.organization_id,
-                organization_created = report.organization_created,
-                admin = settings.admin_username,
-                admin_created = report.admin_created,
-                "bootstrap"
-            ),
-            Err(e) => {
-                eprintln!("switchboard-local: bootstrap failed: {e}");
-                return ExitCode::FAILURE;
+        Some(settings) => {
+            let report = if options.bootstrap_only {
+                app.identities.break_glass(settings).await
+            } else {
+                app.identities.bootstrap(settings).await
+            };
+            match report {
+                Ok(report) => tracing::info!(
+                    organization = settings.organization_id,
+                    organization_created = report.organization_created,
+                    admin = settings.admin_username,
+                    admin_created = report.admin_created,
+                    admin_recovered = report.admin_recovered,
+                    "bootstrap"
+                ),
+                Err(e) => {
+                    eprintln!("switchboard-local: bootstrap failed: {e}");
+                    return ExitCode::FAILURE;
+                }
             }
-        },
+        }
         None if options.bootstrap_only => {
             eprintln!(
                 "switchboard-local: bootstrap needs {}",
@@ -150,12 +145,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         None => {
-            if let Ok(None) = app
-                .identities
-                .organization(&app.config.default_organization)
-                .await
-            {
-                println!("{}", first_run_hint(options.addr));
+            if let Storage::Embedded { dir } = &app.config.storage {
+                match switchboard_local::first_start::first_start(&app, dir).await {
+                    Ok(Some(message)) => println!("{message}"),
+                    Ok(None) => {}
+                    Err(e) => {
+                        eprintln!("switchboard-local: first start failed: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 
-use crate::identity::IdentityTypes;
+use crate::identity::{IdentityTypes, Lockout};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub const TABLE: &str = "SWITCHBOARD_TABLE";
@@ -85,6 +85,9 @@ pub struct Config {
     pub default_organization: String,
     /// Identity type ids (`SWITCHBOARD_TYPE_ADMIN`/`_REGULAR`/`_GUEST`, default 100/001/000).
     pub identity_types: IdentityTypes,
+    /// Failed sign-in lockout (`SWITCHBOARD_MAX_FAILED_SIGN_INS`, `SWITCHBOARD_LOCKOUT_SECONDS`,
+    /// `SWITCHBOARD_LOCKOUT_MAX_SECONDS`; default 5 failures, 15 minutes growing to a day).
+    pub lockout: Lockout,
 }
 
 fn identity_settings(env: &impl Fn(&str) -> Option<String>) -> (String, IdentityTypes) {
@@ -131,6 +134,7 @@ impl Config {
             crm_secret: Secret::parse(CRM_SECRET, required(&env, CRM_SECRET)?)?,
             default_organization,
             identity_types,
+            lockout: Lockout::from_env(&env)?,
         })
     }
 
@@ -164,6 +168,7 @@ impl Config {
             crm_secret: secret(CRM_SECRET)?,
             default_organization,
             identity_types,
+            lockout: Lockout::from_env(&env)?,
         })
     }
 
@@ -194,8 +199,9 @@ fn local_secret(dir: &Path, name: &'static str) -> Result<Secret, ConfigError> {
     Ok(secret)
 }
 
+/// Creates `path` (never overwrites it) readable by its owner only.
 #[cfg(unix)]
-fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+pub fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
@@ -207,7 +213,7 @@ fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+pub fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
     std::fs::write(path, value)
 }
 

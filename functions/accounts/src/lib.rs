@@ -10,12 +10,12 @@ use serde_json::{Map, Value, json};
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
 use switchboard::identity::{
-    Identity, NewIdentity, OneTimeToken, Principal, SessionContext, password, tokens,
+    ADMIN_REQUIRED, Identity, NOT_AUTHORIZED, NewIdentity, OneTimeToken, Principal, SessionContext,
+    password, tokens,
 };
 use switchboard::request::{self, Kind, Schema};
 use switchboard::{App, Result};
 
-const NOT_AUTHORIZED: &str = "Identity is not authorized to access this resource";
 const ACCOUNT_NOT_FOUND: &str = "Account not found";
 const SESSION_INVALID: &str = "Session invalid";
 
@@ -130,9 +130,7 @@ async fn sign_up(app: &App, request: &Request) -> Result<Response<Body>> {
     let type_id = match text("type") {
         Some(kind) => {
             let caller = app.principal(request).await?;
-            if !app.is_admin(&caller) {
-                return Err(forbidden());
-            }
+            admin_only(app, &caller)?;
             check_type(app, &kind)?;
             kind
         }
@@ -194,9 +192,7 @@ async fn remove_account(app: &App, request: &Request, id: &str) -> Result<Respon
 /// `POST /accounts/{id}/tokens` (admin): a one-time token; its secret is in the answer only.
 async fn add_token(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    if !app.is_admin(&caller) {
-        return Err(forbidden());
-    }
+    admin_only(app, &caller)?;
     const SCHEMA: Schema = Schema {
         fields: &[
             ("type", Kind::String, true),
@@ -272,8 +268,8 @@ async fn refresh(app: &App, request: &Request) -> Result<Response<Body>> {
 async fn list_sessions(app: &App, request: &Request) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
     let all = request::query_param(request, "all").as_deref() == Some("true");
-    if all && !app.is_admin(&caller) {
-        return Err(forbidden());
+    if all {
+        admin_only(app, &caller)?;
     }
     let owner = (!all).then_some(caller.identity.id.as_str());
     let sessions = app
@@ -327,21 +323,19 @@ async fn remove_session(app: &App, request: &Request, id: &str) -> Result<Respon
 /// Logout everywhere: every session of the caller, this one included.
 async fn remove_all_sessions(app: &App, request: &Request) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    let ended = app
-        .identities
-        .revoke_sessions(&caller.identity.organization_id, &caller.identity.id, None)
-        .await?;
+    let ended = app.identities.sign_out_everywhere(&caller.identity).await?;
     Ok(http::json(
         200,
         &ended.iter().map(|s| s.view()).collect::<Vec<_>>(),
     ))
 }
 
+/// Admin-only routes refuse with the seed's admin message; admin-or-owner ones with [`forbidden`].
 fn admin_only(app: &App, caller: &Principal) -> Result<()> {
     if app.is_admin(caller) {
         Ok(())
     } else {
-        Err(forbidden())
+        Err(Error::Forbidden(ADMIN_REQUIRED.into()))
     }
 }
 
@@ -464,8 +458,8 @@ async fn update_account(app: &App, request: &Request, id: &str) -> Result<Respon
         _ => {
             let caller = app.principal(request).await?;
             account_for(app, &caller, id, true).await?;
-            if text("type").is_some() && !app.is_admin(&caller) {
-                return Err(forbidden());
+            if text("type").is_some() {
+                admin_only(app, &caller)?;
             }
             Some(caller)
         }
@@ -652,7 +646,11 @@ async fn update_profile(app: &App, request: &Request, id: &str) -> Result<Respon
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            match app.identities.create_profile(id, name).await {
+            match app
+                .identities
+                .create_profile(&account.organization_id, id, name)
+                .await
+            {
                 Ok(Some(profile)) => profile.id,
                 Ok(None) => return Err(Error::NotFound(ACCOUNT_NOT_FOUND.into())),
                 // Created by a concurrent request: update that one.
