@@ -705,3 +705,117 @@ pub async fn logout_everywhere_does_not_trust_the_index(api: &Api) {
     let after = api.sign_in("robin", "robin-password", None).await;
     assert_eq!(api.get("/sessions").bearer(&after).send().await.status, 200);
 }
+
+/// Item 12: the seed's contract: a PATCH that changes nothing is 400 `Failed to update user`; admin-only
+/// routes refuse with `User is not authorized…`, admin-or-owner ones with `Identity is not authorized…`;
+/// `?status=active` and `?email=…` filter; a rename to a taken username names the username.
+pub async fn seed_contract(api: &Api) {
+    let admin = api.admin_token().await;
+    let (robin, profile) = api.sign_up("robin", "robin-password").await;
+    let (_, kim_profile) = api.sign_up("kim", "kim-password").await;
+    let robin_token = api.sign_in("robin", "robin-password", None).await;
+
+    let before = api
+        .get(&format!("/users/{profile}"))
+        .bearer(&robin_token)
+        .send()
+        .await;
+    let same = api
+        .patch(&format!("/users/{profile}"))
+        .bearer(&robin_token)
+        .json(json!({"name": "robin"}))
+        .send()
+        .await;
+    assert_eq!(
+        (same.status, same.message()),
+        (400, "Failed to update user")
+    );
+    let after = api
+        .get(&format!("/users/{profile}"))
+        .bearer(&robin_token)
+        .send()
+        .await;
+    assert_eq!(before.body["updatedAt"], after.body["updatedAt"]);
+
+    for (method, uri, message) in [
+        (
+            "GET",
+            "/users".to_owned(),
+            "User is not authorized to access this resource",
+        ),
+        (
+            "POST",
+            format!("/identities/{robin}/lock"),
+            "User is not authorized to access this resource",
+        ),
+        (
+            "GET",
+            "/accounts".to_owned(),
+            "User is not authorized to access this resource",
+        ),
+        (
+            "GET",
+            format!("/users/{kim_profile}"),
+            "Identity is not authorized to access this resource",
+        ),
+    ] {
+        let reply = api.call(method, &uri).bearer(&robin_token).send().await;
+        assert_eq!(
+            (reply.status, reply.message()),
+            (403, message),
+            "{method} {uri}"
+        );
+    }
+
+    let props = api
+        .patch(&format!("/accounts/{robin}/profile"))
+        .bearer(&robin_token)
+        .json(json!({"status": "active", "email": "john.doe@example.com"}))
+        .send()
+        .await;
+    assert_eq!(props.status, 200, "{}", props.text);
+    for query in [
+        "status=active",
+        "email=john.doe@example.com",
+        "status=active&name=robin",
+    ] {
+        let found = api
+            .get(&format!("/users?{query}"))
+            .bearer(&admin)
+            .send()
+            .await;
+        assert_eq!(found.status, 200, "{query}: {}", found.text);
+        let ids: Vec<_> = found
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].clone())
+            .collect();
+        assert_eq!(ids, vec![json!(profile)], "{query}");
+    }
+    let none = api
+        .get("/users?status=inactive")
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!((none.status, none.body.clone()), (200, json!([])));
+
+    let with_email = api
+        .patch(&format!("/accounts/{robin}"))
+        .bearer(&robin_token)
+        .json(json!({"email": "robin@example.com"}))
+        .send()
+        .await;
+    assert_eq!(with_email.status, 200, "{}", with_email.text);
+    let rename = api
+        .patch(&format!("/accounts/{robin}"))
+        .bearer(&robin_token)
+        .json(json!({"username": "KIM"}))
+        .send()
+        .await;
+    assert_eq!(
+        (rename.status, rename.message()),
+        (409, "An account with that username already exists")
+    );
+}

@@ -186,6 +186,7 @@ macro_rules! identity_security_suite {
             server_api_users_cannot_be_squatted,
             concurrent_first_upserts_all_succeed,
             logout_everywhere_does_not_trust_the_index,
+            seed_contract,
         );
     };
 }
