@@ -819,3 +819,67 @@ pub async fn seed_contract(api: &Api) {
         (409, "An account with that username already exists")
     );
 }
+
+/// Item 9: usernames compare by their NFKC_Casefold form, and names with control, format or bidi
+/// characters are refused with the family's 400.
+pub async fn lookalike_usernames_are_one_name(api: &Api) {
+    for (first, second) in [
+        ("straße", "STRASSE"),
+        ("jose\u{301}", "Jos\u{e9}"),
+        ("ｆｕｌｌ", "full"),
+    ] {
+        let created = api
+            .post("/accounts")
+            .json(json!({"username": first, "password": "lookalike-password"}))
+            .send()
+            .await;
+        assert_eq!(created.status, 201, "{first}: {}", created.text);
+        let again = api
+            .post("/accounts")
+            .json(json!({"username": second, "password": "lookalike-password"}))
+            .send()
+            .await;
+        assert_eq!(
+            (again.status, again.message()),
+            (409, "An account with that username already exists"),
+            "{first} / {second}"
+        );
+        let signed_in = guess(api, second, "lookalike-password").await;
+        assert_eq!(
+            signed_in.body["account"]["id"], created.body["id"],
+            "{second}"
+        );
+    }
+    let (robin, _) = api.sign_up("robin", "robin-password").await;
+    let token = api.sign_in("robin", "robin-password", None).await;
+    for name in [
+        "ad\u{0}min",
+        "ad\u{1b}min",
+        "admin\u{202e}",
+        "ad\u{200b}min",
+        "ad\u{200d}min",
+    ] {
+        let sign_up = api
+            .post("/accounts")
+            .json(json!({"username": name, "password": "lookalike-password"}))
+            .send()
+            .await;
+        assert_eq!(
+            (sign_up.status, sign_up.message()),
+            (400, "Validation Error"),
+            "{name:?}"
+        );
+        let rename = api
+            .patch(&format!("/accounts/{robin}"))
+            .bearer(&token)
+            .json(json!({"username": name}))
+            .send()
+            .await;
+        assert_eq!(
+            (rename.status, rename.message()),
+            (400, "Validation Error"),
+            "{name:?}"
+        );
+    }
+    api.sign_in("robin", "robin-password", None).await;
+}

@@ -187,6 +187,7 @@ macro_rules! identity_security_suite {
             concurrent_first_upserts_all_succeed,
             logout_everywhere_does_not_trust_the_index,
             seed_contract,
+            lookalike_usernames_are_one_name,
         );
     };
 }

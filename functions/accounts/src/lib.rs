@@ -11,7 +11,7 @@ use switchboard::error::Error;
 use switchboard::http::{self, Family};
 use switchboard::identity::{
     ADMIN_REQUIRED, Identity, NOT_AUTHORIZED, NewIdentity, OneTimeToken, Principal, SessionContext,
-    password, tokens,
+    password, tokens, usernames,
 };
 use switchboard::request::{self, Kind, Schema};
 use switchboard::{App, Result};
@@ -440,8 +440,8 @@ async fn update_account(app: &App, request: &Request, id: &str) -> Result<Respon
     if let Some(password) = text("password") {
         check_password(&password)?;
     }
-    if text("username").is_some_and(|u| u.trim().is_empty()) {
-        return Err(Error::bad_request("username must be set"));
+    if let Some(username) = text("username") {
+        usernames::canonical(&username)?;
     }
     let caller = match (request::bearer(request), text("token")) {
         (None, Some(token)) => {

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::records::{Identity, Marker, Organization, OrganizationKey, Profile, Record};
-use super::{Identities, MAX_RETRIES, password};
+use super::{Identities, MAX_RETRIES, password, usernames};
 use crate::error::Error;
 use crate::store::{Condition, Index, Query, StoreError, Write};
 use crate::time::now_rfc3339;
@@ -112,10 +112,7 @@ impl Identities {
         &self,
         new: NewIdentity,
     ) -> Result<(Identity, Option<Profile>), Error> {
-        let username = new.username.trim().to_lowercase();
-        if username.is_empty() {
-            return Err(Error::bad_request("username must be set"));
-        }
+        let username = usernames::canonical(&new.username)?;
         let password_hash = match new.password {
             Some(p) => Some(password::hash(p).await?),
             None => None,
@@ -215,7 +212,11 @@ impl Identities {
         org: &str,
         username: &str,
     ) -> Result<Option<Identity>, Error> {
-        self.identity_by_marker(Marker::username_key(org, username.trim()))
+        // A name that cannot be canonical names nobody.
+        let Ok(username) = usernames::canonical(username) else {
+            return Ok(None);
+        };
+        self.identity_by_marker(Marker::username_key(org, &username))
             .await
     }
 
@@ -243,14 +244,13 @@ impl Identities {
             if !change(&mut after)? {
                 return Ok(Some(after));
             }
-            after.username = after.username.trim().to_lowercase();
+            if after.username != before.username {
+                after.username = usernames::canonical(&after.username)?;
+            }
             after.email = after
                 .email
                 .map(|e| e.trim().to_lowercase())
                 .filter(|e| !e.is_empty());
-            if after.username.is_empty() {
-                return Err(Error::bad_request("username must be set"));
-            }
             after.updated_at = now_rfc3339();
             let mut writes = vec![Write::Put(
                 after.to_item()?,

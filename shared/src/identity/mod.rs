@@ -12,6 +12,7 @@ pub mod secrets;
 pub mod server_keys;
 mod sessions;
 pub mod tokens;
+pub mod usernames;
 
 use std::sync::Arc;
 

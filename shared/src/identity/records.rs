@@ -105,7 +105,7 @@ impl Record for OrganizationKey {
 pub struct Identity {
     pub id: String,
     pub organization_id: String,
-    /// Lower-cased: usernames are case-insensitive everywhere.
+    /// In its NFKC_Casefold form ([`super::usernames::canonical`]): compared that way everywhere.
     pub username: String,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -216,11 +216,9 @@ impl Marker {
         }
     }
 
+    /// `username` in its canonical form ([`super::usernames::canonical`]).
     pub fn username_key(org: &str, username: &str) -> Key {
-        Key::new(
-            format!("USERNAME#{org}#{}", username.to_lowercase()),
-            "UNIQUE",
-        )
+        Key::new(format!("USERNAME#{org}#{username}"), "UNIQUE")
     }
 
     pub fn external_key(org: &str, external_id: &str) -> Key {
