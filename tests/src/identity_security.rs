@@ -883,3 +883,52 @@ pub async fn lookalike_usernames_are_one_name(api: &Api) {
     }
     api.sign_in("robin", "robin-password", None).await;
 }
+
+/// Item 11: revoking a personal API key ends the CRM connections made with it (their `jwtToken`s fail and
+/// are not refreshed), and only those: a connection made with another key goes on.
+pub async fn revoking_a_key_ends_its_crm_connections_only(api: &Api) {
+    let kept_key = api.api_key("agent").await;
+    let token = api.sign_in("agent", "crm-user-password", None).await;
+    let revoked = api
+        .post("/users/me/api-keys")
+        .bearer(&token)
+        .json(json!({"name": "laptop"}))
+        .send()
+        .await;
+    let (revoked_id, revoked_key) = (revoked.str("id"), revoked.str("key"));
+    let doomed = [
+        api.crm_login(&revoked_key).await,
+        api.crm_login(&revoked_key).await,
+    ];
+    let kept = api.crm_login(&kept_key).await;
+    let contact = |jwt: String| async move {
+        api.get(&format!(
+            "/contact?jwtToken={jwt}&phoneNumber=%2B16505559876"
+        ))
+        .send()
+        .await
+    };
+    for jwt in doomed.iter().chain([&kept]) {
+        assert_eq!(contact(jwt.clone()).await.status, 200);
+    }
+    let revoke = api
+        .delete(&format!("/users/me/api-keys/{revoked_id}"))
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(revoke.status, 204, "{}", revoke.text);
+    for jwt in &doomed {
+        let reply = contact(jwt.clone()).await;
+        assert_eq!(
+            (reply.status, reply.text.as_str()),
+            (400, "Please go to Settings and authorize CRM platform")
+        );
+    }
+    assert_eq!(contact(kept).await.status, 200);
+    let login = api
+        .post("/apiKeyLogin")
+        .json(json!({"platform": "switchboard", "apiKey": revoked_key}))
+        .send()
+        .await;
+    assert_eq!(login.status, 400, "{}", login.text);
+}

@@ -188,6 +188,7 @@ macro_rules! identity_security_suite {
             logout_everywhere_does_not_trust_the_index,
             seed_contract,
             lookalike_usernames_are_one_name,
+            revoking_a_key_ends_its_crm_connections_only,
         );
     };
 }

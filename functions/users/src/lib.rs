@@ -284,7 +284,16 @@ async fn list_api_keys(app: &App, request: &Request) -> Result<Response<Body>> {
 
 async fn revoke_api_key(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    if app.identities.revoke_api_key(&caller.identity, id).await? {
+    // The CRM connections made with the key end with it (and only those).
+    let connections = app
+        .crm
+        .end_connections_of_key(&caller.identity.id, id)
+        .await?;
+    if app
+        .identities
+        .revoke_api_key(&caller.identity, id, connections)
+        .await?
+    {
         Ok(http::empty(204))
     } else {
         Err(Error::NotFound("API key not found".into()))
