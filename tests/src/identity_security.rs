@@ -609,21 +609,27 @@ pub async fn emails_are_unique_per_organization(api: &Api) {
     assert_eq!(sdk.status, 409, "{}", sdk.text);
 }
 
-/// Item 7: an anonymous sign-up as `ext:victim` does not take the server API's user `victim`.
-pub async fn server_api_users_cannot_be_squatted(api: &Api) {
+/// An anonymous sign-up as `ext:victim`, then the server API's upsert of user `victim`.
+async fn squat_then_upsert(api: &Api) -> (crate::api::Reply, crate::api::Reply) {
     let squatter = api
         .post("/accounts")
         .json(json!({"username": "ext:victim", "password": "squatter-password"}))
         .send()
         .await;
     assert_eq!(squatter.status, 201, "{}", squatter.text);
-    let created = api
+    let upsert = api
         .post("/api/v1/server/users/victim")
         .bearer(&sdk_token("victim", true, ORG_API_SECRET, 300))
         .json(json!({"user_info": {"fullName": "Victim"}}))
         .send()
         .await;
-    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(upsert.status, 200, "{}", upsert.text);
+    (squatter, upsert)
+}
+
+/// Item 7: an anonymous sign-up as `ext:victim` does not take the server API's user `victim`.
+pub async fn server_api_users_cannot_be_squatted(api: &Api) {
+    let (squatter, created) = squat_then_upsert(api).await;
     assert_eq!(created.body["data"]["created"], true);
     assert_ne!(created.body["data"]["user"]["id"], squatter.body["id"]);
     // The squatter's sign-in opens the squatter's account, not the server user's.
@@ -931,4 +937,159 @@ pub async fn revoking_a_key_ends_its_crm_connections_only(api: &Api) {
         .send()
         .await;
     assert_eq!(login.status, 400, "{}", login.text);
+}
+
+/// Writes an identity as the code before issue 11 did: lower-cased username with its marker (also for
+/// server-API identities), an email marker shared by every organization. Returns its id.
+async fn old_identity(
+    api: &Api,
+    username: &str,
+    email: Option<&str>,
+    external_id: Option<&str>,
+    locked: bool,
+) -> String {
+    use switchboard::identity::{Identity, Record};
+    use switchboard::store::{Condition, Item, Key, Write};
+    let now = switchboard::time::now_rfc3339();
+    let identity = Identity {
+        id: uuid::Uuid::now_v7().to_string(),
+        organization_id: ORG.into(),
+        username: username.to_lowercase(),
+        email: email.map(str::to_owned),
+        phone: None,
+        password_hash: Some(
+            switchboard::identity::password::hash("old-password".into())
+                .await
+                .unwrap(),
+        ),
+        type_id: "001".into(),
+        roles: Vec::new(),
+        locked,
+        failed_logins: if locked { 5 } else { 0 },
+        locked_until: None,
+        lockouts: 0,
+        signed_out_at: None,
+        external_id: external_id.map(str::to_owned),
+        profile_id: None,
+        created_at: now.clone(),
+        updated_at: now,
+        version: 0,
+    };
+    let marker = |pk: String| {
+        Write::Put(
+            Item::new(Key::new(pk, "UNIQUE"), json!({"identityId": identity.id})),
+            Condition::Absent,
+        )
+    };
+    let mut writes = vec![
+        Write::Put(identity.to_item().unwrap(), Condition::Absent),
+        marker(format!("USERNAME#{ORG}#{}", username.to_lowercase())),
+    ];
+    if let Some(email) = email {
+        writes.push(marker(format!("EMAIL#{email}")));
+    }
+    if let Some(external) = external_id {
+        writes.push(marker(format!("EXTID#{ORG}#{external}")));
+    }
+    api.app.store.transact(writes).await.unwrap();
+    identity.id
+}
+
+/// Item 14: `switchboard-local migrate` rewrites a store filled the old way (username and email markers,
+/// server-API usernames, the single lock, the shared CRM connection); a second run changes nothing, and a
+/// run after more old items were added (an interrupted migration) finishes the job.
+pub async fn migration_rewrites_an_old_store(api: &Api) {
+    use switchboard::crm::token::CrmTokens;
+    use switchboard::store::{Item, Key};
+    let strasse = old_identity(api, "Straße", Some("robin@example.com"), None, false).await;
+    let victim = old_identity(api, "ext:victim", None, Some("victim"), false).await;
+    let locked_out = old_identity(api, "guessed", None, None, true).await;
+    // The old CRM connection of one identity, and a jwtToken of it.
+    let connection = Item::new(
+        Key::new(format!("IDENT#{strasse}"), "CRM#switchboard"),
+        json!({"identityId": strasse, "platform": "switchboard", "connectionId": "old-connection", "createdAt": "2024-01-01T00:00:00.000Z"}),
+    );
+    api.app.store.create(connection).await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let jwt = CrmTokens::new(&api.app.config.crm_secret)
+        .issue(&strasse, "switchboard", "old-connection", now)
+        .unwrap();
+
+    // Half of it first, as if interrupted: then everything.
+    let report = api.app.identities.migrate(ORG).await.unwrap();
+    assert_eq!(
+        (report.migrated, report.conflicts.len()),
+        (3, 0),
+        "{report:?}"
+    );
+    let late = old_identity(api, "ﬁnn", Some("finn@example.com"), None, false).await;
+    let report = api.app.identities.migrate(ORG).await.unwrap();
+    assert_eq!(
+        (report.migrated, report.conflicts.len()),
+        (1, 0),
+        "{report:?}"
+    );
+    let again = api.app.identities.migrate(ORG).await.unwrap();
+    assert_eq!((again.identities, again.migrated), (5, 0), "{again:?}");
+
+    // Usernames by their canonical form.
+    let signed_in = guess(api, "STRASSE", "old-password").await;
+    assert_eq!(
+        signed_in.body["account"]["id"],
+        json!(strasse),
+        "{}",
+        signed_in.text
+    );
+    assert_eq!(
+        guess(api, "finn", "old-password").await.body["account"]["id"],
+        json!(late)
+    );
+    // Emails per organization.
+    let taken = api
+        .post("/accounts")
+        .json(json!({"username": "other", "password": "other-password", "email": "robin@example.com"}))
+        .send()
+        .await;
+    assert_eq!(
+        (taken.status, taken.message()),
+        (409, "An account with that email already exists")
+    );
+    second_organization(api).await;
+    let acme = api
+        .post("/api/v1/server/users/robin")
+        .bearer(&sdk_for("acme", "robin"))
+        .json(json!({"user_info": {"fullName": "Robin", "email": "robin@example.com"}}))
+        .send()
+        .await;
+    assert_eq!(acme.status, 200, "{}", acme.text);
+    // The server-API user keeps its external id and loses its username marker.
+    let (_, upsert) = squat_then_upsert(api).await;
+    assert_eq!(
+        (
+            upsert.body["data"]["created"].clone(),
+            upsert.body["data"]["user"]["id"].clone()
+        ),
+        (json!(false), json!(victim)),
+        "{}",
+        upsert.text
+    );
+    // The old lock after five failures is now a lockout, not the admin lock.
+    let account = api
+        .get(&format!("/accounts/{locked_out}"))
+        .bearer(&api.admin_token().await)
+        .send()
+        .await;
+    assert_eq!(account.body["locked"], false, "{}", account.text);
+    assert!(account.body["lockedUntil"].is_string(), "{}", account.text);
+    // The old CRM connection's jwtToken still works.
+    let contact = api
+        .get(&format!(
+            "/contact?jwtToken={jwt}&phoneNumber=%2B16505559876"
+        ))
+        .send()
+        .await;
+    assert_eq!(contact.status, 200, "{}", contact.text);
 }

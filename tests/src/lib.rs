@@ -189,6 +189,7 @@ macro_rules! identity_security_suite {
             seed_contract,
             lookalike_usernames_are_one_name,
             revoking_a_key_ends_its_crm_connections_only,
+            migration_rewrites_an_old_store,
         );
     };
 }

@@ -6,6 +6,7 @@ pub mod access;
 pub mod bootstrap;
 mod directory;
 pub mod lockout;
+pub mod migration;
 pub mod password;
 pub mod records;
 pub mod secrets;
