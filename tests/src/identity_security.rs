@@ -1001,6 +1001,8 @@ async fn old_identity(
 pub async fn migration_rewrites_an_old_store(api: &Api) {
     use switchboard::crm::token::CrmTokens;
     use switchboard::store::{Item, Key};
+    // A lockout long enough to be seen after the migration.
+    let api = &api.reconfigured(|config| config.lockout.seconds = 3600);
     let strasse = old_identity(api, "Straße", Some("robin@example.com"), None, false).await;
     let victim = old_identity(api, "ext:victim", None, Some("victim"), false).await;
     let locked_out = old_identity(api, "guessed", None, None, true).await;

@@ -166,10 +166,26 @@ async fn sign_up(app: &App, request: &Request) -> Result<Response<Body>> {
     Ok(http::json(201, &view))
 }
 
+/// `include=profile`, the only value of `include`.
+fn include_profile(request: &Request, problems: &mut Vec<String>) -> bool {
+    match request::query_param(request, "include").as_deref() {
+        None => false,
+        Some("profile") => true,
+        Some(_) => {
+            problems.push("request query/include must be equal to 'profile'".into());
+            false
+        }
+    }
+}
+
 async fn find_account(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
+    let mut problems = Vec::new();
+    let include = include_profile(request, &mut problems);
+    if !problems.is_empty() {
+        return Err(Error::invalid("Validation Error", problems));
+    }
     let account = account_for(app, &caller, id, false).await?;
-    let include = request::query_param(request, "include").as_deref() == Some("profile");
     Ok(http::json(
         200,
         &with_profile(app, &account, include).await?,
@@ -267,7 +283,16 @@ async fn refresh(app: &App, request: &Request) -> Result<Response<Body>> {
 /// Own sessions; an admin's `?all=true` lists the organization's.
 async fn list_sessions(app: &App, request: &Request) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    let all = request::query_param(request, "all").as_deref() == Some("true");
+    let all = match request::query_param(request, "all").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(Error::invalid(
+                "Validation Error",
+                vec!["request query/all must be one of true, false".into()],
+            ));
+        }
+    };
     if all {
         admin_only(app, &caller)?;
     }
@@ -359,14 +384,7 @@ async fn find_accounts(app: &App, request: &Request) -> Result<Response<Body>> {
     admin_only(app, &caller)?;
     let mut problems = Vec::new();
     let limit = request::bounded(request, "limit", 50, 1, 100, &mut problems);
-    let include = match request::query_param(request, "include").as_deref() {
-        None => false,
-        Some("profile") => true,
-        Some(_) => {
-            problems.push("request query/include must be equal to 'profile'".into());
-            false
-        }
-    };
+    let include = include_profile(request, &mut problems);
     let newest_first = match request::query_param(request, "sort").as_deref() {
         None | Some("createdAt") => false,
         Some("-createdAt") => true,
@@ -431,7 +449,12 @@ async fn update_account(app: &App, request: &Request, id: &str) -> Result<Respon
         ],
         open: false,
     };
-    let body = SCHEMA.check(request::json_body(request)?)?;
+    let body = match request::json_body(request)? {
+        Some(Value::Object(map)) if map.is_empty() => None,
+        body => body,
+    }
+    .ok_or_else(|| Error::bad_request("Request body is required"))?;
+    let body = SCHEMA.check(Some(body))?;
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
     // Everything that can be refused is checked before a one-time token is used up.
     if let Some(kind) = text("type") {

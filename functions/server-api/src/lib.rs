@@ -86,6 +86,13 @@ async fn upsert_user(app: &App, request: &Request, uid: &str) -> Result<Response
         .check(request::json_body(request)?)
         .map_err(|_| Error::bad_request("user_info is required"))?;
     let info = body["user_info"].as_object().cloned().unwrap_or_default();
+    for field in ["userId", "fullName", "email", "phone"] {
+        if info.get(field).is_some_and(|v| !v.is_string()) {
+            return Err(Error::bad_request(format!(
+                "user_info.{field} must be a string"
+            )));
+        }
+    }
     let text = |name: &str| info.get(name).and_then(Value::as_str).map(str::to_owned);
     if text("userId").as_deref().is_some_and(|id| id != uid) {
         return Err(Error::bad_request(

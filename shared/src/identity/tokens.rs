@@ -10,6 +10,8 @@ use crate::time::{now_rfc3339, unix_now};
 
 /// hoodie's default token timeout: two hours.
 pub const DEFAULT_TOKEN_TIMEOUT: i64 = 7200;
+/// A one-time token lasts a year at most.
+pub const MAX_TOKEN_TIMEOUT: i64 = 365 * 24 * 3600;
 
 /// `^[a-z][a-z0-9_-]*$`, hoodie's rule for token types.
 pub fn valid_token_type(kind: &str) -> bool {
@@ -33,6 +35,11 @@ impl Identities {
         let timeout = timeout.unwrap_or(DEFAULT_TOKEN_TIMEOUT);
         if timeout < 0 {
             return Err(Error::bad_request("timeout must be >= 0"));
+        }
+        if timeout > MAX_TOKEN_TIMEOUT {
+            return Err(Error::bad_request(format!(
+                "timeout must be <= {MAX_TOKEN_TIMEOUT}"
+            )));
         }
         let secret = secrets::generate("sb_ott_");
         let token = OneTimeToken {
