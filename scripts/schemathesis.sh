@@ -110,6 +110,13 @@ access_token=$(post_json /sessions \
   "{\"username\":\"$SWITCHBOARD_ADMIN_USERNAME\",\"password\":\"$SWITCHBOARD_ADMIN_PASSWORD\"}" accessToken)
 config="$work_dir/schemathesis.toml"
 excluded=()
+# Warnings shown (a "validation mismatch" is not), and those that mean a broken spec or setup, which fail.
+warnings='[warnings]
+display = ["missing_auth", "missing_test_data", "base_url_mismatch", "missing_deserializer", "unused_openapi_auth",
+  "unsupported_regex", "method_not_allowed", "unmatched_filter", "unresolvable_reference", "low_valid_rate",
+  "rate_limited", "dictionary_mismatch", "timeout_units"]
+fail-on = ["missing_deserializer", "unsupported_regex", "unmatched_filter", "unresolvable_reference",
+  "dictionary_mismatch"]'
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance
 
 setup_crm() {
@@ -135,12 +142,7 @@ setup_crm() {
   cat >"$config" <<TOML
 headers = { Authorization = "Bearer $jwt_token" }
 
-[warnings]
-display = ["missing_auth", "missing_test_data", "base_url_mismatch", "missing_deserializer", "unused_openapi_auth",
-  "unsupported_regex", "method_not_allowed", "unmatched_filter", "unresolvable_reference", "low_valid_rate",
-  "rate_limited", "dictionary_mismatch", "timeout_units"]
-fail-on = ["missing_deserializer", "unsupported_regex", "unmatched_filter", "unresolvable_reference",
-  "dictionary_mismatch"]
+$warnings
 
 [parameters]
 "query.jwtToken" = "$jwt_token"
@@ -215,12 +217,7 @@ setup_identity() {
   cat >"$config" <<TOML
 headers = { Authorization = "Bearer $access_token" }
 
-[warnings]
-display = ["missing_auth", "missing_test_data", "base_url_mismatch", "missing_deserializer", "unused_openapi_auth",
-  "unsupported_regex", "method_not_allowed", "unmatched_filter", "unresolvable_reference", "low_valid_rate",
-  "rate_limited", "dictionary_mismatch", "timeout_units"]
-fail-on = ["missing_deserializer", "unsupported_regex", "unmatched_filter", "unresolvable_reference",
-  "dictionary_mismatch"]
+$warnings
 
 [parameters]
 "path.accountId" = "$user"
