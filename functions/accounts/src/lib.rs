@@ -396,6 +396,11 @@ async fn find_accounts(app: &App, request: &Request) -> Result<Response<Body>> {
     if !problems.is_empty() {
         return Err(Error::invalid("Validation Error", problems));
     }
+    // Only a cursor this listing issued is one; an empty one never is, whatever else is asked.
+    let cursor = request::query_param(request, "cursor");
+    if cursor.as_deref() == Some("") {
+        return Err(Error::bad_request("Invalid pagination cursor"));
+    }
     let org = caller.identity.organization_id.clone();
     let single = if let Some(username) = request::query_param(request, "username") {
         Some(app.identities.identity_by_username(&org, &username).await?)
@@ -415,12 +420,7 @@ async fn find_accounts(app: &App, request: &Request) -> Result<Response<Body>> {
         ),
         None => {
             app.identities
-                .list_identities(
-                    &org,
-                    limit as u32,
-                    newest_first,
-                    request::query_param(request, "cursor"),
-                )
+                .list_identities(&org, limit as u32, newest_first, cursor)
                 .await?
         }
     };
