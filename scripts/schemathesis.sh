@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Property-based API testing of the CRM extension routes against docs/openapi-crm.yaml with Schemathesis
-# (PyPI `schemathesis`, installed into .tools/schemathesis on first use): builds and starts switchboard-local
-# on a free loopback port with a temporary data dir and a bootstrapped organization, connects the admin to
-# the CRM (session -> personal API key -> POST /apiKeyLogin -> jwtToken), creates one contact and one call log
-# so that GET /contact and GET /callLog have something to match, then runs Schemathesis with that jwtToken
-# (checks: no 5xx, documented status codes, content types, headers and response schemas) and stops the
-# server (also on failure or Ctrl-C).
+# Property-based API testing against an OpenAPI file with Schemathesis (PyPI `schemathesis`, installed into
+# .tools/schemathesis on first use): builds and starts switchboard-local on a free loopback port with a
+# temporary data dir and a bootstrapped organization, prepares the credentials and ids the spec's operations
+# need, runs Schemathesis (checks: no 5xx, documented status codes, content types, headers and response
+# schemas) and stops the server (also on failure or Ctrl-C).
 #
-# POST /unAuthorize is excluded: it revokes the jwtToken (every token of the connection), after which
-# every other operation would only see 400. The Rust tests cover it (tests/src/crm.rs).
+# docs/openapi-crm.yaml (the default): connects the admin to the CRM (session -> personal API key ->
+# POST /apiKeyLogin -> jwtToken), creates one contact and one call log so that GET /contact and GET /callLog
+# have something to match, and runs with that jwtToken. POST /unAuthorize is excluded: it revokes the
+# jwtToken (every token of the connection), after which every other operation would only see 400. The Rust
+# tests cover it (tests/src/crm.rs).
+#
+# docs/openapi-identity.yaml: runs with an admin token, and gives each operation that takes an id a real one
+# (an account with a profile, a one-time token, a role, a session, an API key, a server-API user with a token
+# the organization's SDK would sign); operations that remove or change what others use get an item of their
+# own, and DELETE /sessions (log out everywhere) runs with a token of its own.
 #
 # Any finding fails the run (non-zero exit). Environment knobs:
 #   SCHEMATHESIS_VERSION       version to install (default below)
@@ -72,61 +78,71 @@ for attempt in $(seq 1 100); do
   sleep 0.2
 done
 
-# POSTs JSON and prints one field of the JSON answer (a dotted path); fails loudly on a non-2xx answer or a
-# missing field. usage: post_json PATH BODY FIELD [BEARER]
+# Sends JSON (POST unless METHOD says otherwise) and prints fields of the JSON answer (dotted paths,
+# comma-separated; printed space-separated); fails loudly on a non-2xx answer or a missing field.
+# usage: post_json PATH BODY FIELDS [BEARER [METHOD]]
 post_json() {
-  python3 - "$base_url$1" "$2" "$3" "${4:-}" <<'PY'
+  python3 - "$base_url$1" "$2" "$3" "${4:-}" "${5:-POST}" <<'PY'
 import json, sys, urllib.error, urllib.request
-url, body, field, bearer = sys.argv[1:5]
+url, body, fields, bearer, method = sys.argv[1:6]
 headers = {"content-type": "application/json"}
 if bearer:
     headers["authorization"] = "Bearer " + bearer
-request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+request = urllib.request.Request(url, data=body.encode() or None, headers=headers, method=method)
 try:
     with urllib.request.urlopen(request, timeout=10) as response:
         answer = json.load(response)
 except urllib.error.HTTPError as e:
-    sys.exit(f"POST {url} -> {e.code}: {e.read().decode(errors='replace')}")
-value = answer
-for name in field.split("."):
-    value = value.get(name) if isinstance(value, dict) else None
-if not value:
-    sys.exit(f"POST {url}: no {field} in {answer}")
-print(value)
+    sys.exit(f"{method} {url} -> {e.code}: {e.read().decode(errors='replace')}")
+values = []
+for field in filter(None, fields.split(",")):
+    value = answer
+    for name in field.split("."):
+        value = value.get(name) if isinstance(value, dict) else None
+    if not value:
+        sys.exit(f"{method} {url}: no {field} in {answer}")
+    values.append(str(value))
+print(" ".join(values))
 PY
 }
 
 access_token=$(post_json /sessions \
   "{\"username\":\"$SWITCHBOARD_ADMIN_USERNAME\",\"password\":\"$SWITCHBOARD_ADMIN_PASSWORD\"}" accessToken)
-api_key=$(post_json /users/me/api-keys '{}' key "$access_token")
-jwt_token=$(post_json /apiKeyLogin "{\"platform\":\"switchboard\",\"apiKey\":\"$api_key\"}" jwtToken)
-# Data for matches: one contact (the number of GET /contact's example) and one call log (a session id of
-# this run, so that a reused DynamoDB table does not already hold it), so that the match branches answer,
-# not only the "not found" ones.
-contact_id=$(post_json /contact \
-  '{"phoneNumber":"+16505559876","newContactName":"Schemathesis Contact","newContactType":"Contact"}' \
-  contact.id "$jwt_token")
-logged_session="st-$(date +%s)-$$"
-post_json /callLog "{\"logInfo\":{\"sessionId\":\"$logged_session\",\"direction\":\"Outbound\",\"from\":{\"phoneNumber\":\"+18885287464\"},\"to\":{\"phoneNumber\":\"+16505559876\"},\"startTime\":1713752379489,\"duration\":13,\"result\":\"Call connected\"},\"contactId\":\"$contact_id\",\"contactName\":\"Schemathesis Contact\",\"note\":\"first note\"}" \
-  logId "$jwt_token" >/dev/null
-
-# The token goes in the jwtToken query parameter of every operation (App Connect's way) and, for any request
-# where Schemathesis leaves that optional parameter out, as a bearer token too. Dictionaries make half of the
-# generated values real ones: the API key in POST /apiKeyLogin (a login joins the existing connection, so the
-# token stays valid), numbers with and without a match in GET /contact, and logged session ids in
-# GET /callLog. POST /apiKeyLogin refuses every generated key but
-# those (400 Invalid API key), which Schemathesis would report as a "validation mismatch" warning: that one
-# is not shown; warnings that mean a broken spec or setup fail the run.
 config="$work_dir/schemathesis.toml"
-cat >"$config" <<TOML
-headers = { Authorization = "Bearer $jwt_token" }
-
-[warnings]
+excluded=()
+# Warnings shown (a "validation mismatch" is not), and those that mean a broken spec or setup, which fail.
+warnings='[warnings]
 display = ["missing_auth", "missing_test_data", "base_url_mismatch", "missing_deserializer", "unused_openapi_auth",
   "unsupported_regex", "method_not_allowed", "unmatched_filter", "unresolvable_reference", "low_valid_rate",
   "rate_limited", "dictionary_mismatch", "timeout_units"]
 fail-on = ["missing_deserializer", "unsupported_regex", "unmatched_filter", "unresolvable_reference",
-  "dictionary_mismatch"]
+  "dictionary_mismatch"]'
+checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance
+
+setup_crm() {
+  api_key=$(post_json /users/me/api-keys '{}' key "$access_token")
+  jwt_token=$(post_json /apiKeyLogin "{\"platform\":\"switchboard\",\"apiKey\":\"$api_key\"}" jwtToken)
+  # Data for matches: one contact (the number of GET /contact's example) and one call log (a session id of
+  # this run, so that a reused DynamoDB table does not already hold it), so that the match branches answer,
+  # not only the "not found" ones.
+  contact_id=$(post_json /contact \
+    '{"phoneNumber":"+16505559876","newContactName":"Schemathesis Contact","newContactType":"Contact"}' \
+    contact.id "$jwt_token")
+  logged_session="st-$(date +%s)-$$"
+  post_json /callLog "{\"logInfo\":{\"sessionId\":\"$logged_session\",\"direction\":\"Outbound\",\"from\":{\"phoneNumber\":\"+18885287464\"},\"to\":{\"phoneNumber\":\"+16505559876\"},\"startTime\":1713752379489,\"duration\":13,\"result\":\"Call connected\"},\"contactId\":\"$contact_id\",\"contactName\":\"Schemathesis Contact\",\"note\":\"first note\"}" \
+    logId "$jwt_token" >/dev/null
+
+  # The token goes in the jwtToken query parameter of every operation (App Connect's way) and, for any request
+  # where Schemathesis leaves that optional parameter out, as a bearer token too. Dictionaries make half of the
+  # generated values real ones: the API key in POST /apiKeyLogin (a login joins the existing connection, so the
+  # token stays valid), numbers with and without a match in GET /contact, and logged session ids in
+  # GET /callLog. POST /apiKeyLogin refuses every generated key but
+  # those (400 Invalid API key), which Schemathesis would report as a "validation mismatch" warning: that one
+  # is not shown; warnings that mean a broken spec or setup fail the run.
+  cat >"$config" <<TOML
+headers = { Authorization = "Bearer $jwt_token" }
+
+$warnings
 
 [parameters]
 "query.jwtToken" = "$jwt_token"
@@ -155,6 +171,143 @@ parameters = { "query.phoneNumber" = { dictionary = "phone-numbers", probability
 include-operation-id = "findCallLogs"
 parameters = { "query.sessionIds" = { dictionary = "session-ids", probability = 0.5 } }
 TOML
+  excluded=(--exclude-operation-id unAuthorize)
+}
+
+# One account, its id (and with `profile`, its profile id): usage: account USERNAME [profile]
+account() {
+  local body="{\"username\":\"$1\",\"password\":\"$1-password\"}"
+  if [ "${2:-}" = profile ]; then
+    body="{\"username\":\"$1\",\"password\":\"$1-password\",\"profile\":{\"name\":\"$1\"}}"
+    post_json /accounts "$body" id,profile.id "$access_token"
+  else
+    post_json /accounts "$body" id "$access_token"
+  fi
+}
+
+# An HS256 token as the organization's server SDK signs it, for user $1.
+sdk_token() {
+  python3 - "$1" "$SWITCHBOARD_ORG_API_KEY" "$SWITCHBOARD_ORG_ID" "$SWITCHBOARD_ORG_API_SECRET" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+user, key, org, secret = sys.argv[1:5]
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+now = int(time.time())
+head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = b64(json.dumps({"user_id": user, "api_key": key, "org_id": org, "iat": now, "exp": now + 3600}).encode())
+signature = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+print(f"{head}.{body}.{b64(signature)}")
+PY
+}
+
+setup_identity() {
+  local run user user_profile bare patched gone doomed_profile token_id session refresh ended key_id victim server
+  run="st$(date +%s)$$"
+  read -r user user_profile <<<"$(account "$run-user" profile)"
+  bare=$(account "$run-bare")
+  patched=$(account "$run-patched")
+  gone=$(account "$run-gone")
+  read -r _ doomed_profile <<<"$(account "$run-doomed" profile)"
+  token_id=$(post_json "/accounts/$user/tokens" '{"type":"invite"}' id "$access_token")
+  post_json "/accounts/$user/roles/st-role" '' '' "$access_token" PUT >/dev/null
+  read -r session refresh <<<"$(post_json /sessions "{\"username\":\"$run-user\",\"password\":\"$run-user-password\"}" id,refreshToken)"
+  ended=$(post_json /sessions "{\"username\":\"$run-user\",\"password\":\"$run-user-password\"}" id)
+  key_id=$(post_json /users/me/api-keys '{}' id "$access_token")
+  victim=$(post_json /sessions "{\"username\":\"$run-gone\",\"password\":\"$run-gone-password\"}" accessToken)
+  server=$(sdk_token "$run-uid")
+  cat >"$config" <<TOML
+headers = { Authorization = "Bearer $access_token" }
+
+$warnings
+
+[parameters]
+"path.accountId" = "$user"
+"path.profileId" = "$user_profile"
+"path.identityId" = "$user"
+"path.tokenId" = "$token_id"
+"path.role" = "st-role"
+"path.sessionId" = "$session"
+"path.keyId" = "$key_id"
+"path.uid" = "$run-uid"
+
+[dictionaries.usernames]
+values = ["$run-user", "$run-bare", "admin"]
+
+[dictionaries.refresh-tokens]
+values = ["$refresh"]
+
+[dictionaries.api-keys]
+values = ["$SWITCHBOARD_ORG_API_KEY"]
+
+[[operations]]
+include-operation-id = "createUser"
+parameters = { "body.identityId" = "$bare" }
+
+[[operations]]
+include-operation-id = "removeAccount"
+parameters = { "path.accountId" = "$gone" }
+
+[[operations]]
+include-operation-id = "deleteUser"
+parameters = { "path.profileId" = "$doomed_profile" }
+
+[[operations]]
+include-operation-id = "removeSession"
+parameters = { "path.sessionId" = "$ended" }
+
+[[operations]]
+include-operation-id = "removeAllSessions"
+headers = { Authorization = "Bearer $victim" }
+
+[[operations]]
+include-operation-id = "refreshSession"
+parameters = { "body.refreshToken" = { dictionary = "refresh-tokens", probability = 0.5 } }
+
+[[operations]]
+include-operation-id = "validateKey"
+parameters = { "body.api_key" = { dictionary = "api-keys", probability = 0.5 } }
+
+# Valid data the server refuses for reasons a JSON schema cannot say: a username with control, format or
+# bidi characters (Unicode categories), an update that changes nothing (seed 003: 400 Failed to update user),
+# a user_info.userId that differs from the path's uid, a cursor the server did not sign, a timeout written
+# as a float (`5.0`: JSON Schema calls it an integer, the server wants an integer literal).
+[[operations]]
+include-operation-id = "findAccounts"
+parameters = { "query.username" = { dictionary = "usernames", probability = 0.5 } }
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "404"] } }
+
+[[operations]]
+include-operation-id = "addToken"
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "404"] } }
+
+[[operations]]
+include-operation-id = "signUp"
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "409"] } }
+
+[[operations]]
+include-operation-id = "updateAccount"
+parameters = { "path.accountId" = "$patched" }
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "404", "409"] } }
+
+[[operations]]
+include-operation-id = "updateUser"
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "404", "409"] } }
+
+[[operations]]
+include-operation-id = "serverUpsertUser"
+headers = { Authorization = "Bearer $server" }
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "409"] } }
+
+[[operations]]
+include-operation-id = "serverDeleteUser"
+headers = { Authorization = "Bearer $server" }
+TOML
+}
+
+case "$spec" in
+  # Every check, also that the spec's valid data is accepted and its invalid data refused.
+  *openapi-identity.yaml) setup_identity && checks=all ;;
+  *) setup_crm ;;
+esac
 
 seed_args=()
 if [ -n "${SCHEMATHESIS_SEED:-}" ]; then
@@ -164,12 +317,12 @@ fi
 # One worker: Schemathesis's threads call ast.parse concurrently (Hypothesis describing lambdas), which on
 # CPython 3.11.7 here sometimes fails with "SystemError: AST constructor recursion depth mismatch"
 # (CPython gh-106905), a Schemathesis "Runtime Error" unrelated to the server. A run takes seconds anyway.
-echo "==> schemathesis $st_version: $spec against $base_url (POST /unAuthorize excluded)"
+echo "==> schemathesis $st_version: $spec against $base_url ${excluded[*]}"
 status=0
 "$venv/bin/schemathesis" --config-file "$config" run "$spec" \
   --url "$base_url" \
-  --exclude-operation-id unAuthorize \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
+  "${excluded[@]}" \
+  --checks "$checks" \
   --max-examples "$max_examples" \
   --workers 1 \
   --request-timeout 10 \

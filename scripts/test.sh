@@ -26,7 +26,11 @@ cargo test --workspace --all-targets "$@"
 # The official ContactsManager SDK against the local server (skipped when cargo test got a filter).
 if [ $# -eq 0 ]; then
   scripts/sdk-test.sh
-  # The CRM extension API against its OpenAPI file, on the embedded store and on DynamoDB Local.
-  scripts/schemathesis.sh
-  AWS_ENDPOINT_URL_DYNAMODB=$SWITCHBOARD_TEST_DYNAMODB_URL SWITCHBOARD_TABLE="schemathesis-$$" scripts/schemathesis.sh
+  # The CRM extension API and the identity routes against their OpenAPI files, on the embedded store and on
+  # DynamoDB Local.
+  for spec in docs/openapi-crm.yaml docs/openapi-identity.yaml; do
+    SCHEMATHESIS_SPEC=$spec scripts/schemathesis.sh
+    AWS_ENDPOINT_URL_DYNAMODB=$SWITCHBOARD_TEST_DYNAMODB_URL SWITCHBOARD_TABLE="schemathesis-$$-$(basename "$spec" .yaml)" \
+      SCHEMATHESIS_SPEC=$spec scripts/schemathesis.sh
+  done
 fi

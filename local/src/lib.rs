@@ -2,6 +2,8 @@
 //! `template.yaml`. Requests are turned into the `lambda_http::Request` API Gateway would deliver (path and
 //! query parameters included), so handlers run exactly the code they run in Lambda.
 
+pub mod first_start;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -13,14 +13,24 @@ use switchboard::config::{Config, Storage};
 use switchboard::identity::bootstrap::{Bootstrap, VARIABLES};
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
-const USAGE: &str = "usage: switchboard-local [bootstrap] [--addr HOST:PORT | --port PORT] [--data-dir DIR]
+const USAGE: &str = "usage: switchboard-local [bootstrap | migrate [--org ID]...] [--addr HOST:PORT | --port PORT] [--data-dir DIR]
 
   bootstrap   create the organization and admin named by SWITCHBOARD_ORG_ID, SWITCHBOARD_ORG_API_KEY,
               SWITCHBOARD_ORG_API_SECRET, SWITCHBOARD_ADMIN_USERNAME and SWITCHBOARD_ADMIN_PASSWORD (if missing),
-              then exit. Uses DynamoDB when SWITCHBOARD_TABLE is set, so it also bootstraps a deployed stack.";
+              and (break-glass) unlock that admin and give it SWITCHBOARD_ADMIN_PASSWORD, then exit. Uses
+              DynamoDB when SWITCHBOARD_TABLE is set, so it also bootstraps and recovers a deployed stack.
+
+  migrate     rewrite the identities of the organizations named by --org (default: SWITCHBOARD_ORG_ID or
+              `default`) written by an older Switchboard into today's layout, then exit. Idempotent: run it
+              again after an interruption. Uses DynamoDB when SWITCHBOARD_TABLE is set.
+
+With no variables, the first start on the embedded store creates the default organization and an admin
+with a generated password and API key, prints them once and keeps them in the data directory.";
 
 struct Options {
     bootstrap_only: bool,
+    migrate: bool,
+    organizations: Vec<String>,
     addr: SocketAddr,
     data_dir: Option<PathBuf>,
 }
@@ -29,6 +39,8 @@ fn options() -> Result<Options, String> {
     let mut addr = std::env::var("SWITCHBOARD_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.into());
     let mut data_dir = None;
     let mut bootstrap_only = false;
+    let mut migrate = false;
+    let mut organizations = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -40,6 +52,8 @@ fn options() -> Result<Options, String> {
             "--port" => addr = format!("127.0.0.1:{}", value()?),
             "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
             "bootstrap" => bootstrap_only = true,
+            "migrate" => migrate = true,
+            "--org" => organizations.push(value()?),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -49,26 +63,47 @@ fn options() -> Result<Options, String> {
         .map_err(|e| format!("invalid address {addr}: {e}"))?;
     Ok(Options {
         bootstrap_only,
+        migrate,
+        organizations,
         addr,
         data_dir,
     })
 }
 
-fn first_run_hint(addr: SocketAddr) -> String {
-    format!(
-        "No organization yet. Create one and its admin (idempotent, safe to leave set):
-
-    SWITCHBOARD_ORG_ID=default SWITCHBOARD_ORG_API_KEY=my-api-key \\
-    SWITCHBOARD_ORG_API_SECRET=$(openssl rand -hex 32) \\
-    SWITCHBOARD_ADMIN_USERNAME=admin SWITCHBOARD_ADMIN_PASSWORD='choose-a-long-one' \\
-    cargo run -p switchboard-local
-
-Then get an admin token:
-
-    curl -s -X POST http://{addr}/sessions -H 'content-type: application/json' \\
-      -d '{{\"username\":\"admin\",\"password\":\"choose-a-long-one\"}}'
-"
-    )
+/// `switchboard-local migrate`: each organization in turn; conflicts are listed for the operator.
+async fn migrate(app: &App, organizations: &[String]) -> ExitCode {
+    let default = [app.config.default_organization.clone()];
+    let organizations = if organizations.is_empty() {
+        &default[..]
+    } else {
+        organizations
+    };
+    let mut clean = true;
+    for org in organizations {
+        match app.identities.migrate(org).await {
+            Ok(report) => {
+                println!(
+                    "{org}: {} identities, {} migrated, {} left as they were",
+                    report.identities,
+                    report.migrated,
+                    report.conflicts.len()
+                );
+                for conflict in &report.conflicts {
+                    println!("  {conflict}");
+                }
+                clean &= report.conflicts.is_empty();
+            }
+            Err(e) => {
+                eprintln!("switchboard-local: migrating {org} failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    }
 }
 
 async fn shutdown() {
@@ -121,6 +156,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if options.migrate {
+        return migrate(&app, &options.organizations).await;
+    }
     let bootstrap = match Bootstrap::from_env(|name| std::env::var(name).ok()) {
         Ok(bootstrap) => bootstrap,
         Err(e) => {
@@ -129,19 +167,27 @@ async fn main() -> ExitCode {
         }
     };
     match &bootstrap {
-        Some(settings) => match app.identities.bootstrap(settings).await {
-            Ok(report) => tracing::info!(
-                organization = settings.organization_id,
-                organization_created = report.organization_created,
-                admin = settings.admin_username,
-                admin_created = report.admin_created,
-                "bootstrap"
-            ),
-            Err(e) => {
-                eprintln!("switchboard-local: bootstrap failed: {e}");
-                return ExitCode::FAILURE;
+        Some(settings) => {
+            let report = if options.bootstrap_only {
+                app.identities.break_glass(settings).await
+            } else {
+                app.identities.bootstrap(settings).await
+            };
+            match report {
+                Ok(report) => tracing::info!(
+                    organization = settings.organization_id,
+                    organization_created = report.organization_created,
+                    admin = settings.admin_username,
+                    admin_created = report.admin_created,
+                    admin_recovered = report.admin_recovered,
+                    "bootstrap"
+                ),
+                Err(e) => {
+                    eprintln!("switchboard-local: bootstrap failed: {e}");
+                    return ExitCode::FAILURE;
+                }
             }
-        },
+        }
         None if options.bootstrap_only => {
             eprintln!(
                 "switchboard-local: bootstrap needs {}",
@@ -150,12 +196,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         None => {
-            if let Ok(None) = app
-                .identities
-                .organization(&app.config.default_organization)
-                .await
-            {
-                println!("{}", first_run_hint(options.addr));
+            if let Storage::Embedded { dir } = &app.config.storage {
+                match switchboard_local::first_start::first_start(&app, dir).await {
+                    Ok(Some(message)) => println!("{message}"),
+                    Ok(None) => {}
+                    Err(e) => {
+                        eprintln!("switchboard-local: first start failed: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
             }
         }
     }

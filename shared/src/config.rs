@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 
-use crate::identity::IdentityTypes;
+use crate::identity::{IdentityTypes, Lockout};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub const TABLE: &str = "SWITCHBOARD_TABLE";
@@ -88,6 +88,9 @@ pub struct Config {
     pub identity_types: IdentityTypes,
     /// The API's public base URL for the CRM manifest (`SWITCHBOARD_PUBLIC_URL`); else the request's origin.
     pub public_url: Option<String>,
+    /// Failed sign-in lockout (`SWITCHBOARD_MAX_FAILED_SIGN_INS`, `SWITCHBOARD_LOCKOUT_SECONDS`,
+    /// `SWITCHBOARD_LOCKOUT_MAX_SECONDS`; default 5 failures, 15 minutes growing to a day).
+    pub lockout: Lockout,
 }
 
 fn identity_settings(env: &impl Fn(&str) -> Option<String>) -> (String, IdentityTypes) {
@@ -135,6 +138,7 @@ impl Config {
             default_organization,
             identity_types,
             public_url: optional(&env, PUBLIC_URL),
+            lockout: Lockout::from_env(&env)?,
         })
     }
 
@@ -169,6 +173,7 @@ impl Config {
             default_organization,
             identity_types,
             public_url: optional(&env, PUBLIC_URL),
+            lockout: Lockout::from_env(&env)?,
         })
     }
 
@@ -211,8 +216,9 @@ fn local_secret(dir: &Path, name: &'static str) -> Result<Secret, ConfigError> {
     Ok(secret)
 }
 
+/// Creates `path` (never overwrites it) readable by its owner only.
 #[cfg(unix)]
-fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+pub fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
@@ -224,7 +230,7 @@ fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+pub fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
     std::fs::write(path, value)
 }
 

@@ -19,11 +19,13 @@ pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef0123";
 pub const CRM_SECRET: &str = "test-crm-secret-0123456789abcdef0123";
+/// The failed sign-in lockout of the tests, short enough to wait out.
+pub const LOCKOUT_SECONDS: i64 = 2;
 
 pub struct Api {
     pub app: Arc<App>,
     routes: Vec<Route>,
-    _dir: tempfile::TempDir,
+    _dir: Arc<tempfile::TempDir>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +58,7 @@ pub fn config(dir: &std::path::Path) -> Config {
         |name| match name {
             "SWITCHBOARD_TOKEN_SECRET" => Some(TOKEN_SECRET.into()),
             "APP_SERVER_SECRET_KEY" => Some(CRM_SECRET.into()),
+            "SWITCHBOARD_LOCKOUT_SECONDS" => Some(LOCKOUT_SECONDS.to_string()),
             _ => None,
         },
         Some(dir.into()),
@@ -108,7 +111,18 @@ impl Api {
         Self {
             app,
             routes: routes(),
-            _dir: dir,
+            _dir: Arc::new(dir),
+        }
+    }
+
+    /// The same store seen through an app with another configuration.
+    pub fn reconfigured(&self, change: impl FnOnce(&mut Config)) -> Api {
+        let mut config = self.app.config.clone();
+        change(&mut config);
+        Self {
+            app: App::with_store(config, self.app.store.clone()),
+            routes: routes(),
+            _dir: self._dir.clone(),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod crm;
 pub mod extension;
 pub mod iam;
 pub mod identity;
+pub mod identity_security;
 pub mod resilience;
 pub mod wire;
 
@@ -190,6 +191,29 @@ macro_rules! identity_suite {
             guests_read_but_do_not_write,
             refused_updates_keep_the_token,
             path_ids_are_percent_decoded,
+        );
+    };
+}
+
+/// The identity security suite (issue 11) on the [`api::Api`] `$api` yields: every case, listed once.
+#[macro_export]
+macro_rules! identity_security_suite {
+    ($api:expr) => {
+        $crate::api_suite!($api; identity_security;
+            parallel_guesses_cannot_pass_the_lockout,
+            a_locked_account_is_no_password_oracle,
+            failed_sign_in_lockout_is_temporary_and_blocks_sign_in_only,
+            bootstrap_is_the_break_glass_for_the_admin,
+            password_less_identities_are_never_locked_by_guessing,
+            tenants_cannot_reach_each_other,
+            emails_are_unique_per_organization,
+            server_api_users_cannot_be_squatted,
+            concurrent_first_upserts_all_succeed,
+            logout_everywhere_does_not_trust_the_index,
+            seed_contract,
+            lookalike_usernames_are_one_name,
+            revoking_a_key_ends_its_crm_connections_only,
+            migration_rewrites_an_old_store,
         );
     };
 }

@@ -328,6 +328,7 @@ async fn a_paused_dynamodb_answers_503_in_time_and_loses_nothing() {
                 &ProfileFilter {
                     name: Some(username.clone()),
                     identity_id: None,
+                    fields: Vec::new(),
                     page: 1,
                     limit: 10,
                 },

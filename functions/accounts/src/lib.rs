@@ -10,12 +10,12 @@ use serde_json::{Map, Value, json};
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
 use switchboard::identity::{
-    Identity, NewIdentity, OneTimeToken, Principal, SessionContext, password, tokens,
+    ADMIN_REQUIRED, Identity, NOT_AUTHORIZED, NewIdentity, OneTimeToken, Principal, SessionContext,
+    password, tokens, usernames,
 };
 use switchboard::request::{self, Kind, Schema};
 use switchboard::{App, Result};
 
-const NOT_AUTHORIZED: &str = "Identity is not authorized to access this resource";
 const ACCOUNT_NOT_FOUND: &str = "Account not found";
 const SESSION_INVALID: &str = "Session invalid";
 
@@ -130,9 +130,7 @@ async fn sign_up(app: &App, request: &Request) -> Result<Response<Body>> {
     let type_id = match text("type") {
         Some(kind) => {
             let caller = app.principal(request).await?;
-            if !app.is_admin(&caller) {
-                return Err(forbidden());
-            }
+            admin_only(app, &caller)?;
             check_type(app, &kind)?;
             kind
         }
@@ -168,10 +166,26 @@ async fn sign_up(app: &App, request: &Request) -> Result<Response<Body>> {
     Ok(http::json(201, &view))
 }
 
+/// `include=profile`, the only value of `include`.
+fn include_profile(request: &Request, problems: &mut Vec<String>) -> bool {
+    match request::query_param(request, "include").as_deref() {
+        None => false,
+        Some("profile") => true,
+        Some(_) => {
+            problems.push("request query/include must be equal to 'profile'".into());
+            false
+        }
+    }
+}
+
 async fn find_account(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
+    let mut problems = Vec::new();
+    let include = include_profile(request, &mut problems);
+    if !problems.is_empty() {
+        return Err(Error::invalid("Validation Error", problems));
+    }
     let account = account_for(app, &caller, id, false).await?;
-    let include = request::query_param(request, "include").as_deref() == Some("profile");
     Ok(http::json(
         200,
         &with_profile(app, &account, include).await?,
@@ -194,9 +208,7 @@ async fn remove_account(app: &App, request: &Request, id: &str) -> Result<Respon
 /// `POST /accounts/{id}/tokens` (admin): a one-time token; its secret is in the answer only.
 async fn add_token(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    if !app.is_admin(&caller) {
-        return Err(forbidden());
-    }
+    admin_only(app, &caller)?;
     const SCHEMA: Schema = Schema {
         fields: &[
             ("type", Kind::String, true),
@@ -271,9 +283,18 @@ async fn refresh(app: &App, request: &Request) -> Result<Response<Body>> {
 /// Own sessions; an admin's `?all=true` lists the organization's.
 async fn list_sessions(app: &App, request: &Request) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    let all = request::query_param(request, "all").as_deref() == Some("true");
-    if all && !app.is_admin(&caller) {
-        return Err(forbidden());
+    let all = match request::query_param(request, "all").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(Error::invalid(
+                "Validation Error",
+                vec!["request query/all must be one of true, false".into()],
+            ));
+        }
+    };
+    if all {
+        admin_only(app, &caller)?;
     }
     let owner = (!all).then_some(caller.identity.id.as_str());
     let sessions = app
@@ -327,21 +348,19 @@ async fn remove_session(app: &App, request: &Request, id: &str) -> Result<Respon
 /// Logout everywhere: every session of the caller, this one included.
 async fn remove_all_sessions(app: &App, request: &Request) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    let ended = app
-        .identities
-        .revoke_sessions(&caller.identity.organization_id, &caller.identity.id, None)
-        .await?;
+    let ended = app.identities.sign_out_everywhere(&caller.identity).await?;
     Ok(http::json(
         200,
         &ended.iter().map(|s| s.view()).collect::<Vec<_>>(),
     ))
 }
 
+/// Admin-only routes refuse with the seed's admin message; admin-or-owner ones with [`forbidden`].
 fn admin_only(app: &App, caller: &Principal) -> Result<()> {
     if app.is_admin(caller) {
         Ok(())
     } else {
-        Err(forbidden())
+        Err(Error::Forbidden(ADMIN_REQUIRED.into()))
     }
 }
 
@@ -365,14 +384,7 @@ async fn find_accounts(app: &App, request: &Request) -> Result<Response<Body>> {
     admin_only(app, &caller)?;
     let mut problems = Vec::new();
     let limit = request::bounded(request, "limit", 50, 1, 100, &mut problems);
-    let include = match request::query_param(request, "include").as_deref() {
-        None => false,
-        Some("profile") => true,
-        Some(_) => {
-            problems.push("request query/include must be equal to 'profile'".into());
-            false
-        }
-    };
+    let include = include_profile(request, &mut problems);
     let newest_first = match request::query_param(request, "sort").as_deref() {
         None | Some("createdAt") => false,
         Some("-createdAt") => true,
@@ -383,6 +395,11 @@ async fn find_accounts(app: &App, request: &Request) -> Result<Response<Body>> {
     };
     if !problems.is_empty() {
         return Err(Error::invalid("Validation Error", problems));
+    }
+    // Only a cursor this listing issued is one; an empty one never is, whatever else is asked.
+    let cursor = request::query_param(request, "cursor");
+    if cursor.as_deref() == Some("") {
+        return Err(Error::bad_request("Invalid pagination cursor"));
     }
     let org = caller.identity.organization_id.clone();
     let single = if let Some(username) = request::query_param(request, "username") {
@@ -403,12 +420,7 @@ async fn find_accounts(app: &App, request: &Request) -> Result<Response<Body>> {
         ),
         None => {
             app.identities
-                .list_identities(
-                    &org,
-                    limit as u32,
-                    newest_first,
-                    request::query_param(request, "cursor"),
-                )
+                .list_identities(&org, limit as u32, newest_first, cursor)
                 .await?
         }
     };
@@ -437,7 +449,12 @@ async fn update_account(app: &App, request: &Request, id: &str) -> Result<Respon
         ],
         open: false,
     };
-    let body = SCHEMA.check(request::json_body(request)?)?;
+    let body = match request::json_body(request)? {
+        Some(Value::Object(map)) if map.is_empty() => None,
+        body => body,
+    }
+    .ok_or_else(|| Error::bad_request("Request body is required"))?;
+    let body = SCHEMA.check(Some(body))?;
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
     // Everything that can be refused is checked before a one-time token is used up.
     if let Some(kind) = text("type") {
@@ -446,8 +463,8 @@ async fn update_account(app: &App, request: &Request, id: &str) -> Result<Respon
     if let Some(password) = text("password") {
         check_password(&password)?;
     }
-    if text("username").is_some_and(|u| u.trim().is_empty()) {
-        return Err(Error::bad_request("username must be set"));
+    if let Some(username) = text("username") {
+        usernames::canonical(&username)?;
     }
     let caller = match (request::bearer(request), text("token")) {
         (None, Some(token)) => {
@@ -464,8 +481,8 @@ async fn update_account(app: &App, request: &Request, id: &str) -> Result<Respon
         _ => {
             let caller = app.principal(request).await?;
             account_for(app, &caller, id, true).await?;
-            if text("type").is_some() && !app.is_admin(&caller) {
-                return Err(forbidden());
+            if text("type").is_some() {
+                admin_only(app, &caller)?;
             }
             Some(caller)
         }
@@ -652,7 +669,11 @@ async fn update_profile(app: &App, request: &Request, id: &str) -> Result<Respon
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            match app.identities.create_profile(id, name).await {
+            match app
+                .identities
+                .create_profile(&account.organization_id, id, name)
+                .await
+            {
                 Ok(Some(profile)) => profile.id,
                 Ok(None) => return Err(Error::NotFound(ACCOUNT_NOT_FOUND.into())),
                 // Created by a concurrent request: update that one.

@@ -86,6 +86,13 @@ async fn upsert_user(app: &App, request: &Request, uid: &str) -> Result<Response
         .check(request::json_body(request)?)
         .map_err(|_| Error::bad_request("user_info is required"))?;
     let info = body["user_info"].as_object().cloned().unwrap_or_default();
+    for field in ["userId", "fullName", "email", "phone"] {
+        if info.get(field).is_some_and(|v| !v.is_string()) {
+            return Err(Error::bad_request(format!(
+                "user_info.{field} must be a string"
+            )));
+        }
+    }
     let text = |name: &str| info.get(name).and_then(Value::as_str).map(str::to_owned);
     if text("userId").as_deref().is_some_and(|id| id != uid) {
         return Err(Error::bad_request(
@@ -109,56 +116,38 @@ async fn upsert_user(app: &App, request: &Request, uid: &str) -> Result<Response
             properties.insert(to.into(), value.clone());
         }
     }
-    let existing = app.identities.identity_by_external_id(&org, uid).await?;
-    let created = existing.is_none();
-    let identity = match existing {
-        Some(identity) => {
-            let updated = app
-                .identities
-                .update_identity(&identity.id, |i| {
-                    // Only what the SDK sent changes; absent fields keep their values.
-                    let email = text("email").or_else(|| i.email.clone());
-                    let phone = text("phone").or_else(|| i.phone.clone());
-                    let changed = i.email != email || i.phone != phone;
-                    i.email = email;
-                    i.phone = phone;
-                    Ok(changed)
-                })
-                .await?
-                .unwrap_or(identity);
-            if let Some(profile_id) = &updated.profile_id {
+    // Create unless it exists; when concurrent first upserts race, one creates and the others update it.
+    let (identity, created) = match app.identities.identity_by_external_id(&org, uid).await? {
+        Some(existing) => (existing, false),
+        None => match app
+            .identities
+            .create_identity(NewIdentity {
+                organization_id: org.clone(),
+                username: format!("ext:{uid}"),
+                password: None,
+                email: text("email"),
+                phone: text("phone"),
+                type_id: app.identities.types.regular.clone(),
+                external_id: Some(uid.to_owned()),
+                profile: Some((full_name.clone(), properties.clone())),
+            })
+            .await
+        {
+            Ok((identity, _)) => (identity, true),
+            Err(Error::Conflict(message)) => (
                 app.identities
-                    .update_profile(profile_id, |p| {
-                        p.name = full_name.clone();
-                        p.properties.extend(properties.clone());
-                        Ok(true)
-                    })
-                    .await?;
-            } else {
-                app.identities
-                    .create_profile(&updated.id, full_name.clone())
-                    .await?;
-            }
-            app.identities
-                .identity(&updated.id)
-                .await?
-                .unwrap_or(updated)
-        }
-        None => {
-            app.identities
-                .create_identity(NewIdentity {
-                    organization_id: org.clone(),
-                    username: format!("ext:{uid}"),
-                    password: None,
-                    email: text("email"),
-                    phone: text("phone"),
-                    type_id: app.identities.types.regular.clone(),
-                    external_id: Some(uid.to_owned()),
-                    profile: Some((full_name, properties)),
-                })
-                .await?
-                .0
-        }
+                    .identity_by_external_id(&org, uid)
+                    .await?
+                    .ok_or(Error::Conflict(message))?,
+                false,
+            ),
+            Err(e) => return Err(e),
+        },
+    };
+    let identity = if created {
+        identity
+    } else {
+        update_user(app, &org, identity, &text, &full_name, &properties).await?
     };
     let device = body
         .get("device_info")
@@ -191,6 +180,52 @@ async fn upsert_user(app: &App, request: &Request, uid: &str) -> Result<Response
             }
         }),
     ))
+}
+
+/// The SDK's upsert of an existing user: only what it sent changes, and nothing is written when nothing
+/// changes (so concurrent identical upserts do not fight over the version).
+async fn update_user(
+    app: &App,
+    org: &str,
+    identity: Identity,
+    text: &impl Fn(&str) -> Option<String>,
+    full_name: &str,
+    properties: &Map<String, Value>,
+) -> Result<Identity> {
+    let updated = app
+        .identities
+        .update_identity(&identity.id, |i| {
+            let email = text("email").or_else(|| i.email.clone());
+            let phone = text("phone").or_else(|| i.phone.clone());
+            let changed = i.email != email || i.phone != phone;
+            i.email = email;
+            i.phone = phone;
+            Ok(changed)
+        })
+        .await?
+        .unwrap_or(identity);
+    match &updated.profile_id {
+        Some(profile_id) => {
+            app.identities
+                .update_profile(profile_id, |p| {
+                    let before = (p.name.clone(), p.properties.clone());
+                    p.name = full_name.to_owned();
+                    p.properties.extend(properties.clone());
+                    Ok(before != (p.name.clone(), p.properties.clone()))
+                })
+                .await?;
+        }
+        None => {
+            app.identities
+                .create_profile(org, &updated.id, full_name.to_owned())
+                .await?;
+        }
+    }
+    Ok(app
+        .identities
+        .identity(&updated.id)
+        .await?
+        .unwrap_or(updated))
 }
 
 async fn delete_user(app: &App, request: &Request, uid: &str) -> Result<Response<Body>> {

@@ -8,11 +8,10 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
-use switchboard::identity::{Principal, Profile, ProfileFilter};
+use switchboard::identity::{ADMIN_REQUIRED, NOT_AUTHORIZED, Principal, Profile, ProfileFilter};
 use switchboard::request::{self, Kind, Schema};
 use switchboard::{App, Result};
 
-const NOT_AUTHORIZED: &str = "Identity is not authorized to access this resource";
 const PROFILE_NOT_FOUND: &str = "User profile not found";
 const USER_NOT_FOUND: &str = "User not found";
 
@@ -85,6 +84,14 @@ fn forbidden() -> Error {
     Error::Forbidden(NOT_AUTHORIZED.into())
 }
 
+fn admin_required(app: &App, caller: &Principal) -> Result<()> {
+    if app.is_admin(caller) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(ADMIN_REQUIRED.into()))
+    }
+}
+
 async fn create_user(app: &App, request: &Request) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
     const SCHEMA: Schema = Schema {
@@ -108,7 +115,7 @@ async fn create_user(app: &App, request: &Request) -> Result<Response<Body>> {
     }
     let profile = app
         .identities
-        .create_profile(identity_id, name)
+        .create_profile(&caller.identity.organization_id, identity_id, name)
         .await?
         .ok_or_else(|| Error::NotFound(USER_NOT_FOUND.into()))?;
     Ok(http::json(200, &profile.user_view()))
@@ -122,15 +129,14 @@ async fn get_user(app: &App, request: &Request, id: &str) -> Result<Response<Bod
 
 async fn list_users(app: &App, request: &Request) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    if !app.is_admin(&caller) {
-        return Err(forbidden());
-    }
+    admin_required(app, &caller)?;
     let mut problems = Vec::new();
     let page = request::bounded(request, "page", 1, 1, 1000, &mut problems);
     let limit = request::bounded(request, "limit", 10, 1, 50, &mut problems);
     let mut filter = ProfileFilter {
         name: None,
         identity_id: None,
+        fields: Vec::new(),
         page,
         limit,
     };
@@ -139,7 +145,9 @@ async fn list_users(app: &App, request: &Request) -> Result<Response<Body>> {
             "page" | "limit" => {}
             "name" => filter.name = Some(value),
             "identityId" => filter.identity_id = Some(value),
-            _ => problems.push("request query must NOT have additional properties".into()),
+            // Seed 003's `?status=active`, `?email=…`: exact filters on the users' stored fields.
+            _ if is_field_name(&key) => filter.fields.push((key, value)),
+            _ => problems.push("request query keys must be field names".into()),
         }
     }
     if !problems.is_empty() {
@@ -154,6 +162,13 @@ async fn list_users(app: &App, request: &Request) -> Result<Response<Body>> {
         200,
         &profiles.iter().map(|p| p.user_view()).collect::<Vec<_>>(),
     ))
+}
+
+/// A stored field's name: a letter, then letters, digits or `_`, 64 at most.
+fn is_field_name(key: &str) -> bool {
+    key.len() <= 64
+        && key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 async fn update_user(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
@@ -174,19 +189,26 @@ async fn update_user(app: &App, request: &Request, id: &str) -> Result<Response<
         open: false,
     };
     let changes = SCHEMA.check(Some(body))?;
+    let mut changed = false;
     let updated = app
         .identities
         .update_profile(id, |p| {
+            let before = (p.name.clone(), p.avatar.clone());
             if let Some(name) = changes.get("name").and_then(Value::as_str) {
                 p.name = name.to_owned();
             }
             if let Some(avatar) = changes.get("avatar") {
                 p.avatar = (!avatar.is_null()).then(|| avatar.clone());
             }
-            Ok(true)
+            changed = before != (p.name.clone(), p.avatar.clone());
+            Ok(changed)
         })
         .await?
         .ok_or_else(|| Error::NotFound(PROFILE_NOT_FOUND.into()))?;
+    // Seed 003: an update that changes nothing is refused.
+    if !changed {
+        return Err(Error::bad_request("Failed to update user"));
+    }
     Ok(http::json(200, &updated.user_view()))
 }
 
@@ -207,9 +229,7 @@ async fn set_locked(
     locked: bool,
 ) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    if !app.is_admin(&caller) {
-        return Err(forbidden());
-    }
+    admin_required(app, &caller)?;
     app.identities
         .update_identity(id, |identity| {
             if identity.organization_id != caller.identity.organization_id {
@@ -217,7 +237,10 @@ async fn set_locked(
             }
             identity.locked = locked;
             if !locked {
+                // Unlock also ends a failed sign-in lockout and its growth.
                 identity.failed_logins = 0;
+                identity.locked_until = None;
+                identity.lockouts = 0;
             }
             Ok(true)
         })
@@ -261,7 +284,16 @@ async fn list_api_keys(app: &App, request: &Request) -> Result<Response<Body>> {
 
 async fn revoke_api_key(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = app.principal(request).await?;
-    if app.identities.revoke_api_key(&caller.identity, id).await? {
+    // The CRM connections made with the key end with it (and only those).
+    let connections = app
+        .crm
+        .end_connections_of_key(&caller.identity.id, id)
+        .await?;
+    if app
+        .identities
+        .revoke_api_key(&caller.identity, id, connections)
+        .await?
+    {
         Ok(http::empty(204))
     } else {
         Err(Error::NotFound("API key not found".into()))

@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::identity::{Identities, Identity, Record};
-use crate::store::{Backoff, Condition, Item, Key, Store, StoreError, Write};
+use crate::identity::{Identities, Identity, Record, secrets};
+use crate::store::{Backoff, Condition, Item, Key, MAX_PAGE_SIZE, Query, Store, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now};
 use crate::{http, request};
 
@@ -145,26 +145,27 @@ impl Crm {
             .identity_for_api_key(api_key)
             .await?
             .ok_or_else(|| Error::bad_request("Invalid API key"))?;
-        let connection = records::Connection {
-            identity_id: identity.id.clone(),
-            platform: platform.to_owned(),
-            connection_id: uuid::Uuid::new_v4().to_string(),
-            created_at: now_rfc3339(),
-            version: 0,
-        };
-        let connection_id = match self.store.create(connection.to_item()?).await {
-            Ok(_) => connection.connection_id,
-            // Already connected (another device): join that connection.
-            Err(StoreError::ConditionFailed | StoreError::Conflict) => {
-                let key = records::Connection::key_of(&identity.id, platform);
-                let item = self
-                    .store
-                    .get(&key)
-                    .await?
-                    .ok_or_else(|| Error::Conflict("Try again".into()))?;
-                records::Connection::from_item(&item)?.connection_id
+        let api_key_id = secrets::digest(api_key);
+        // Already connected with this key (another device): join that connection.
+        let joined = self
+            .connections(&identity.id, platform)
+            .await?
+            .into_iter()
+            .find(|c| c.api_key_id == api_key_id);
+        let connection_id = match joined {
+            Some(connection) => connection.connection_id,
+            None => {
+                let connection = records::Connection {
+                    identity_id: identity.id.clone(),
+                    platform: platform.to_owned(),
+                    connection_id: uuid::Uuid::new_v4().to_string(),
+                    api_key_id,
+                    created_at: now_rfc3339(),
+                    version: 0,
+                };
+                self.store.create(connection.to_item()?).await?;
+                connection.connection_id
             }
-            Err(e) => return Err(e.into()),
         };
         let token = self
             .tokens
@@ -202,7 +203,7 @@ impl Crm {
             .ok_or_else(refused)?;
         let claims = self.tokens.verify(&token).ok_or_else(refused)?;
         let mut keys = vec![
-            records::Connection::key_of(&claims.id, &claims.platform),
+            records::Connection::key_of(&claims.id, &claims.platform, &claims.cid),
             Identity::key_of(&claims.id),
         ];
         keys.extend(extra(&claims.id));
@@ -242,11 +243,44 @@ impl Crm {
     /// `jwtToken` issued for it.
     pub async fn unauthorize(&self, user: &CrmUser) -> Result<(), Error> {
         self.connector.revoke(&user.identity.id).await?;
-        let key = records::Connection::key_of(&user.identity.id, &user.claims.platform);
+        let key =
+            records::Connection::key_of(&user.identity.id, &user.claims.platform, &user.claims.cid);
         match self.store.delete(&key, Condition::Exists).await {
             Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// An identity's connections to `platform` (a strongly consistent read of its own partition).
+    async fn connections(
+        &self,
+        identity: &str,
+        platform: &str,
+    ) -> Result<Vec<records::Connection>, Error> {
+        let query = Query::new(Identity::key_of(identity).pk)
+            .prefix(records::Connection::prefix(platform))
+            .limit(MAX_PAGE_SIZE);
+        let page = self.store.query(&query).await?;
+        page.items
+            .iter()
+            .map(records::Connection::from_item)
+            .collect()
+    }
+
+    /// The writes that end the connections made with personal API key `api_key_id`, and only those: they
+    /// go in the key's revocation transaction.
+    pub async fn end_connections_of_key(
+        &self,
+        identity: &str,
+        api_key_id: &str,
+    ) -> Result<Vec<Write>, Error> {
+        Ok(self
+            .connections(identity, PLATFORM)
+            .await?
+            .iter()
+            .filter(|c| c.api_key_id == api_key_id)
+            .map(|c| Write::Delete(c.key(), Condition::Exists))
+            .collect())
     }
 }
 

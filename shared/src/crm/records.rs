@@ -11,27 +11,35 @@ fn owner_key(owner: &str, sk: String) -> Key {
     Key::new(format!("IDENT#{owner}"), sk)
 }
 
-/// The CRM connection of an identity: its id is in every `jwtToken` issued for it.
+/// A CRM connection of an identity, made with one of its personal API keys: its id is in every `jwtToken`
+/// issued for it, and revoking the key ends it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Connection {
     pub identity_id: String,
     pub platform: String,
     pub connection_id: String,
+    /// The id (SHA-256) of the personal API key that made it.
+    pub api_key_id: String,
     pub created_at: String,
     #[serde(skip)]
     pub version: u64,
 }
 
 impl Connection {
-    pub fn key_of(identity: &str, platform: &str) -> Key {
-        owner_key(identity, format!("CRM#{platform}"))
+    pub fn key_of(identity: &str, platform: &str, connection: &str) -> Key {
+        owner_key(identity, format!("{}{connection}", Self::prefix(platform)))
+    }
+
+    /// Sort-key prefix of an identity's connections to `platform`.
+    pub fn prefix(platform: &str) -> String {
+        format!("CRM#{platform}#")
     }
 }
 
 impl Record for Connection {
     fn key(&self) -> Key {
-        Self::key_of(&self.identity_id, &self.platform)
+        Self::key_of(&self.identity_id, &self.platform, &self.connection_id)
     }
     versioned!();
 }

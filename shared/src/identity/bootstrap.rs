@@ -2,7 +2,7 @@
 //! (`SWITCHBOARD_ORG_ID`, `SWITCHBOARD_ORG_API_KEY`, `SWITCHBOARD_ORG_API_SECRET`,
 //! `SWITCHBOARD_ADMIN_USERNAME`, `SWITCHBOARD_ADMIN_PASSWORD`).
 
-use super::{Identities, NewIdentity};
+use super::{Identities, NewIdentity, password};
 use crate::config::ConfigError;
 use crate::error::Error;
 
@@ -27,6 +27,8 @@ pub struct Bootstrap {
 pub struct BootstrapReport {
     pub organization_created: bool,
     pub admin_created: bool,
+    /// The break-glass unlocked the admin or reset its password.
+    pub admin_recovered: bool,
 }
 
 impl Bootstrap {
@@ -79,6 +81,7 @@ impl Identities {
             return Ok(BootstrapReport {
                 organization_created: !org_existed,
                 admin_created: false,
+                admin_recovered: false,
             });
         }
         let created = self
@@ -95,13 +98,62 @@ impl Identities {
             Ok(_) => Ok(BootstrapReport {
                 organization_created: !org_existed,
                 admin_created: true,
+                admin_recovered: false,
             }),
             // Another process bootstrapped the same admin at the same moment.
             Err(Error::Conflict(_)) => Ok(BootstrapReport {
                 organization_created: !org_existed,
                 admin_created: false,
+                admin_recovered: false,
             }),
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Identities {
+    /// The operators' break-glass (`switchboard-local bootstrap`): [`Identities::bootstrap`], then the
+    /// bootstrap admin is unlocked (admin lock and failed sign-in lockout), made an admin again, and given
+    /// `SWITCHBOARD_ADMIN_PASSWORD` if that is not already its password (which ends its sessions).
+    pub async fn break_glass(&self, settings: &Bootstrap) -> Result<BootstrapReport, Error> {
+        let mut report = self.bootstrap(settings).await?;
+        let admin = self
+            .identity_by_username(&settings.organization_id, &settings.admin_username)
+            .await?
+            .ok_or_else(|| Error::Internal("the bootstrap admin vanished".into()))?;
+        let keeps_password =
+            password::verify(settings.admin_password.clone(), admin.password_hash.clone()).await;
+        let new_hash = if keeps_password {
+            None
+        } else {
+            Some(password::hash(settings.admin_password.clone()).await?)
+        };
+        let admin_type = self.types.admin.clone();
+        let mut changed = false;
+        let admin = self
+            .update_identity(&admin.id, |identity| {
+                changed = identity.locked
+                    || identity.locked_until.is_some()
+                    || identity.failed_logins > 0
+                    || identity.type_id != admin_type
+                    || new_hash.is_some();
+                identity.locked = false;
+                identity.locked_until = None;
+                identity.failed_logins = 0;
+                identity.lockouts = 0;
+                identity.type_id = admin_type.clone();
+                if let Some(hash) = &new_hash {
+                    identity.password_hash = Some(hash.clone());
+                }
+                Ok(changed)
+            })
+            .await?
+            .ok_or_else(|| Error::Internal("the bootstrap admin vanished".into()))?;
+        if new_hash.is_some() {
+            self.revoke_sessions(&admin.organization_id, &admin.id, None)
+                .await?;
+        }
+        report.admin_recovered = changed;
+        Ok(report)
     }
 }

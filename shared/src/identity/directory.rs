@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::records::{Identity, Marker, Organization, OrganizationKey, Profile, Record};
-use super::{Identities, MAX_RETRIES, password};
+use super::{Identities, MAX_RETRIES, password, usernames};
 use crate::error::Error;
 use crate::store::{Backoff, Condition, Index, Query, StoreError, Write};
 use crate::time::now_rfc3339;
@@ -28,8 +28,29 @@ pub struct NewIdentity {
 pub struct ProfileFilter {
     pub name: Option<String>,
     pub identity_id: Option<String>,
+    /// Any other stored field (`status=active`, `email=…`): equal to the text, or to its JSON value
+    /// for a field that is no string (`verified=true`).
+    pub fields: Vec<(String, String)>,
     pub page: usize,
     pub limit: usize,
+}
+
+impl ProfileFilter {
+    fn fits(&self, profile: &Profile) -> bool {
+        let view = profile.user_view();
+        self.name.as_ref().is_none_or(|n| *n == profile.name)
+            && self
+                .identity_id
+                .as_ref()
+                .is_none_or(|i| *i == profile.identity_id)
+            && self.fields.iter().all(|(key, wanted)| {
+                match profile.properties.get(key).or_else(|| view.get(key)) {
+                    Some(Value::String(text)) => text == wanted,
+                    Some(Value::Null) | None => false,
+                    Some(other) => serde_json::from_str::<Value>(wanted).is_ok_and(|w| w == *other),
+                }
+            })
+    }
 }
 
 fn new_id() -> String {
@@ -91,10 +112,7 @@ impl Identities {
         &self,
         new: NewIdentity,
     ) -> Result<(Identity, Option<Profile>), Error> {
-        let username = new.username.trim().to_lowercase();
-        if username.is_empty() {
-            return Err(Error::bad_request("username must be set"));
-        }
+        let username = usernames::canonical(&new.username)?;
         let password_hash = match new.password {
             Some(p) => Some(password::hash(p).await?),
             None => None,
@@ -126,6 +144,9 @@ impl Identities {
             roles: Vec::new(),
             locked: false,
             failed_logins: 0,
+            locked_until: None,
+            lockouts: 0,
+            signed_out_at: None,
             external_id: new.external_id,
             profile_id: profile.as_ref().map(|p| p.id.clone()),
             created_at: now.clone(),
@@ -159,9 +180,12 @@ impl Identities {
     /// Which unique value was taken, for the message; the write itself already failed atomically.
     async fn taken(&self, identity: &Identity) -> Error {
         let org = &identity.organization_id;
-        let taken = |key| async move { matches!(self.store.get(&key).await, Ok(Some(_))) };
+        // Held by another identity: a rename keeps its own email marker, which is no clash.
+        let taken = |key| async move {
+            matches!(self.load::<Marker>(&key).await, Ok(Some(m)) if m.identity_id != identity.id)
+        };
         if let Some(email) = &identity.email
-            && taken(Marker::email_key(email)).await
+            && taken(Marker::email_key(org, email)).await
         {
             return Error::Conflict("An account with that email already exists".into());
         }
@@ -189,7 +213,11 @@ impl Identities {
         org: &str,
         username: &str,
     ) -> Result<Option<Identity>, Error> {
-        self.identity_by_marker(Marker::username_key(org, username.trim()))
+        // A name that cannot be canonical names nobody.
+        let Ok(username) = usernames::canonical(username) else {
+            return Ok(None);
+        };
+        self.identity_by_marker(Marker::username_key(org, &username))
             .await
     }
 
@@ -218,14 +246,13 @@ impl Identities {
             if !change(&mut after)? {
                 return Ok(Some(after));
             }
-            after.username = after.username.trim().to_lowercase();
+            if after.username != before.username {
+                after.username = usernames::canonical(&after.username)?;
+            }
             after.email = after
                 .email
                 .map(|e| e.trim().to_lowercase())
                 .filter(|e| !e.is_empty());
-            if after.username.is_empty() {
-                return Err(Error::bad_request("username must be set"));
-            }
             after.updated_at = now_rfc3339();
             let mut writes = vec![Write::Put(
                 after.to_item()?,
@@ -324,16 +351,22 @@ impl Identities {
         self.load(&Profile::key_of(id)).await
     }
 
-    /// Creates the profile of an identity that has none (one profile per identity, checked by the
-    /// identity's version in the same transaction).
+    /// Creates the profile of an identity of `organization` that has none (one profile per identity,
+    /// checked by the identity's version in the same transaction). `None` if there is no such identity in
+    /// that organization.
     pub async fn create_profile(
         &self,
+        organization: &str,
         identity_id: &str,
         name: String,
     ) -> Result<Option<Profile>, Error> {
         let mut retry = Backoff::new(MAX_RETRIES);
         while retry.attempt().await {
-            let Some(mut identity) = self.identity(identity_id).await? else {
+            let Some(mut identity) = self
+                .identity(identity_id)
+                .await?
+                .filter(|i| i.organization_id == organization)
+            else {
                 return Ok(None);
             };
             if identity.profile_id.is_some() {
@@ -442,12 +475,7 @@ impl Identities {
             let page = self.store.query(&query).await?;
             for item in &page.items {
                 let profile = Profile::from_item(item)?;
-                let fits = filter.name.as_ref().is_none_or(|n| *n == profile.name)
-                    && filter
-                        .identity_id
-                        .as_ref()
-                        .is_none_or(|i| *i == profile.identity_id);
-                if fits {
+                if filter.fits(&profile) {
                     matched += 1;
                     if matched > skip {
                         out.push(profile);

@@ -5,12 +5,15 @@
 pub mod access;
 pub mod bootstrap;
 mod directory;
+pub mod lockout;
+pub mod migration;
 pub mod password;
 pub mod records;
 pub mod secrets;
 pub mod server_keys;
 mod sessions;
 pub mod tokens;
+pub mod usernames;
 
 use std::sync::Arc;
 
@@ -20,6 +23,7 @@ use crate::store::{Backoff, Store, StoreError};
 
 pub use access::{AccessClaims, AccessTokens};
 pub use directory::{NewIdentity, ProfileFilter};
+pub use lockout::Lockout;
 pub use records::{ApiKey, Identity, OneTimeToken, Organization, Profile, Record, Session};
 pub use sessions::{AuthFailure, Principal, SessionContext, SignedIn};
 
@@ -41,6 +45,11 @@ impl Default for IdentityTypes {
     }
 }
 
+/// Seed 003's 403 for admin-or-owner routes.
+pub const NOT_AUTHORIZED: &str = "Identity is not authorized to access this resource";
+/// Seed 003's 403 for admin-only routes.
+pub const ADMIN_REQUIRED: &str = "User is not authorized to access this resource";
+
 /// Optimistic-locking retries before a write gives up with 409.
 const MAX_RETRIES: usize = 16;
 
@@ -50,6 +59,7 @@ pub struct Identities {
     access: AccessTokens,
     pub types: IdentityTypes,
     pub default_organization: String,
+    pub lockout: Lockout,
 }
 
 impl Identities {
@@ -59,6 +69,7 @@ impl Identities {
             access: AccessTokens::new(&config.token_secret),
             types: config.identity_types.clone(),
             default_organization: config.default_organization.clone(),
+            lockout: config.lockout,
         }
     }
 

@@ -105,7 +105,7 @@ impl Record for OrganizationKey {
 pub struct Identity {
     pub id: String,
     pub organization_id: String,
-    /// Lower-cased: usernames are case-insensitive everywhere.
+    /// In its NFKC_Casefold form ([`super::usernames::canonical`]): compared that way everywhere.
     pub username: String,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -113,10 +113,22 @@ pub struct Identity {
     pub type_id: String,
     #[serde(default)]
     pub roles: Vec<String>,
+    /// The admin lock (`/identities/{id}/lock`): no sign-in, no session, no key until unlocked.
     #[serde(default)]
     pub locked: bool,
+    /// Password attempts since the last good one, each counted before it is verified.
     #[serde(default)]
     pub failed_logins: u32,
+    /// End (unix seconds) of the failed sign-in lockout, which blocks password sign-in only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_until: Option<i64>,
+    /// Lockouts in a row, each longer than the last; a good sign-in resets it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lockouts: u32,
+    /// "Log out everywhere": sessions created at or before this instant are over, whether or not the
+    /// (eventually consistent) session index listed them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_out_at: Option<String>,
     pub external_id: Option<String>,
     pub profile_id: Option<String>,
     pub created_at: String,
@@ -130,18 +142,17 @@ impl Identity {
         Key::new(format!("IDENT#{id}"), "IDENT")
     }
 
-    /// The markers that keep username, email and external id unique.
+    /// The markers that keep username, email and external id unique within the organization. A server-API
+    /// identity is unique by its external id only: its username is no marker, so no sign-up can take it.
     pub fn markers(&self) -> Vec<Marker> {
-        let mut markers = vec![Marker::username(
-            &self.organization_id,
-            &self.username,
-            &self.id,
-        )];
-        if let Some(email) = &self.email {
-            markers.push(Marker::email(email, &self.id));
+        let org = &self.organization_id;
+        let mut markers = Vec::new();
+        match &self.external_id {
+            Some(external) => markers.push(Marker::external(org, external, &self.id)),
+            None => markers.push(Marker::username(org, &self.username, &self.id)),
         }
-        if let Some(external) = &self.external_id {
-            markers.push(Marker::external(&self.organization_id, external, &self.id));
+        if let Some(email) = &self.email {
+            markers.push(Marker::email(org, email, &self.id));
         }
         markers
     }
@@ -156,6 +167,10 @@ impl Identity {
             "type": self.type_id,
             "roles": self.roles,
             "locked": self.locked,
+            "lockedUntil": self
+                .locked_until
+                .filter(|until| *until > crate::time::unix_now())
+                .map(crate::time::unix_to_rfc3339),
             "externalId": self.external_id,
             "profileId": self.profile_id,
             "createdAt": self.created_at,
@@ -175,6 +190,10 @@ impl Record for Identity {
         ))
     }
     versioned!();
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A uniqueness marker: its key is the unique value, its body the identity holding it.
@@ -197,27 +216,25 @@ impl Marker {
         }
     }
 
+    /// `username` in its canonical form ([`super::usernames::canonical`]).
     pub fn username_key(org: &str, username: &str) -> Key {
-        Key::new(
-            format!("USERNAME#{org}#{}", username.to_lowercase()),
-            "UNIQUE",
-        )
+        Key::new(format!("USERNAME#{org}#{username}"), "UNIQUE")
     }
 
     pub fn external_key(org: &str, external_id: &str) -> Key {
         Key::new(format!("EXTID#{org}#{external_id}"), "UNIQUE")
     }
 
-    pub fn email_key(email: &str) -> Key {
-        Key::new(format!("EMAIL#{}", email.to_lowercase()), "UNIQUE")
+    pub fn email_key(org: &str, email: &str) -> Key {
+        Key::new(format!("EMAIL#{org}#{}", email.to_lowercase()), "UNIQUE")
     }
 
     pub fn username(org: &str, username: &str, identity_id: &str) -> Self {
         Self::new(Self::username_key(org, username).pk, identity_id)
     }
 
-    pub fn email(email: &str, identity_id: &str) -> Self {
-        Self::new(Self::email_key(email).pk, identity_id)
+    pub fn email(org: &str, email: &str, identity_id: &str) -> Self {
+        Self::new(Self::email_key(org, email).pk, identity_id)
     }
 
     pub fn external(org: &str, external_id: &str, identity_id: &str) -> Self {
@@ -311,6 +328,15 @@ pub struct Session {
 impl Session {
     pub fn key_of(id: &str) -> Key {
         Key::new(format!("SESSION#{id}"), "SESSION")
+    }
+
+    /// Ended by a "log out everywhere" of its identity (both RFC 3339 with milliseconds, so they compare
+    /// as text).
+    pub fn signed_out_by(&self, identity: &Identity) -> bool {
+        identity
+            .signed_out_at
+            .as_ref()
+            .is_some_and(|at| self.created_at <= *at)
     }
 
     pub fn view(&self) -> Value {

@@ -3,19 +3,15 @@
 use serde_json::{Value, json};
 
 use super::access::{ACCESS_TOKEN_SECONDS, AUDIENCE, AccessClaims, ISSUER};
+use super::lockout::{ACCOUNT_LOCKED, INVALID_CREDENTIALS};
 use super::records::{Identity, OneTimeToken, Record, Session};
-use super::{Identities, password, secrets};
+use super::{Identities, secrets};
 use crate::error::Error;
 use crate::store::{Condition, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now, unix_to_rfc3339};
 
 /// Refresh tokens (sessions) last two days, as Nodeblocks' refresh tokens.
 pub const SESSION_SECONDS: i64 = 2 * 24 * 3600;
-/// Seed 003: five failed sign-ins lock the identity.
-pub const MAX_FAILED_LOGINS: u32 = 5;
-
-pub const INVALID_CREDENTIALS: &str = "Invalid credentials";
-pub const ACCOUNT_LOCKED: &str = "This account is locked";
 
 /// Where a session is being opened from.
 #[derive(Debug, Clone, Default)]
@@ -71,53 +67,6 @@ pub enum AuthFailure {
 }
 
 impl Identities {
-    /// Sign-in with username and password. Unknown user and wrong password answer alike (a dummy hash is
-    /// checked when there is no user); the fifth failure in a row locks the identity.
-    pub async fn sign_in_with_password(
-        &self,
-        org: &str,
-        username: &str,
-        password: &str,
-        context: SessionContext,
-    ) -> Result<SignedIn, Error> {
-        let identity = self.identity_by_username(org, username).await?;
-        let stored = identity.as_ref().and_then(|i| i.password_hash.clone());
-        let correct = password::verify(password.to_owned(), stored).await;
-        let Some(identity) = identity else {
-            return Err(Error::Unauthorized(INVALID_CREDENTIALS.into()));
-        };
-        if identity.locked {
-            return Err(Error::Unauthorized(
-                if correct {
-                    ACCOUNT_LOCKED
-                } else {
-                    INVALID_CREDENTIALS
-                }
-                .into(),
-            ));
-        }
-        if !correct {
-            self.update_identity(&identity.id, |i| {
-                i.failed_logins += 1;
-                i.locked |= i.failed_logins >= MAX_FAILED_LOGINS;
-                Ok(true)
-            })
-            .await?;
-            return Err(Error::Unauthorized(INVALID_CREDENTIALS.into()));
-        }
-        let identity = if identity.failed_logins > 0 {
-            self.update_identity(&identity.id, |i| {
-                i.failed_logins = 0;
-                Ok(true)
-            })
-            .await?
-            .unwrap_or(identity)
-        } else {
-            identity
-        };
-        self.start_session(identity, context, Vec::new()).await
-    }
-
     /// Sign-in with a one-time token: the token is consumed in the same transaction that creates the
     /// session, so it opens at most one session however many requests race for it.
     pub async fn sign_in_with_token(
@@ -219,6 +168,7 @@ impl Identities {
         let identity = self
             .identity(&session.identity_id)
             .await?
+            .filter(|i| !session.signed_out_by(i))
             .ok_or_else(invalid)?;
         if identity.locked {
             return Err(Error::Unauthorized(ACCOUNT_LOCKED.into()));
@@ -259,7 +209,7 @@ impl Identities {
         let identity = find(&keys[1])
             .and_then(|i| Identity::from_item(i).ok())
             .ok_or(AuthFailure::Invalid)?;
-        if session.identity_id != identity.id {
+        if session.identity_id != identity.id || session.signed_out_by(&identity) {
             return Err(AuthFailure::Invalid);
         }
         check_fingerprint(&session, fingerprint)?;
@@ -289,6 +239,18 @@ impl Identities {
             Err(StoreError::ConditionFailed) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Log out everywhere: every session of the identity created until now ends, including any the index
+    /// does not list yet; returns the ended ones it listed.
+    pub async fn sign_out_everywhere(&self, identity: &Identity) -> Result<Vec<Session>, Error> {
+        self.update_identity(&identity.id, |i| {
+            i.signed_out_at = Some(now_rfc3339());
+            Ok(true)
+        })
+        .await?;
+        self.revoke_sessions(&identity.organization_id, &identity.id, None)
+            .await
     }
 
     /// Ends every session of an identity but `keep`; returns the ended ones.

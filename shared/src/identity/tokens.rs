@@ -5,11 +5,13 @@ use serde_json::{Map, Value};
 use super::records::{ApiKey, Identity, OneTimeToken, Record};
 use super::{Identities, secrets};
 use crate::error::Error;
-use crate::store::{Condition, Index, Query, StoreError};
+use crate::store::{Condition, Index, Query, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now};
 
 /// hoodie's default token timeout: two hours.
 pub const DEFAULT_TOKEN_TIMEOUT: i64 = 7200;
+/// A one-time token lasts a year at most.
+pub const MAX_TOKEN_TIMEOUT: i64 = 365 * 24 * 3600;
 
 /// `^[a-z][a-z0-9_-]*$`, hoodie's rule for token types.
 pub fn valid_token_type(kind: &str) -> bool {
@@ -33,6 +35,11 @@ impl Identities {
         let timeout = timeout.unwrap_or(DEFAULT_TOKEN_TIMEOUT);
         if timeout < 0 {
             return Err(Error::bad_request("timeout must be >= 0"));
+        }
+        if timeout > MAX_TOKEN_TIMEOUT {
+            return Err(Error::bad_request(format!(
+                "timeout must be <= {MAX_TOKEN_TIMEOUT}"
+            )));
         }
         let secret = secrets::generate("sb_ott_");
         let token = OneTimeToken {
@@ -120,17 +127,33 @@ impl Identities {
             .await
     }
 
-    /// Revokes one of `identity`'s keys; `false` if it has no such key.
-    pub async fn revoke_api_key(&self, identity: &Identity, id: &str) -> Result<bool, Error> {
+    /// Revokes one of `identity`'s keys, with `also` (what ends the CRM connections made with it) in the
+    /// same transaction; `false` if it has no such key.
+    pub async fn revoke_api_key(
+        &self,
+        identity: &Identity,
+        id: &str,
+        also: Vec<Write>,
+    ) -> Result<bool, Error> {
         let Some(key) = self.load::<ApiKey>(&ApiKey::key_of(id)).await? else {
             return Ok(false);
         };
         if key.identity_id != identity.id {
             return Ok(false);
         }
-        match self.store.delete(&key.key(), Condition::Exists).await {
+        let mut writes = vec![Write::Delete(key.key(), Condition::Exists)];
+        writes.extend(also);
+        match self.store.transact(writes).await {
             Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
+            // Revoked meanwhile (404), or one of its connections ended meanwhile (try again).
+            Err(StoreError::ConditionFailed | StoreError::Conflict) => {
+                match self.load::<ApiKey>(&key.key()).await? {
+                    Some(_) => Err(Error::Conflict(
+                        "The API key is being changed by other requests; try again".into(),
+                    )),
+                    None => Ok(false),
+                }
+            }
             Err(e) => Err(e.into()),
         }
     }
