@@ -969,6 +969,7 @@ async fn old_identity(
         locked_until: None,
         lockouts: 0,
         signed_out_at: None,
+        signed_out_except: None,
         external_id: external_id.map(str::to_owned),
         profile_id: None,
         created_at: now.clone(),
@@ -1094,4 +1095,54 @@ pub async fn migration_rewrites_an_old_store(api: &Api) {
         .send()
         .await;
     assert_eq!(contact.status, 200, "{}", contact.text);
+}
+
+/// A password change ends the account's other sessions in the write of the new hash, including a session
+/// the index does not list yet; the caller's own session stays. An admin's change ends them all.
+pub async fn password_change_does_not_trust_the_index(api: &Api) {
+    use switchboard::identity::{Record, SessionContext};
+    let admin = api.admin_token().await;
+    let (robin, _) = api.sign_up("robin", "robin-password").await;
+    let ids = &api.app.identities;
+    let hidden_session = async || {
+        let identity = ids.identity(&robin).await.unwrap().unwrap();
+        let hidden = ids
+            .start_session(identity, SessionContext::default(), Vec::new())
+            .await
+            .unwrap();
+        let mut item = hidden.session.to_item().unwrap();
+        item.version = 1;
+        item.index = None;
+        api.app.store.update(item).await.unwrap();
+        hidden.access_token
+    };
+    let hidden = hidden_session().await;
+    let own = api.sign_in("robin", "robin-password", None).await;
+    let changed = api
+        .patch(&format!("/accounts/{robin}"))
+        .bearer(&own)
+        .json(json!({"password": "robin-new-password"}))
+        .send()
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    let status = async |token: &str| api.get("/sessions").bearer(token).send().await.status;
+    assert_eq!(status(&hidden).await, 401, "an unlisted session survived");
+    assert_eq!(status(&own).await, 200, "the caller's own session ended");
+
+    let hidden = hidden_session().await;
+    let reset = api
+        .patch(&format!("/accounts/{robin}"))
+        .bearer(&admin)
+        .json(json!({"password": "robin-third-password"}))
+        .send()
+        .await;
+    assert_eq!(reset.status, 200, "{}", reset.text);
+    assert_eq!(status(&hidden).await, 401);
+    assert_eq!(
+        status(&own).await,
+        401,
+        "an admin's reset ends every session"
+    );
+    let after = api.sign_in("robin", "robin-third-password", None).await;
+    assert_eq!(status(&after).await, 200);
 }

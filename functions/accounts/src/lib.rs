@@ -491,6 +491,11 @@ async fn update_account(app: &App, request: &Request, id: &str) -> Result<Respon
         Some(p) => Some(password::hash(p).await?),
         None => None,
     };
+    // A password change ends every other session; the caller's own, when it is the account's, stays.
+    let keep = caller
+        .as_ref()
+        .filter(|c| c.identity.id == id)
+        .map(|c| c.session.id.clone());
     let updated = app
         .identities
         .update_identity(id, |identity| {
@@ -509,18 +514,15 @@ async fn update_account(app: &App, request: &Request, id: &str) -> Result<Respon
             }
             if let Some(hash) = &password_hash {
                 identity.password_hash = Some(hash.clone());
+                identity.sign_out_sessions(keep.as_deref());
             }
             Ok(true)
         })
         .await?
         .ok_or_else(|| Error::NotFound(ACCOUNT_NOT_FOUND.into()))?;
     if password_hash.is_some() {
-        let keep = caller
-            .as_ref()
-            .filter(|c| c.identity.id == id)
-            .map(|c| c.session.id.as_str());
         app.identities
-            .revoke_sessions(&updated.organization_id, id, keep)
+            .revoke_sessions(&updated.organization_id, id, keep.as_deref())
             .await?;
     }
     Ok(http::json(200, &updated.account_view()))

@@ -144,6 +144,7 @@ impl Identities {
                 identity.type_id = admin_type.clone();
                 if let Some(hash) = &new_hash {
                     identity.password_hash = Some(hash.clone());
+                    identity.sign_out_sessions(None);
                 }
                 Ok(changed)
             })

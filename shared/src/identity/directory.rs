@@ -147,6 +147,7 @@ impl Identities {
             locked_until: None,
             lockouts: 0,
             signed_out_at: None,
+            signed_out_except: None,
             external_id: new.external_id,
             profile_id: profile.as_ref().map(|p| p.id.clone()),
             created_at: now.clone(),

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::Error;
 use crate::store::{Item, Key};
+use crate::time::now_rfc3339;
 
 /// A record stored as one item: it knows its key, index and expiry, and carries the version it was read at.
 pub trait Record: Serialize + DeserializeOwned {
@@ -129,6 +130,9 @@ pub struct Identity {
     /// (eventually consistent) session index listed them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_out_at: Option<String>,
+    /// The one session that sign-out spared (the caller's own, on a password change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_out_except: Option<String>,
     pub external_id: Option<String>,
     pub profile_id: Option<String>,
     pub created_at: String,
@@ -140,6 +144,13 @@ pub struct Identity {
 impl Identity {
     pub fn key_of(id: &str) -> Key {
         Key::new(format!("IDENT#{id}"), "IDENT")
+    }
+
+    /// Ends every session created until now but `keep`, in the write that carries this record, so no
+    /// session the (eventually consistent) index does not list yet survives a password change.
+    pub fn sign_out_sessions(&mut self, keep: Option<&str>) {
+        self.signed_out_at = Some(now_rfc3339());
+        self.signed_out_except = keep.map(str::to_owned);
     }
 
     /// The markers that keep username, email and external id unique within the organization. A server-API
@@ -337,6 +348,7 @@ impl Session {
             .signed_out_at
             .as_ref()
             .is_some_and(|at| self.created_at <= *at)
+            && identity.signed_out_except.as_deref() != Some(self.id.as_str())
     }
 
     pub fn view(&self) -> Value {

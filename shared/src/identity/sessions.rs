@@ -245,7 +245,7 @@ impl Identities {
     /// does not list yet; returns the ended ones it listed.
     pub async fn sign_out_everywhere(&self, identity: &Identity) -> Result<Vec<Session>, Error> {
         self.update_identity(&identity.id, |i| {
-            i.signed_out_at = Some(now_rfc3339());
+            i.sign_out_sessions(None);
             Ok(true)
         })
         .await?;
