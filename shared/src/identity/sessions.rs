@@ -4,10 +4,10 @@ use serde_json::{Value, json};
 
 use super::access::{ACCESS_TOKEN_SECONDS, AUDIENCE, AccessClaims, ISSUER};
 use super::lockout::{ACCOUNT_LOCKED, INVALID_CREDENTIALS};
-use super::records::{Identity, OneTimeToken, Record, Session};
+use super::records::{Identity, OneTimeToken, Session};
 use super::{Identities, secrets};
 use crate::error::Error;
-use crate::store::{Condition, StoreError, Write};
+use crate::store::{Condition, Record, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now, unix_to_rfc3339};
 
 /// Refresh tokens (sessions) last two days, as Nodeblocks' refresh tokens.
