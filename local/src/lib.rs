@@ -33,7 +33,24 @@ pub const CORS_ALLOW_HEADERS: &[&str] = &[
 /// The largest body API Gateway accepts (10 MB); the local server refuses larger ones the same way.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-pub type Handler = fn(Arc<App>, Request) -> BoxFuture<'static, Response<Body>>;
+/// Every function's state, built once: the local server and the tests hand each handler its own, as each
+/// function's `main` does in Lambda.
+pub struct Functions {
+    /// The identity and CRM functions' shared state.
+    pub app: Arc<App>,
+    pub health: Arc<health::Health>,
+}
+
+impl Functions {
+    pub fn new(app: Arc<App>) -> Arc<Self> {
+        let health = Arc::new(health::Health {
+            public_url: app.config.public_url.clone(),
+        });
+        Arc::new(Self { app, health })
+    }
+}
+
+pub type Handler = fn(&Functions, Request) -> BoxFuture<'static, Response<Body>>;
 
 /// One API Gateway route: method, path in API Gateway syntax (`/users/{id}`) and its function's handler.
 #[derive(Clone)]
@@ -50,12 +67,16 @@ impl Route {
     }
 }
 
+/// A route whose handler takes `Functions::$state` (`app` unless named).
 macro_rules! route {
     ($method:ident $path:literal => $handler:path) => {
+        route!($method $path => $handler, app)
+    };
+    ($method:ident $path:literal => $handler:path, $state:ident) => {
         Route {
             method: Method::$method,
             path: $path,
-            handler: |app, request| Box::pin($handler(app, request)),
+            handler: |functions, request| Box::pin($handler(functions.$state.clone(), request)),
         }
     };
 }
@@ -63,9 +84,9 @@ macro_rules! route {
 /// Every route of every function. Adding a function to the local server is one line here.
 pub fn routes() -> Vec<Route> {
     vec![
-        route!(GET "/is-alive" => health::handle),
-        route!(GET "/isAlive" => health::handle),
-        route!(GET "/crmManifest" => health::handle),
+        route!(GET "/is-alive" => health::handle, health),
+        route!(GET "/isAlive" => health::handle, health),
+        route!(GET "/crmManifest" => health::handle, health),
         // CRM extension API (App Connect).
         route!(POST "/apiKeyLogin" => crm_auth::handle),
         route!(POST "/unAuthorize" => crm_auth::handle),
@@ -182,7 +203,7 @@ pub fn lambda_request(
 
 async fn invoke(
     handler: Handler,
-    app: Arc<App>,
+    functions: Arc<Functions>,
     params: RawPathParams,
     request: axum::extract::Request,
 ) -> axum::response::Response {
@@ -194,7 +215,7 @@ async fn invoke(
         .iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    into_axum(handler(app, lambda_request(parts, bytes.to_vec(), params)).await)
+    into_axum(handler(&functions, lambda_request(parts, bytes.to_vec(), params)).await)
 }
 
 fn into_axum(response: Response<Body>) -> axum::response::Response {
@@ -221,8 +242,8 @@ async fn log_request(request: axum::extract::Request, next: Next) -> axum::respo
     response
 }
 
-/// The router for `routes`, sharing one `App`.
-pub fn router(app: Arc<App>, routes: &[Route]) -> Router {
+/// The router for `routes`, each handler with its function's state.
+pub fn router(functions: Arc<Functions>, routes: &[Route]) -> Router {
     let mut router = Router::new();
     for route in routes {
         let handler = route.handler;
@@ -231,10 +252,10 @@ pub fn router(app: Arc<App>, routes: &[Route]) -> Router {
             route.path,
             on(
                 method_filter(&route.method),
-                move |State(app): State<Arc<App>>,
+                move |State(functions): State<Arc<Functions>>,
                       params: RawPathParams,
                       request: axum::extract::Request| {
-                    invoke(handler, app, params, request)
+                    invoke(handler, functions, params, request)
                 },
             ),
         );
@@ -266,5 +287,5 @@ pub fn router(app: Arc<App>, routes: &[Route]) -> Router {
                 ])
                 .max_age(Duration::from_secs(600)),
         )
-        .with_state(app)
+        .with_state(functions)
 }

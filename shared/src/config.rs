@@ -188,6 +188,11 @@ fn identity_settings(env: &impl Fn(&str) -> Option<String>) -> (String, Identity
     )
 }
 
+/// `SWITCHBOARD_PUBLIC_URL`, if set.
+pub fn public_url(env: &impl Fn(&str) -> Option<String>) -> Option<String> {
+    optional(env, PUBLIC_URL)
+}
+
 fn optional(env: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     env(name)
         .map(|v| v.trim().to_owned())
@@ -219,7 +224,7 @@ impl Config {
             crm_secret: lambda_secret(&env, CRM_SECRET)?,
             default_organization,
             identity_types,
-            public_url: optional(&env, PUBLIC_URL),
+            public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
         })
     }
@@ -254,7 +259,7 @@ impl Config {
             crm_secret: secret(CRM_SECRET)?,
             default_organization,
             identity_types,
-            public_url: optional(&env, PUBLIC_URL),
+            public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
         })
     }

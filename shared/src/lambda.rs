@@ -14,9 +14,18 @@ where
     Fut: Future<Output = Response<Body>> + Send,
 {
     crate::telemetry::init();
-    let app = App::lambda().await?;
+    serve(App::lambda().await?, handler).await
+}
+
+/// Serves `handler` with a state the function's `main` built once; a function that needs no `App` (no
+/// store, no SDK client) calls this directly, after `telemetry::init`, and links none of it.
+pub async fn serve<S, F, Fut>(state: Arc<S>, handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Arc<S>, Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send,
+{
     lambda_http::run(service_fn(move |request| {
-        let response = handler(app.clone(), request);
+        let response = handler(state.clone(), request);
         async move { Ok::<_, Infallible>(response.await) }
     }))
     .await
