@@ -16,6 +16,8 @@ use futures::future::BoxFuture;
 use lambda_http::http::{HeaderName, Method};
 use lambda_http::{Body, Request, RequestExt, Response};
 use switchboard::App;
+use switchboard::crm::Crm;
+use switchboard::identity::Identities;
 use tower_http::cors::{Any, CorsLayer};
 
 /// The request headers browsers may send cross-origin: `template.yaml`'s `CorsConfiguration.AllowHeaders`
@@ -33,20 +35,35 @@ pub const CORS_ALLOW_HEADERS: &[&str] = &[
 /// The largest body API Gateway accepts (10 MB); the local server refuses larger ones the same way.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-/// Every function's state, built once: the local server and the tests hand each handler its own, as each
-/// function's `main` does in Lambda.
+/// Every function's state, built once over one `App`: the local server and the tests hand each handler its
+/// own, as each function's `main` does in Lambda.
 pub struct Functions {
-    /// The identity and CRM functions' shared state.
-    pub app: Arc<App>,
     pub health: Arc<health::Health>,
+    /// contact, call-log, message-log.
+    pub crm: Arc<Crm>,
+    pub crm_auth: Arc<crm_auth::CrmAuth>,
+    pub users: Arc<users::Users>,
+    /// accounts, server-api.
+    pub identities: Arc<Identities>,
 }
 
 impl Functions {
-    pub fn new(app: Arc<App>) -> Arc<Self> {
-        let health = Arc::new(health::Health {
-            public_url: app.config.public_url.clone(),
-        });
-        Arc::new(Self { app, health })
+    pub fn new(app: &App) -> Arc<Self> {
+        Arc::new(Self {
+            health: Arc::new(health::Health {
+                public_url: app.config.public_url.clone(),
+            }),
+            crm: Arc::new(app.crm.clone()),
+            crm_auth: Arc::new(crm_auth::CrmAuth {
+                crm: app.crm.clone(),
+                identities: app.identities.clone(),
+            }),
+            users: Arc::new(users::Users {
+                identities: app.identities.clone(),
+                crm: app.crm.clone(),
+            }),
+            identities: Arc::new(app.identities.clone()),
+        })
     }
 }
 
@@ -67,11 +84,8 @@ impl Route {
     }
 }
 
-/// A route whose handler takes `Functions::$state` (`app` unless named).
+/// A route whose handler takes `Functions::$state`.
 macro_rules! route {
-    ($method:ident $path:literal => $handler:path) => {
-        route!($method $path => $handler, app)
-    };
     ($method:ident $path:literal => $handler:path, $state:ident) => {
         Route {
             method: Method::$method,
@@ -88,54 +102,54 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/isAlive" => health::handle, health),
         route!(GET "/crmManifest" => health::handle, health),
         // CRM extension API (App Connect).
-        route!(POST "/apiKeyLogin" => crm_auth::handle),
-        route!(POST "/unAuthorize" => crm_auth::handle),
-        route!(GET "/user/settings" => crm_auth::handle),
-        route!(POST "/user/settings" => crm_auth::handle),
-        route!(GET "/contact" => contact::handle),
-        route!(POST "/contact" => contact::handle),
-        route!(GET "/callLog" => call_log::handle),
-        route!(POST "/callLog" => call_log::handle),
-        route!(PATCH "/callLog" => call_log::handle),
-        route!(POST "/callLog/cacheNote" => call_log::handle),
-        route!(PUT "/callDisposition" => call_log::handle),
-        route!(POST "/messageLog" => message_log::handle),
+        route!(POST "/apiKeyLogin" => crm_auth::handle, crm_auth),
+        route!(POST "/unAuthorize" => crm_auth::handle, crm_auth),
+        route!(GET "/user/settings" => crm_auth::handle, crm_auth),
+        route!(POST "/user/settings" => crm_auth::handle, crm_auth),
+        route!(GET "/contact" => contact::handle, crm),
+        route!(POST "/contact" => contact::handle, crm),
+        route!(GET "/callLog" => call_log::handle, crm),
+        route!(POST "/callLog" => call_log::handle, crm),
+        route!(PATCH "/callLog" => call_log::handle, crm),
+        route!(POST "/callLog/cacheNote" => call_log::handle, crm),
+        route!(PUT "/callDisposition" => call_log::handle, crm),
+        route!(POST "/messageLog" => message_log::handle, crm),
         // User service (seed 003) and personal API keys.
-        route!(POST "/users" => users::handle),
-        route!(GET "/users" => users::handle),
-        route!(GET "/users/{profileId}" => users::handle),
-        route!(PATCH "/users/{profileId}" => users::handle),
-        route!(DELETE "/users/{profileId}" => users::handle),
-        route!(POST "/identities/{identityId}/lock" => users::handle),
-        route!(POST "/identities/{identityId}/unlock" => users::handle),
-        route!(POST "/users/me/api-keys" => users::handle),
-        route!(GET "/users/me/api-keys" => users::handle),
-        route!(DELETE "/users/me/api-keys/{keyId}" => users::handle),
+        route!(POST "/users" => users::handle, users),
+        route!(GET "/users" => users::handle, users),
+        route!(GET "/users/{profileId}" => users::handle, users),
+        route!(PATCH "/users/{profileId}" => users::handle, users),
+        route!(DELETE "/users/{profileId}" => users::handle, users),
+        route!(POST "/identities/{identityId}/lock" => users::handle, users),
+        route!(POST "/identities/{identityId}/unlock" => users::handle, users),
+        route!(POST "/users/me/api-keys" => users::handle, users),
+        route!(GET "/users/me/api-keys" => users::handle, users),
+        route!(DELETE "/users/me/api-keys/{keyId}" => users::handle, users),
         // Accounts and sessions.
-        route!(POST "/accounts" => accounts::handle),
-        route!(GET "/accounts/{accountId}" => accounts::handle),
-        route!(DELETE "/accounts/{accountId}" => accounts::handle),
-        route!(POST "/accounts/{accountId}/tokens" => accounts::handle),
-        route!(GET "/accounts" => accounts::handle),
-        route!(PATCH "/accounts/{accountId}" => accounts::handle),
-        route!(GET "/accounts/{accountId}/tokens" => accounts::handle),
-        route!(GET "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle),
-        route!(DELETE "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle),
-        route!(GET "/accounts/{accountId}/roles" => accounts::handle),
-        route!(PUT "/accounts/{accountId}/roles/{role}" => accounts::handle),
-        route!(DELETE "/accounts/{accountId}/roles/{role}" => accounts::handle),
-        route!(GET "/accounts/{accountId}/profile" => accounts::handle),
-        route!(PATCH "/accounts/{accountId}/profile" => accounts::handle),
-        route!(POST "/sessions" => accounts::handle),
-        route!(GET "/sessions" => accounts::handle),
-        route!(DELETE "/sessions" => accounts::handle),
-        route!(POST "/sessions/refresh" => accounts::handle),
-        route!(GET "/sessions/{sessionId}" => accounts::handle),
-        route!(DELETE "/sessions/{sessionId}" => accounts::handle),
+        route!(POST "/accounts" => accounts::handle, identities),
+        route!(GET "/accounts/{accountId}" => accounts::handle, identities),
+        route!(DELETE "/accounts/{accountId}" => accounts::handle, identities),
+        route!(POST "/accounts/{accountId}/tokens" => accounts::handle, identities),
+        route!(GET "/accounts" => accounts::handle, identities),
+        route!(PATCH "/accounts/{accountId}" => accounts::handle, identities),
+        route!(GET "/accounts/{accountId}/tokens" => accounts::handle, identities),
+        route!(GET "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle, identities),
+        route!(DELETE "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle, identities),
+        route!(GET "/accounts/{accountId}/roles" => accounts::handle, identities),
+        route!(PUT "/accounts/{accountId}/roles/{role}" => accounts::handle, identities),
+        route!(DELETE "/accounts/{accountId}/roles/{role}" => accounts::handle, identities),
+        route!(GET "/accounts/{accountId}/profile" => accounts::handle, identities),
+        route!(PATCH "/accounts/{accountId}/profile" => accounts::handle, identities),
+        route!(POST "/sessions" => accounts::handle, identities),
+        route!(GET "/sessions" => accounts::handle, identities),
+        route!(DELETE "/sessions" => accounts::handle, identities),
+        route!(POST "/sessions/refresh" => accounts::handle, identities),
+        route!(GET "/sessions/{sessionId}" => accounts::handle, identities),
+        route!(DELETE "/sessions/{sessionId}" => accounts::handle, identities),
         // Server API (ContactsManager SDKs).
-        route!(POST "/api/v1/server/users/{uid}" => server_api::handle),
-        route!(DELETE "/api/v1/server/users/{uid}" => server_api::handle),
-        route!(POST "/api/v1/client/validate-key" => server_api::handle),
+        route!(POST "/api/v1/server/users/{uid}" => server_api::handle, identities),
+        route!(DELETE "/api/v1/server/users/{uid}" => server_api::handle, identities),
+        route!(POST "/api/v1/client/validate-key" => server_api::handle, identities),
     ]
 }
 

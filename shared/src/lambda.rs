@@ -1,24 +1,24 @@
-//! The Lambda entry point every function's `main` calls: logging, configuration and clients built once per
-//! cold start, then `lambda_http::run` with the function's handler.
+//! The Lambda entry points of the functions' `main`s: `start` (logging, configuration, the store with its
+//! client) once per cold start, then `serve` with the state the function built from them and its handler.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response, service_fn};
 
-use crate::App;
+use crate::config::Config;
+use crate::store::Store;
 
-pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
-where
-    F: Fn(Arc<App>, Request) -> Fut,
-    Fut: Future<Output = Response<Body>> + Send,
-{
+/// Logging, then the configuration and the store; a function builds its services over them.
+pub async fn start() -> Result<(Config, Arc<dyn Store>), lambda_http::Error> {
     crate::telemetry::init();
-    serve(App::lambda().await?, handler).await
+    let config = Config::lambda()?;
+    let store = crate::app::open_store(&config).await?;
+    Ok((config, store))
 }
 
-/// Serves `handler` with a state the function's `main` built once; a function that needs no `App` (no
-/// store, no SDK client) calls this directly, after `telemetry::init`, and links none of it.
+/// Serves `handler` with the state the function's `main` built once. A function that needs no store (no
+/// SDK client) calls this without `start`, after `telemetry::init`, and links none of it.
 pub async fn serve<S, F, Fut>(state: Arc<S>, handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Arc<S>, Request) -> Fut,

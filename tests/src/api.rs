@@ -111,7 +111,7 @@ impl Api {
             .await
             .expect("bootstrap");
         Self {
-            functions: Functions::new(app.clone()),
+            functions: Functions::new(&app),
             app,
             routes: routes(),
             _dir: Arc::new(dir),
@@ -124,7 +124,7 @@ impl Api {
         change(&mut config);
         let app = App::with_store(config, self.app.store.clone());
         Self {
-            functions: Functions::new(app.clone()),
+            functions: Functions::new(&app),
             app,
             routes: routes(),
             _dir: self._dir.clone(),

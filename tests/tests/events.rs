@@ -32,7 +32,7 @@ fn event_files(dir: &Path, found: &mut Vec<PathBuf>) {
 async fn every_event_runs_through_its_handler_and_every_route_has_one() {
     let dir = tempfile::tempdir().unwrap();
     let functions = Functions::new(
-        App::new(Config::for_local(|_| None, Some(dir.path().into())).unwrap())
+        &App::new(Config::for_local(|_| None, Some(dir.path().into())).unwrap())
             .await
             .unwrap(),
     );

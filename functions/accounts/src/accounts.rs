@@ -2,18 +2,19 @@
 
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use switchboard::Result;
 use switchboard::error::Error;
 use switchboard::http;
+use switchboard::identity::Identities;
 use switchboard::identity::{NewIdentity, password, usernames};
 use switchboard::request::{self, Kind, Schema};
-use switchboard::{App, Result};
 
 use crate::{
     ACCOUNT_NOT_FOUND, account_for, admin_only, check_password, check_type, forbidden, with_profile,
 };
 
 /// `POST /accounts`: anyone may sign up as a regular account; an admin may choose the type.
-pub(crate) async fn sign_up(app: &App, request: &Request) -> Result<Response<Body>> {
+pub(crate) async fn sign_up(identities: &Identities, request: &Request) -> Result<Response<Body>> {
     const SCHEMA: Schema = Schema {
         fields: &[
             ("username", Kind::String, true),
@@ -29,12 +30,12 @@ pub(crate) async fn sign_up(app: &App, request: &Request) -> Result<Response<Bod
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
     let type_id = match text("type") {
         Some(kind) => {
-            let caller = app.principal(request).await?;
-            admin_only(app, &caller)?;
-            check_type(app, &kind)?;
+            let caller = identities.principal(request).await?;
+            admin_only(identities, &caller)?;
+            check_type(identities, &kind)?;
             kind
         }
-        None => app.identities.types.regular.clone(),
+        None => identities.types.regular.clone(),
     };
     let password = text("password").unwrap_or_default();
     check_password(&password)?;
@@ -46,10 +47,9 @@ pub(crate) async fn sign_up(app: &App, request: &Request) -> Result<Response<Bod
             .unwrap_or_default();
         (name, properties)
     });
-    let (identity, profile) = app
-        .identities
+    let (identity, profile) = identities
         .create_identity(NewIdentity {
-            organization_id: app.identities.default_organization.clone(),
+            organization_id: identities.default_organization.clone(),
             username: text("username").unwrap_or_default(),
             password: Some(password),
             email: text("email"),
@@ -78,29 +78,32 @@ pub(crate) fn include_profile(request: &Request, problems: &mut Vec<String>) -> 
     }
 }
 
-pub(crate) async fn find_account(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
+pub(crate) async fn find_account(
+    identities: &Identities,
+    request: &Request,
+    id: &str,
+) -> Result<Response<Body>> {
+    let caller = identities.principal(request).await?;
     let mut problems = Vec::new();
     let include = include_profile(request, &mut problems);
     if !problems.is_empty() {
         return Err(Error::invalid("Validation Error", problems));
     }
-    let account = account_for(app, &caller, id, false).await?;
+    let account = account_for(identities, &caller, id, false).await?;
     Ok(http::json(
         200,
-        &with_profile(app, &account, include).await?,
+        &with_profile(identities, &account, include).await?,
     ))
 }
 
 pub(crate) async fn remove_account(
-    app: &App,
+    identities: &Identities,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    account_for(app, &caller, id, true).await?;
-    let removed = app
-        .identities
+    let caller = identities.principal(request).await?;
+    account_for(identities, &caller, id, true).await?;
+    let removed = identities
         .delete_identity(id)
         .await?
         .ok_or_else(|| Error::NotFound(ACCOUNT_NOT_FOUND.into()))?;
@@ -112,9 +115,12 @@ pub(crate) async fn remove_account(
 /// `GET /accounts` (admin): all accounts, or the one with `?username=` or `?token=` (a one-time token,
 /// not consumed). `include=profile`, `sort=createdAt|-createdAt`, `limit` 1..100 and `cursor`; the next
 /// page's cursor comes back in the `x-next-cursor` header.
-pub(crate) async fn find_accounts(app: &App, request: &Request) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    admin_only(app, &caller)?;
+pub(crate) async fn find_accounts(
+    identities: &Identities,
+    request: &Request,
+) -> Result<Response<Body>> {
+    let caller = identities.principal(request).await?;
+    admin_only(identities, &caller)?;
     let mut problems = Vec::new();
     let limit = request::bounded(request, "limit", 50, 1, 100, &mut problems);
     let include = include_profile(request, &mut problems);
@@ -136,14 +142,14 @@ pub(crate) async fn find_accounts(app: &App, request: &Request) -> Result<Respon
     }
     let org = caller.identity.organization_id.clone();
     let single = if let Some(username) = request::query_param(request, "username") {
-        Some(app.identities.identity_by_username(&org, &username).await?)
+        Some(identities.identity_by_username(&org, &username).await?)
     } else if let Some(token) = request::query_param(request, "token") {
-        let token = app.identities.find_token(&token).await?;
-        Some(app.identities.identity(&token.identity_id).await?)
+        let token = identities.find_token(&token).await?;
+        Some(identities.identity(&token.identity_id).await?)
     } else {
         None
     };
-    let (identities, cursor) = match single {
+    let (accounts, cursor) = match single {
         Some(found) => (
             found
                 .into_iter()
@@ -152,14 +158,14 @@ pub(crate) async fn find_accounts(app: &App, request: &Request) -> Result<Respon
             None,
         ),
         None => {
-            app.identities
+            identities
                 .list_identities(&org, limit as u32, newest_first, cursor)
                 .await?
         }
     };
-    let mut views = Vec::with_capacity(identities.len());
-    for identity in &identities {
-        views.push(with_profile(app, identity, include).await?);
+    let mut views = Vec::with_capacity(accounts.len());
+    for identity in &accounts {
+        views.push(with_profile(identities, identity, include).await?);
     }
     let mut response = http::json(200, &views);
     if let Some(cursor) = cursor.and_then(|c| c.parse().ok()) {
@@ -171,7 +177,7 @@ pub(crate) async fn find_accounts(app: &App, request: &Request) -> Result<Respon
 /// `PATCH /accounts/{id}`: by the account itself or an admin, or without a session by presenting a
 /// one-time token of that account in `token` (consumed). A new password ends the account's other sessions.
 pub(crate) async fn update_account(
-    app: &App,
+    identities: &Identities,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
@@ -195,7 +201,7 @@ pub(crate) async fn update_account(
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
     // Everything that can be refused is checked before a one-time token is used up.
     if let Some(kind) = text("type") {
-        check_type(app, &kind)?;
+        check_type(identities, &kind)?;
     }
     if let Some(password) = text("password") {
         check_password(&password)?;
@@ -208,18 +214,18 @@ pub(crate) async fn update_account(
             if text("type").is_some() {
                 return Err(forbidden());
             }
-            let found = app.identities.find_token(&token).await?;
+            let found = identities.find_token(&token).await?;
             if found.identity_id != id {
                 return Err(Error::NotFound("Token not found".into()));
             }
-            app.identities.consume_token(&found).await?;
+            identities.consume_token(&found).await?;
             None
         }
         _ => {
-            let caller = app.principal(request).await?;
-            account_for(app, &caller, id, true).await?;
+            let caller = identities.principal(request).await?;
+            account_for(identities, &caller, id, true).await?;
             if text("type").is_some() {
-                admin_only(app, &caller)?;
+                admin_only(identities, &caller)?;
             }
             Some(caller)
         }
@@ -228,8 +234,7 @@ pub(crate) async fn update_account(
         Some(p) => Some(password::hash(p).await?),
         None => None,
     };
-    let updated = app
-        .identities
+    let updated = identities
         .update_identity(id, |identity| {
             if let Some(username) = text("username") {
                 identity.username = username;
@@ -256,7 +261,7 @@ pub(crate) async fn update_account(
             .as_ref()
             .filter(|c| c.identity.id == id)
             .map(|c| c.session.id.as_str());
-        app.identities
+        identities
             .revoke_sessions(&updated.organization_id, id, keep)
             .await?;
     }

@@ -13,52 +13,67 @@ use std::sync::Arc;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
+use switchboard::Result;
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
+use switchboard::identity::Identities;
 use switchboard::identity::{ADMIN_REQUIRED, Identity, NOT_AUTHORIZED, Principal, SessionContext};
 use switchboard::request;
-use switchboard::{App, Result};
 
 const ACCOUNT_NOT_FOUND: &str = "Account not found";
 const SESSION_INVALID: &str = "Session invalid";
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+pub async fn handle(identities: Arc<Identities>, request: Request) -> Response<Body> {
     let owned = request::segments(&request);
     let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
     let method = request.method().clone();
     let result = match (&method, segments.as_slice()) {
-        (&Method::POST, ["accounts"]) => accounts::sign_up(&app, &request).await,
-        (&Method::GET, ["accounts"]) => accounts::find_accounts(&app, &request).await,
-        (&Method::GET, ["accounts", id]) => accounts::find_account(&app, &request, id).await,
-        (&Method::PATCH, ["accounts", id]) => accounts::update_account(&app, &request, id).await,
-        (&Method::DELETE, ["accounts", id]) => accounts::remove_account(&app, &request, id).await,
-        (&Method::POST, ["accounts", id, "tokens"]) => tokens::add_token(&app, &request, id).await,
-        (&Method::GET, ["accounts", id, "tokens"]) => tokens::find_tokens(&app, &request, id).await,
+        (&Method::POST, ["accounts"]) => accounts::sign_up(&identities, &request).await,
+        (&Method::GET, ["accounts"]) => accounts::find_accounts(&identities, &request).await,
+        (&Method::GET, ["accounts", id]) => accounts::find_account(&identities, &request, id).await,
+        (&Method::PATCH, ["accounts", id]) => {
+            accounts::update_account(&identities, &request, id).await
+        }
+        (&Method::DELETE, ["accounts", id]) => {
+            accounts::remove_account(&identities, &request, id).await
+        }
+        (&Method::POST, ["accounts", id, "tokens"]) => {
+            tokens::add_token(&identities, &request, id).await
+        }
+        (&Method::GET, ["accounts", id, "tokens"]) => {
+            tokens::find_tokens(&identities, &request, id).await
+        }
         (&Method::GET, ["accounts", id, "tokens", token]) => {
-            tokens::find_token(&app, &request, id, token).await
+            tokens::find_token(&identities, &request, id, token).await
         }
         (&Method::DELETE, ["accounts", id, "tokens", token]) => {
-            tokens::remove_token(&app, &request, id, token).await
+            tokens::remove_token(&identities, &request, id, token).await
         }
-        (&Method::GET, ["accounts", id, "roles"]) => roles::find_roles(&app, &request, id).await,
+        (&Method::GET, ["accounts", id, "roles"]) => {
+            roles::find_roles(&identities, &request, id).await
+        }
         (&Method::PUT, ["accounts", id, "roles", role]) => {
-            roles::change_role(&app, &request, id, role, true).await
+            roles::change_role(&identities, &request, id, role, true).await
         }
         (&Method::DELETE, ["accounts", id, "roles", role]) => {
-            roles::change_role(&app, &request, id, role, false).await
+            roles::change_role(&identities, &request, id, role, false).await
         }
         (&Method::GET, ["accounts", id, "profile"]) => {
-            profile::find_profile(&app, &request, id).await
+            profile::find_profile(&identities, &request, id).await
         }
         (&Method::PATCH, ["accounts", id, "profile"]) => {
-            profile::update_profile(&app, &request, id).await
+            profile::update_profile(&identities, &request, id).await
         }
-        (&Method::POST, ["sessions"]) => sessions::sign_in(&app, &request).await,
-        (&Method::POST, ["sessions", "refresh"]) => sessions::refresh(&app, &request).await,
-        (&Method::GET, ["sessions"]) => sessions::list_sessions(&app, &request).await,
-        (&Method::DELETE, ["sessions"]) => sessions::remove_all_sessions(&app, &request).await,
-        (&Method::GET, ["sessions", id]) => sessions::find_session(&app, &request, id).await,
-        (&Method::DELETE, ["sessions", id]) => sessions::remove_session(&app, &request, id).await,
+        (&Method::POST, ["sessions"]) => sessions::sign_in(&identities, &request).await,
+        (&Method::POST, ["sessions", "refresh"]) => sessions::refresh(&identities, &request).await,
+        (&Method::GET, ["sessions"]) => sessions::list_sessions(&identities, &request).await,
+        (&Method::DELETE, ["sessions"]) => {
+            sessions::remove_all_sessions(&identities, &request).await
+        }
+        (&Method::GET, ["sessions", id]) => sessions::find_session(&identities, &request, id).await,
+        (&Method::DELETE, ["sessions", id]) => {
+            sessions::remove_session(&identities, &request, id).await
+        }
         _ => Err(Error::NotFound("Not Found".into())),
     };
     result.unwrap_or_else(|e| http::error(Family::Users, e))
@@ -69,17 +84,22 @@ fn forbidden() -> Error {
 }
 
 /// The account `id`, if the caller is an admin of its organization or that account (guests: read only).
-async fn account_for(app: &App, caller: &Principal, id: &str, writes: bool) -> Result<Identity> {
+async fn account_for(
+    identities: &Identities,
+    caller: &Principal,
+    id: &str,
+    writes: bool,
+) -> Result<Identity> {
     if caller.identity.id == id {
-        if writes && caller.identity.type_id == app.identities.types.guest {
+        if writes && caller.identity.type_id == identities.types.guest {
             return Err(forbidden());
         }
         return Ok(caller.identity.clone());
     }
-    if !app.is_admin(caller) {
+    if !identities.is_admin(caller) {
         return Err(forbidden());
     }
-    app.identities
+    identities
         .identity(id)
         .await?
         .filter(|account| account.organization_id == caller.identity.organization_id)
@@ -97,8 +117,8 @@ fn check_password(password: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_type(app: &App, kind: &str) -> Result<()> {
-    let types = &app.identities.types;
+fn check_type(identities: &Identities, kind: &str) -> Result<()> {
+    let types = &identities.types;
     if [&types.admin, &types.regular, &types.guest].contains(&&kind.to_owned()) {
         Ok(())
     } else {
@@ -119,19 +139,23 @@ fn context(request: &Request, device: Option<Value>) -> SessionContext {
 }
 
 /// Admin-only routes refuse with the seed's admin message; admin-or-owner ones with [`forbidden`].
-fn admin_only(app: &App, caller: &Principal) -> Result<()> {
-    if app.is_admin(caller) {
+fn admin_only(identities: &Identities, caller: &Principal) -> Result<()> {
+    if identities.is_admin(caller) {
         Ok(())
     } else {
         Err(Error::Forbidden(ADMIN_REQUIRED.into()))
     }
 }
 
-async fn with_profile(app: &App, identity: &Identity, include: bool) -> Result<Value> {
+async fn with_profile(
+    identities: &Identities,
+    identity: &Identity,
+    include: bool,
+) -> Result<Value> {
     let mut view = identity.account_view();
     if include {
         let profile = match &identity.profile_id {
-            Some(id) => app.identities.profile(id).await?,
+            Some(id) => identities.profile(id).await?,
             None => None,
         };
         view["profile"] = profile.map_or(Value::Null, |p| p.account_view());

@@ -2,18 +2,23 @@
 
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
+use switchboard::Result;
 use switchboard::error::Error;
 use switchboard::http;
+use switchboard::identity::Identities;
 use switchboard::request;
-use switchboard::{App, Result};
 
 use crate::{ACCOUNT_NOT_FOUND, account_for, forbidden};
 
-pub(crate) async fn find_profile(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    let account = account_for(app, &caller, id, false).await?;
+pub(crate) async fn find_profile(
+    identities: &Identities,
+    request: &Request,
+    id: &str,
+) -> Result<Response<Body>> {
+    let caller = identities.principal(request).await?;
+    let account = account_for(identities, &caller, id, false).await?;
     let profile = match &account.profile_id {
-        Some(profile_id) => app.identities.profile(profile_id).await?,
+        Some(profile_id) => identities.profile(profile_id).await?,
         None => None,
     };
     let profile = profile.ok_or_else(|| Error::NotFound("Profile not found".into()))?;
@@ -23,13 +28,13 @@ pub(crate) async fn find_profile(app: &App, request: &Request, id: &str) -> Resu
 /// `PATCH /accounts/{id}/profile`: merges the given properties (`null` removes one); `name` and `avatar`
 /// are the user entity's fields. Creates the profile if the account has none.
 pub(crate) async fn update_profile(
-    app: &App,
+    identities: &Identities,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    let account = account_for(app, &caller, id, true).await?;
-    if caller.identity.id == id && caller.identity.type_id == app.identities.types.guest {
+    let caller = identities.principal(request).await?;
+    let account = account_for(identities, &caller, id, true).await?;
+    if caller.identity.id == id && caller.identity.type_id == identities.types.guest {
         return Err(forbidden());
     }
     let changes = match request::json_body(request)? {
@@ -68,16 +73,14 @@ pub(crate) async fn update_profile(
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            match app
-                .identities
+            match identities
                 .create_profile(&account.organization_id, id, name)
                 .await
             {
                 Ok(Some(profile)) => profile.id,
                 Ok(None) => return Err(Error::NotFound(ACCOUNT_NOT_FOUND.into())),
                 // Created by a concurrent request: update that one.
-                Err(Error::Conflict(_)) => app
-                    .identities
+                Err(Error::Conflict(_)) => identities
                     .identity(id)
                     .await?
                     .and_then(|i| i.profile_id)
@@ -86,8 +89,7 @@ pub(crate) async fn update_profile(
             }
         }
     };
-    let updated = app
-        .identities
+    let updated = identities
         .update_profile(&profile_id, |profile| {
             for (key, value) in &changes {
                 match key.as_str() {

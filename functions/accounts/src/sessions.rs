@@ -2,17 +2,18 @@
 
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use switchboard::Result;
 use switchboard::error::Error;
 use switchboard::http;
+use switchboard::identity::Identities;
 use switchboard::identity::Principal;
 use switchboard::request::{self, Kind, Schema};
-use switchboard::{App, Result};
 
 use crate::{SESSION_INVALID, admin_only, context};
 
 /// `POST /sessions` with `{username, password}` or `{token}` → 201 `{id, accessToken, refreshToken,
 /// expiresAt, account}`.
-pub(crate) async fn sign_in(app: &App, request: &Request) -> Result<Response<Body>> {
+pub(crate) async fn sign_in(identities: &Identities, request: &Request) -> Result<Response<Body>> {
     const SCHEMA: Schema = Schema {
         fields: &[
             ("username", Kind::String, false),
@@ -28,12 +29,12 @@ pub(crate) async fn sign_in(app: &App, request: &Request) -> Result<Response<Bod
     let context = context(request, body.get("device").cloned());
     let signed_in = match (text("username"), text("password"), text("token")) {
         (Some(username), Some(password), None) => {
-            let org = text("organizationId").unwrap_or(&app.identities.default_organization);
-            app.identities
+            let org = text("organizationId").unwrap_or(&identities.default_organization);
+            identities
                 .sign_in_with_password(org, username, password, context)
                 .await?
         }
-        (None, None, Some(token)) => app.identities.sign_in_with_token(token, context).await?,
+        (None, None, Some(token)) => identities.sign_in_with_token(token, context).await?,
         (None, _, None) => return Err(Error::bad_request("username must be set")),
         _ => {
             return Err(Error::invalid(
@@ -45,7 +46,7 @@ pub(crate) async fn sign_in(app: &App, request: &Request) -> Result<Response<Bod
     Ok(http::json(201, &signed_in.view()))
 }
 
-pub(crate) async fn refresh(app: &App, request: &Request) -> Result<Response<Body>> {
+pub(crate) async fn refresh(identities: &Identities, request: &Request) -> Result<Response<Body>> {
     const SCHEMA: Schema = Schema {
         fields: &[("refreshToken", Kind::String, true)],
         open: false,
@@ -53,13 +54,16 @@ pub(crate) async fn refresh(app: &App, request: &Request) -> Result<Response<Bod
     let body = SCHEMA.check(request::json_body(request)?)?;
     let token = body["refreshToken"].as_str().unwrap_or_default();
     let fingerprint = request::header(request, request::FINGERPRINT_HEADER);
-    let signed_in = app.identities.refresh(token, fingerprint).await?;
+    let signed_in = identities.refresh(token, fingerprint).await?;
     Ok(http::json(200, &signed_in.view()))
 }
 
 /// Own sessions; an admin's `?all=true` lists the organization's.
-pub(crate) async fn list_sessions(app: &App, request: &Request) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
+pub(crate) async fn list_sessions(
+    identities: &Identities,
+    request: &Request,
+) -> Result<Response<Body>> {
+    let caller = identities.principal(request).await?;
     let all = match request::query_param(request, "all").as_deref() {
         None | Some("false") => false,
         Some("true") => true,
@@ -71,11 +75,10 @@ pub(crate) async fn list_sessions(app: &App, request: &Request) -> Result<Respon
         }
     };
     if all {
-        admin_only(app, &caller)?;
+        admin_only(identities, &caller)?;
     }
     let owner = (!all).then_some(caller.identity.id.as_str());
-    let sessions = app
-        .identities
+    let sessions = identities
         .sessions(&caller.identity.organization_id, owner)
         .await?;
     let views: Vec<Value> = sessions
@@ -90,15 +93,15 @@ pub(crate) async fn list_sessions(app: &App, request: &Request) -> Result<Respon
 }
 
 pub(crate) async fn visible_session(
-    app: &App,
+    identities: &Identities,
     caller: &Principal,
     id: &str,
 ) -> Result<switchboard::identity::Session> {
-    let session = app.identities.session(id).await?;
+    let session = identities.session(id).await?;
     match session {
         Some(s)
             if s.identity_id == caller.identity.id
-                || (app.is_admin(caller)
+                || (identities.is_admin(caller)
                     && s.organization_id == caller.identity.organization_id) =>
         {
             Ok(s)
@@ -107,29 +110,36 @@ pub(crate) async fn visible_session(
     }
 }
 
-pub(crate) async fn find_session(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    let session = visible_session(app, &caller, id).await?;
+pub(crate) async fn find_session(
+    identities: &Identities,
+    request: &Request,
+    id: &str,
+) -> Result<Response<Body>> {
+    let caller = identities.principal(request).await?;
+    let session = visible_session(identities, &caller, id).await?;
     Ok(http::json(200, &session.view()))
 }
 
 pub(crate) async fn remove_session(
-    app: &App,
+    identities: &Identities,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    let session = visible_session(app, &caller, id).await?;
-    if !app.identities.revoke_session(&session.id).await? {
+    let caller = identities.principal(request).await?;
+    let session = visible_session(identities, &caller, id).await?;
+    if !identities.revoke_session(&session.id).await? {
         return Err(Error::NotFound(SESSION_INVALID.into()));
     }
     Ok(http::json(200, &session.view()))
 }
 
 /// Logout everywhere: every session of the caller, this one included.
-pub(crate) async fn remove_all_sessions(app: &App, request: &Request) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    let ended = app.identities.sign_out_everywhere(&caller.identity).await?;
+pub(crate) async fn remove_all_sessions(
+    identities: &Identities,
+    request: &Request,
+) -> Result<Response<Body>> {
+    let caller = identities.principal(request).await?;
+    let ended = identities.sign_out_everywhere(&caller.identity).await?;
     Ok(http::json(
         200,
         &ended.iter().map(|s| s.view()).collect::<Vec<_>>(),

@@ -2,18 +2,23 @@
 
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
+use switchboard::Result;
 use switchboard::error::Error;
 use switchboard::http;
+use switchboard::identity::Identities;
 use switchboard::identity::OneTimeToken;
 use switchboard::request::{self, Kind, Schema};
-use switchboard::{App, Result};
 
 use crate::{account_for, admin_only};
 
 /// `POST /accounts/{id}/tokens` (admin): a one-time token; its secret is in the answer only.
-pub(crate) async fn add_token(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    admin_only(app, &caller)?;
+pub(crate) async fn add_token(
+    identities: &Identities,
+    request: &Request,
+    id: &str,
+) -> Result<Response<Body>> {
+    let caller = identities.principal(request).await?;
+    admin_only(identities, &caller)?;
     const SCHEMA: Schema = Schema {
         fields: &[
             ("type", Kind::String, true),
@@ -27,10 +32,9 @@ pub(crate) async fn add_token(app: &App, request: &Request, id: &str) -> Result<
         .and_then(|t| t.as_str().map(str::to_owned))
         .unwrap_or_default();
     let timeout = body.remove("timeout").and_then(|t| t.as_i64());
-    let account = account_for(app, &caller, id, true).await?;
+    let account = account_for(identities, &caller, id, true).await?;
     let properties: Map<String, Value> = body.into_iter().filter(|(k, _)| k != "id").collect();
-    let (token, secret) = app
-        .identities
+    let (token, secret) = identities
         .add_token(&account, &kind, timeout, properties)
         .await?;
     let mut view = token.view();
@@ -38,12 +42,15 @@ pub(crate) async fn add_token(app: &App, request: &Request, id: &str) -> Result<
     Ok(http::json(201, &view))
 }
 
-pub(crate) async fn find_tokens(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    admin_only(app, &caller)?;
-    let account = account_for(app, &caller, id, false).await?;
-    let tokens = app
-        .identities
+pub(crate) async fn find_tokens(
+    identities: &Identities,
+    request: &Request,
+    id: &str,
+) -> Result<Response<Body>> {
+    let caller = identities.principal(request).await?;
+    admin_only(identities, &caller)?;
+    let account = account_for(identities, &caller, id, false).await?;
+    let tokens = identities
         .tokens(&account.organization_id, &account.id)
         .await?;
     Ok(http::json(
@@ -53,15 +60,15 @@ pub(crate) async fn find_tokens(app: &App, request: &Request, id: &str) -> Resul
 }
 
 pub(crate) async fn token_of(
-    app: &App,
+    identities: &Identities,
     request: &Request,
     id: &str,
     token: &str,
 ) -> Result<OneTimeToken> {
-    let caller = app.principal(request).await?;
-    admin_only(app, &caller)?;
-    account_for(app, &caller, id, false).await?;
-    app.identities
+    let caller = identities.principal(request).await?;
+    admin_only(identities, &caller)?;
+    account_for(identities, &caller, id, false).await?;
+    identities
         .token_by_id(token)
         .await?
         .filter(|t| t.identity_id == id)
@@ -69,24 +76,23 @@ pub(crate) async fn token_of(
 }
 
 pub(crate) async fn find_token(
-    app: &App,
+    identities: &Identities,
     request: &Request,
     id: &str,
     token: &str,
 ) -> Result<Response<Body>> {
-    let token = token_of(app, request, id, token).await?;
+    let token = token_of(identities, request, id, token).await?;
     Ok(http::json(200, &token.view()))
 }
 
 pub(crate) async fn remove_token(
-    app: &App,
+    identities: &Identities,
     request: &Request,
     id: &str,
     token: &str,
 ) -> Result<Response<Body>> {
-    let token = token_of(app, request, id, token).await?;
-    let removed = app
-        .identities
+    let token = token_of(identities, request, id, token).await?;
+    let removed = identities
         .remove_token(&token.id)
         .await?
         .ok_or_else(|| Error::NotFound("Token not found".into()))?;
