@@ -16,6 +16,8 @@ use futures::future::BoxFuture;
 use lambda_http::http::{HeaderName, Method};
 use lambda_http::{Body, Request, RequestExt, Response};
 use switchboard::App;
+use switchboard::crm::Crm;
+use switchboard::identity::Identities;
 use tower_http::cors::{Any, CorsLayer};
 
 /// The request headers browsers may send cross-origin: `template.yaml`'s `CorsConfiguration.AllowHeaders`
@@ -33,7 +35,39 @@ pub const CORS_ALLOW_HEADERS: &[&str] = &[
 /// The largest body API Gateway accepts (10 MB); the local server refuses larger ones the same way.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-pub type Handler = fn(Arc<App>, Request) -> BoxFuture<'static, Response<Body>>;
+/// Every function's state, built once over one `App`: the local server and the tests hand each handler its
+/// own, as each function's `main` does in Lambda.
+pub struct Functions {
+    pub health: Arc<health::Health>,
+    /// contact, call-log, message-log.
+    pub crm: Arc<Crm>,
+    pub crm_auth: Arc<crm_auth::CrmAuth>,
+    pub users: Arc<users::Users>,
+    /// accounts, server-api.
+    pub identities: Arc<Identities>,
+}
+
+impl Functions {
+    pub fn new(app: &App) -> Arc<Self> {
+        Arc::new(Self {
+            health: Arc::new(health::Health {
+                public_url: app.config.public_url.clone(),
+            }),
+            crm: Arc::new(app.crm.clone()),
+            crm_auth: Arc::new(crm_auth::CrmAuth {
+                crm: app.crm.clone(),
+                identities: app.identities.clone(),
+            }),
+            users: Arc::new(users::Users {
+                identities: app.identities.clone(),
+                crm: app.crm.clone(),
+            }),
+            identities: Arc::new(app.identities.clone()),
+        })
+    }
+}
+
+pub type Handler = fn(&Functions, Request) -> BoxFuture<'static, Response<Body>>;
 
 /// One API Gateway route: method, path in API Gateway syntax (`/users/{id}`) and its function's handler.
 #[derive(Clone)]
@@ -50,12 +84,13 @@ impl Route {
     }
 }
 
+/// A route whose handler takes `Functions::$state`.
 macro_rules! route {
-    ($method:ident $path:literal => $handler:path) => {
+    ($method:ident $path:literal => $handler:path, $state:ident) => {
         Route {
             method: Method::$method,
             path: $path,
-            handler: |app, request| Box::pin($handler(app, request)),
+            handler: |functions, request| Box::pin($handler(functions.$state.clone(), request)),
         }
     };
 }
@@ -63,58 +98,58 @@ macro_rules! route {
 /// Every route of every function. Adding a function to the local server is one line here.
 pub fn routes() -> Vec<Route> {
     vec![
-        route!(GET "/is-alive" => health::handle),
-        route!(GET "/isAlive" => health::handle),
-        route!(GET "/crmManifest" => health::handle),
+        route!(GET "/is-alive" => health::handle, health),
+        route!(GET "/isAlive" => health::handle, health),
+        route!(GET "/crmManifest" => health::handle, health),
         // CRM extension API (App Connect).
-        route!(POST "/apiKeyLogin" => crm_auth::handle),
-        route!(POST "/unAuthorize" => crm_auth::handle),
-        route!(GET "/user/settings" => crm_auth::handle),
-        route!(POST "/user/settings" => crm_auth::handle),
-        route!(GET "/contact" => contact::handle),
-        route!(POST "/contact" => contact::handle),
-        route!(GET "/callLog" => call_log::handle),
-        route!(POST "/callLog" => call_log::handle),
-        route!(PATCH "/callLog" => call_log::handle),
-        route!(POST "/callLog/cacheNote" => call_log::handle),
-        route!(PUT "/callDisposition" => call_log::handle),
-        route!(POST "/messageLog" => message_log::handle),
+        route!(POST "/apiKeyLogin" => crm_auth::handle, crm_auth),
+        route!(POST "/unAuthorize" => crm_auth::handle, crm_auth),
+        route!(GET "/user/settings" => crm_auth::handle, crm_auth),
+        route!(POST "/user/settings" => crm_auth::handle, crm_auth),
+        route!(GET "/contact" => contact::handle, crm),
+        route!(POST "/contact" => contact::handle, crm),
+        route!(GET "/callLog" => call_log::handle, crm),
+        route!(POST "/callLog" => call_log::handle, crm),
+        route!(PATCH "/callLog" => call_log::handle, crm),
+        route!(POST "/callLog/cacheNote" => call_log::handle, crm),
+        route!(PUT "/callDisposition" => call_log::handle, crm),
+        route!(POST "/messageLog" => message_log::handle, crm),
         // User service (seed 003) and personal API keys.
-        route!(POST "/users" => users::handle),
-        route!(GET "/users" => users::handle),
-        route!(GET "/users/{profileId}" => users::handle),
-        route!(PATCH "/users/{profileId}" => users::handle),
-        route!(DELETE "/users/{profileId}" => users::handle),
-        route!(POST "/identities/{identityId}/lock" => users::handle),
-        route!(POST "/identities/{identityId}/unlock" => users::handle),
-        route!(POST "/users/me/api-keys" => users::handle),
-        route!(GET "/users/me/api-keys" => users::handle),
-        route!(DELETE "/users/me/api-keys/{keyId}" => users::handle),
+        route!(POST "/users" => users::handle, users),
+        route!(GET "/users" => users::handle, users),
+        route!(GET "/users/{profileId}" => users::handle, users),
+        route!(PATCH "/users/{profileId}" => users::handle, users),
+        route!(DELETE "/users/{profileId}" => users::handle, users),
+        route!(POST "/identities/{identityId}/lock" => users::handle, users),
+        route!(POST "/identities/{identityId}/unlock" => users::handle, users),
+        route!(POST "/users/me/api-keys" => users::handle, users),
+        route!(GET "/users/me/api-keys" => users::handle, users),
+        route!(DELETE "/users/me/api-keys/{keyId}" => users::handle, users),
         // Accounts and sessions.
-        route!(POST "/accounts" => accounts::handle),
-        route!(GET "/accounts/{accountId}" => accounts::handle),
-        route!(DELETE "/accounts/{accountId}" => accounts::handle),
-        route!(POST "/accounts/{accountId}/tokens" => accounts::handle),
-        route!(GET "/accounts" => accounts::handle),
-        route!(PATCH "/accounts/{accountId}" => accounts::handle),
-        route!(GET "/accounts/{accountId}/tokens" => accounts::handle),
-        route!(GET "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle),
-        route!(DELETE "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle),
-        route!(GET "/accounts/{accountId}/roles" => accounts::handle),
-        route!(PUT "/accounts/{accountId}/roles/{role}" => accounts::handle),
-        route!(DELETE "/accounts/{accountId}/roles/{role}" => accounts::handle),
-        route!(GET "/accounts/{accountId}/profile" => accounts::handle),
-        route!(PATCH "/accounts/{accountId}/profile" => accounts::handle),
-        route!(POST "/sessions" => accounts::handle),
-        route!(GET "/sessions" => accounts::handle),
-        route!(DELETE "/sessions" => accounts::handle),
-        route!(POST "/sessions/refresh" => accounts::handle),
-        route!(GET "/sessions/{sessionId}" => accounts::handle),
-        route!(DELETE "/sessions/{sessionId}" => accounts::handle),
+        route!(POST "/accounts" => accounts::handle, identities),
+        route!(GET "/accounts/{accountId}" => accounts::handle, identities),
+        route!(DELETE "/accounts/{accountId}" => accounts::handle, identities),
+        route!(POST "/accounts/{accountId}/tokens" => accounts::handle, identities),
+        route!(GET "/accounts" => accounts::handle, identities),
+        route!(PATCH "/accounts/{accountId}" => accounts::handle, identities),
+        route!(GET "/accounts/{accountId}/tokens" => accounts::handle, identities),
+        route!(GET "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle, identities),
+        route!(DELETE "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle, identities),
+        route!(GET "/accounts/{accountId}/roles" => accounts::handle, identities),
+        route!(PUT "/accounts/{accountId}/roles/{role}" => accounts::handle, identities),
+        route!(DELETE "/accounts/{accountId}/roles/{role}" => accounts::handle, identities),
+        route!(GET "/accounts/{accountId}/profile" => accounts::handle, identities),
+        route!(PATCH "/accounts/{accountId}/profile" => accounts::handle, identities),
+        route!(POST "/sessions" => accounts::handle, identities),
+        route!(GET "/sessions" => accounts::handle, identities),
+        route!(DELETE "/sessions" => accounts::handle, identities),
+        route!(POST "/sessions/refresh" => accounts::handle, identities),
+        route!(GET "/sessions/{sessionId}" => accounts::handle, identities),
+        route!(DELETE "/sessions/{sessionId}" => accounts::handle, identities),
         // Server API (ContactsManager SDKs).
-        route!(POST "/api/v1/server/users/{uid}" => server_api::handle),
-        route!(DELETE "/api/v1/server/users/{uid}" => server_api::handle),
-        route!(POST "/api/v1/client/validate-key" => server_api::handle),
+        route!(POST "/api/v1/server/users/{uid}" => server_api::handle, identities),
+        route!(DELETE "/api/v1/server/users/{uid}" => server_api::handle, identities),
+        route!(POST "/api/v1/client/validate-key" => server_api::handle, identities),
     ]
 }
 
@@ -182,7 +217,7 @@ pub fn lambda_request(
 
 async fn invoke(
     handler: Handler,
-    app: Arc<App>,
+    functions: Arc<Functions>,
     params: RawPathParams,
     request: axum::extract::Request,
 ) -> axum::response::Response {
@@ -194,7 +229,7 @@ async fn invoke(
         .iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    into_axum(handler(app, lambda_request(parts, bytes.to_vec(), params)).await)
+    into_axum(handler(&functions, lambda_request(parts, bytes.to_vec(), params)).await)
 }
 
 fn into_axum(response: Response<Body>) -> axum::response::Response {
@@ -221,8 +256,8 @@ async fn log_request(request: axum::extract::Request, next: Next) -> axum::respo
     response
 }
 
-/// The router for `routes`, sharing one `App`.
-pub fn router(app: Arc<App>, routes: &[Route]) -> Router {
+/// The router for `routes`, each handler with its function's state.
+pub fn router(functions: Arc<Functions>, routes: &[Route]) -> Router {
     let mut router = Router::new();
     for route in routes {
         let handler = route.handler;
@@ -231,10 +266,10 @@ pub fn router(app: Arc<App>, routes: &[Route]) -> Router {
             route.path,
             on(
                 method_filter(&route.method),
-                move |State(app): State<Arc<App>>,
+                move |State(functions): State<Arc<Functions>>,
                       params: RawPathParams,
                       request: axum::extract::Request| {
-                    invoke(handler, app, params, request)
+                    invoke(handler, functions, params, request)
                 },
             ),
         );
@@ -266,5 +301,5 @@ pub fn router(app: Arc<App>, routes: &[Route]) -> Router {
                 ])
                 .max_age(Duration::from_secs(600)),
         )
-        .with_state(app)
+        .with_state(functions)
 }

@@ -223,7 +223,10 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!("listening on http://{}", options.addr);
-    let router = switchboard_local::router(app, &switchboard_local::routes());
+    let router = switchboard_local::router(
+        switchboard_local::Functions::new(&app),
+        &switchboard_local::routes(),
+    );
     if let Err(e) = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
         .await

@@ -1,5 +1,6 @@
-//! The state every handler shares: configuration and clients, built once per cold start (or once per
-//! local server) and handed to handlers behind an `Arc`.
+//! The whole backend in one value, as the local server and the tests run it: configuration, the store and
+//! every service over it. A Lambda function builds only its own part instead (see `lambda::start`), and
+//! here is how the store is opened either way.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,13 +8,9 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
-use lambda_http::Request;
-
 use crate::config::{Config, ConfigError, Storage};
 use crate::crm::Crm;
-use crate::error::Error;
-use crate::identity::{Identities, Principal};
-use crate::request;
+use crate::identity::Identities;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{CursorCodec, RetryConflicts, Store, StoreError, Traced};
@@ -34,26 +31,17 @@ pub enum StartError {
 }
 
 impl App {
-    /// Lambda start-up: configuration from the environment, the DynamoDB client built once.
-    pub async fn lambda() -> Result<Arc<Self>, StartError> {
-        Self::new(Config::lambda()?).await
-    }
-
     pub async fn new(config: Config) -> Result<Arc<Self>, StartError> {
-        let cursors = CursorCodec::new(config.token_secret.expose());
-        let store: Arc<dyn Store> = match &config.storage {
-            Storage::DynamoDb { table } => {
-                let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
-                Arc::new(DynamoStore::new(client, table.clone(), cursors))
-            }
-            Storage::Embedded { dir } => Arc::new(EmbeddedStore::open(dir, cursors)?),
-        };
-        Ok(Self::with_store(config, store))
+        let store = open_store(&config).await?;
+        Ok(Self::over(config, store))
     }
 
     /// An app over a store built elsewhere (tests give each case a fresh table).
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
-        let store: Arc<dyn Store> = Arc::new(Traced::new(Arc::new(RetryConflicts::new(store))));
+        Self::over(config, layered(store))
+    }
+
+    fn over(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
         let identities = Identities::new(store.clone(), &config);
         let crm = Crm::new(store.clone(), &config);
         Arc::new(Self {
@@ -63,19 +51,24 @@ impl App {
             crm,
         })
     }
+}
 
-    /// The caller of `request`, from its bearer token and fingerprint header.
-    pub async fn principal(&self, request: &Request) -> Result<Principal, Error> {
-        let fingerprint = request::header(request, request::FINGERPRINT_HEADER);
-        self.identities
-            .authenticate(request::bearer(request), fingerprint)
-            .await
-            .map_err(Error::from)
-    }
+/// The configured store (DynamoDB, its client built once, or the embedded one), with conflict retries and
+/// tracing around it.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    let cursors = CursorCodec::new(config.token_secret.expose());
+    let store: Arc<dyn Store> = match &config.storage {
+        Storage::DynamoDb { table } => {
+            let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
+            Arc::new(DynamoStore::new(client, table.clone(), cursors))
+        }
+        Storage::Embedded { dir } => Arc::new(EmbeddedStore::open(dir, cursors)?),
+    };
+    Ok(layered(store))
+}
 
-    pub fn is_admin(&self, principal: &Principal) -> bool {
-        principal.identity.type_id == self.identities.types.admin
-    }
+fn layered(store: Arc<dyn Store>) -> Arc<dyn Store> {
+    Arc::new(Traced::new(Arc::new(RetryConflicts::new(store))))
 }
 
 /// Connecting to DynamoDB takes milliseconds; longer means the endpoint is unreachable.

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 
-use crate::identity::{IdentityTypes, Lockout};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub const TABLE: &str = "SWITCHBOARD_TABLE";
@@ -65,6 +64,89 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Identity type ids (seed 003's `typeIds`), configurable per deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityTypes {
+    pub admin: String,
+    pub regular: String,
+    pub guest: String,
+}
+
+impl Default for IdentityTypes {
+    fn default() -> Self {
+        Self {
+            admin: "100".into(),
+            regular: "001".into(),
+            guest: "000".into(),
+        }
+    }
+}
+
+pub const MAX_FAILURES: &str = "SWITCHBOARD_MAX_FAILED_SIGN_INS";
+pub const LOCKOUT_SECONDS: &str = "SWITCHBOARD_LOCKOUT_SECONDS";
+pub const LOCKOUT_MAX_SECONDS: &str = "SWITCHBOARD_LOCKOUT_MAX_SECONDS";
+
+/// How many failures lock, and for how long: `seconds`, doubled on each lockout in a row, at most
+/// `max_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lockout {
+    pub max_failures: u32,
+    pub seconds: i64,
+    pub max_seconds: i64,
+}
+
+impl Default for Lockout {
+    /// Seed 003's five failures; 15 minutes, growing to a day at most.
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            seconds: 15 * 60,
+            max_seconds: 24 * 3600,
+        }
+    }
+}
+
+impl Lockout {
+    /// From `SWITCHBOARD_MAX_FAILED_SIGN_INS`, `SWITCHBOARD_LOCKOUT_SECONDS` and
+    /// `SWITCHBOARD_LOCKOUT_MAX_SECONDS` (positive integers), defaults for the ones not set.
+    pub fn from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let number = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
+            match env(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+            {
+                None => Ok(default),
+                Some(value) => {
+                    value
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or(ConfigError::Invalid {
+                            name,
+                            reason: "must be a positive integer".into(),
+                        })
+                }
+            }
+        };
+        let seconds = number(LOCKOUT_SECONDS, defaults.seconds)?;
+        Ok(Self {
+            max_failures: u32::try_from(number(MAX_FAILURES, defaults.max_failures.into())?)
+                .unwrap_or(u32::MAX),
+            seconds,
+            max_seconds: number(LOCKOUT_MAX_SECONDS, defaults.max_seconds.max(seconds))?
+                .max(seconds),
+        })
+    }
+
+    /// The length of lockout number `previous + 1` in a row.
+    pub fn duration(&self, previous: u32) -> i64 {
+        self.seconds
+            .saturating_mul(1_i64.checked_shl(previous.min(32)).unwrap_or(i64::MAX))
+            .min(self.max_seconds)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Storage {
     DynamoDb { table: String },
@@ -106,6 +188,11 @@ fn identity_settings(env: &impl Fn(&str) -> Option<String>) -> (String, Identity
     )
 }
 
+/// `SWITCHBOARD_PUBLIC_URL`, if set.
+pub fn public_url(env: &impl Fn(&str) -> Option<String>) -> Option<String> {
+    optional(env, PUBLIC_URL)
+}
+
 fn optional(env: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     env(name)
         .map(|v| v.trim().to_owned())
@@ -137,7 +224,7 @@ impl Config {
             crm_secret: lambda_secret(&env, CRM_SECRET)?,
             default_organization,
             identity_types,
-            public_url: optional(&env, PUBLIC_URL),
+            public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
         })
     }
@@ -172,7 +259,7 @@ impl Config {
             crm_secret: secret(CRM_SECRET)?,
             default_organization,
             identity_types,
-            public_url: optional(&env, PUBLIC_URL),
+            public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
         })
     }
@@ -311,5 +398,33 @@ mod tests {
         assert_ne!(first.token_secret, first.crm_secret);
         let aws = Config::for_local(env(&[(TABLE, "t")]), Some(dir.path().into())).unwrap();
         assert_eq!(aws.storage, Storage::DynamoDb { table: "t".into() });
+    }
+
+    #[test]
+    fn fifteen_minutes_growing_to_a_day_by_default() {
+        let lockout = Lockout::from_env(&env(&[])).unwrap();
+        assert_eq!(lockout.max_failures, 5);
+        let lengths: Vec<i64> = (0..10).map(|n| lockout.duration(n)).collect();
+        assert_eq!(&lengths[..4], &[900, 1800, 3600, 7200]);
+        assert_eq!(lengths[9], 24 * 3600);
+        assert_eq!(lockout.duration(u32::MAX), 24 * 3600);
+    }
+
+    #[test]
+    fn configurable_and_checked() {
+        let lockout = Lockout::from_env(&env(&[
+            (MAX_FAILURES, "3"),
+            (LOCKOUT_SECONDS, "60"),
+            (LOCKOUT_MAX_SECONDS, "100"),
+        ]))
+        .unwrap();
+        assert_eq!((lockout.max_failures, lockout.duration(0)), (3, 60));
+        assert_eq!(lockout.duration(1), 100);
+        for bad in ["0", "-5", "soon"] {
+            assert!(
+                Lockout::from_env(&env(&[(LOCKOUT_SECONDS, bad)])).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ use switchboard::config::Config;
 use switchboard::identity::bootstrap::Bootstrap;
 use switchboard::store::Store;
 use switchboard::store::embedded::EmbeddedStore;
-use switchboard_local::{Route, find, lambda_request, routes};
+use switchboard_local::{Functions, Route, find, lambda_request, routes};
 
 pub const ORG: &str = "default";
 pub const ORG_API_KEY: &str = "test-org-api-key";
@@ -24,6 +24,8 @@ pub const LOCKOUT_SECONDS: i64 = 2;
 
 pub struct Api {
     pub app: Arc<App>,
+    /// Every function's state over `app`, as the local server builds it.
+    pub functions: Arc<Functions>,
     routes: Vec<Route>,
     _dir: Arc<tempfile::TempDir>,
 }
@@ -109,6 +111,7 @@ impl Api {
             .await
             .expect("bootstrap");
         Self {
+            functions: Functions::new(&app),
             app,
             routes: routes(),
             _dir: Arc::new(dir),
@@ -119,8 +122,10 @@ impl Api {
     pub fn reconfigured(&self, change: impl FnOnce(&mut Config)) -> Api {
         let mut config = self.app.config.clone();
         change(&mut config);
+        let app = App::with_store(config, self.app.store.clone());
         Self {
-            app: App::with_store(config, self.app.store.clone()),
+            functions: Functions::new(&app),
+            app,
             routes: routes(),
             _dir: self._dir.clone(),
         }
@@ -250,7 +255,7 @@ impl Call<'_> {
             .unwrap_or_else(|| panic!("no route for {} {path}", self.method));
         let request = lambda_request(parts, self.body.unwrap_or_default().into_bytes(), params);
         let response = crate::iam::ROUTE
-            .scope(route.key(), (route.handler)(self.api.app.clone(), request))
+            .scope(route.key(), (route.handler)(&self.api.functions, request))
             .await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();

@@ -674,7 +674,8 @@ pub async fn concurrent_first_upserts_all_succeed(api: &Api) {
 /// Item 10: "log out everywhere" ends every session created before it, even one the session index does
 /// not list yet (simulated: the session's index entry is removed, as if the index lagged).
 pub async fn logout_everywhere_does_not_trust_the_index(api: &Api) {
-    use switchboard::identity::{Record, SessionContext};
+    use switchboard::identity::SessionContext;
+    use switchboard::store::Record;
     let (robin, _) = api.sign_up("robin", "robin-password").await;
     let ids = &api.app.identities;
     let identity = ids.identity(&robin).await.unwrap().unwrap();
@@ -948,7 +949,8 @@ async fn old_identity(
     external_id: Option<&str>,
     locked: bool,
 ) -> String {
-    use switchboard::identity::{Identity, Record};
+    use switchboard::identity::Identity;
+    use switchboard::store::Record;
     use switchboard::store::{Condition, Item, Key, Write};
     let now = switchboard::time::now_rfc3339();
     let identity = Identity {
@@ -1100,7 +1102,8 @@ pub async fn migration_rewrites_an_old_store(api: &Api) {
 /// A password change ends the account's other sessions in the write of the new hash, including a session
 /// the index does not list yet; the caller's own session stays. An admin's change ends them all.
 pub async fn password_change_does_not_trust_the_index(api: &Api) {
-    use switchboard::identity::{Record, SessionContext};
+    use switchboard::identity::SessionContext;
+    use switchboard::store::Record;
     let admin = api.admin_token().await;
     let (robin, _) = api.sign_up("robin", "robin-password").await;
     let ids = &api.app.identities;

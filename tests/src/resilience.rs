@@ -47,6 +47,7 @@ pub async fn writes_succeed_through_conflicts(api: &Api) {
         assert_eq!(patched.body["successful"], true, "{}", patched.text);
     }
     let (_, profile) = api.sign_up("robin", "robin-password").await;
+    // A new name each time: an update that changes nothing is refused (seed 003).
     for n in 0..3 {
         let token = api.sign_in("robin", "robin-password", None).await;
         let renamed = api

@@ -3,11 +3,12 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use lambda_http::RequestExt;
 use switchboard::App;
 use switchboard::config::Config;
-use switchboard_local::{find, routes};
+use switchboard_local::{Functions, find, routes};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -30,9 +31,11 @@ fn event_files(dir: &Path, found: &mut Vec<PathBuf>) {
 #[tokio::test]
 async fn every_event_runs_through_its_handler_and_every_route_has_one() {
     let dir = tempfile::tempdir().unwrap();
-    let app = App::new(Config::for_local(|_| None, Some(dir.path().into())).unwrap())
-        .await
-        .unwrap();
+    let functions = Functions::new(
+        &App::new(Config::for_local(|_| None, Some(dir.path().into())).unwrap())
+            .await
+            .unwrap(),
+    );
     let routes = routes();
     let mut files = Vec::new();
     event_files(&repo().join("events"), &mut files);
@@ -70,7 +73,7 @@ async fn every_event_runs_through_its_handler_and_every_route_has_one() {
             params,
             "{name}: pathParameters"
         );
-        let response = (route.handler)(app.clone(), request).await;
+        let response = (route.handler)(&functions, request).await;
         assert!(
             response.status().as_u16() < 500,
             "{name}: {}",
@@ -88,12 +91,12 @@ async fn every_event_runs_through_its_handler_and_every_route_has_one() {
 
 #[tokio::test]
 async fn is_alive_answers_ok() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = App::new(Config::for_local(|_| None, Some(dir.path().into())).unwrap())
-        .await
-        .unwrap();
     let text = std::fs::read_to_string(repo().join("events/health/get-is-alive.json")).unwrap();
-    let response = health::handle(app, lambda_http::request::from_str(&text).unwrap()).await;
+    let response = health::handle(
+        Arc::default(),
+        lambda_http::request::from_str(&text).unwrap(),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.body().as_ref(), b"OK");
 }
@@ -104,18 +107,11 @@ async fn crm_manifest_names_the_api_it_was_reached_at() {
     let manifest = |public_url: Option<&'static str>| {
         let text = text.clone();
         async move {
-            let dir = tempfile::tempdir().unwrap();
-            let env = move |name: &str| {
-                (name == "SWITCHBOARD_PUBLIC_URL")
-                    .then_some(public_url)
-                    .flatten()
-                    .map(str::to_owned)
-            };
-            let app = App::new(Config::for_local(env, Some(dir.path().into())).unwrap())
-                .await
-                .unwrap();
+            let health = Arc::new(health::Health {
+                public_url: public_url.map(str::to_owned),
+            });
             let response =
-                health::handle(app, lambda_http::request::from_str(&text).unwrap()).await;
+                health::handle(health, lambda_http::request::from_str(&text).unwrap()).await;
             assert_eq!(response.status(), 200);
             serde_json::from_slice::<serde_json::Value>(response.body()).unwrap()
         }

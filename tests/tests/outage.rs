@@ -226,7 +226,7 @@ async fn a_paused_dynamodb_answers_503_in_time_and_loses_nothing() {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = switchboard_local::router(api.app.clone(), &switchboard_local::routes());
+    let router = switchboard_local::router(api.functions.clone(), &switchboard_local::routes());
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     // Clients call until told to stop: before, during and after the pause.

@@ -7,23 +7,24 @@ use std::sync::Arc;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
+use switchboard::Result;
+use switchboard::crm::Crm;
 use switchboard::crm::{self, CallLog, CallLogPatch, CrmUser, LoggedCall, notes, return_message};
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
 use switchboard::request::{self, text};
-use switchboard::{App, Result};
 
 /// The most session ids one `GET /callLog` answers (App Connect answers only the first five; the extension
 /// takes a missing entry for "not logged" and would log those calls again).
 pub const MAX_SESSION_IDS: usize = 100;
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+pub async fn handle(crm: Arc<Crm>, request: Request) -> Response<Body> {
     let result = match (request.method(), request.uri().path().trim_end_matches('/')) {
-        (&Method::GET, "/callLog") => find(&app, &request).await,
-        (&Method::POST, "/callLog") => create(&app, &request).await,
-        (&Method::PATCH, "/callLog") => update(&app, &request).await,
-        (&Method::POST, "/callLog/cacheNote") => cache_note(&app, &request).await,
-        (&Method::PUT, "/callDisposition") => disposition(&app, &request).await,
+        (&Method::GET, "/callLog") => find(&crm, &request).await,
+        (&Method::POST, "/callLog") => create(&crm, &request).await,
+        (&Method::PATCH, "/callLog") => update(&crm, &request).await,
+        (&Method::POST, "/callLog/cacheNote") => cache_note(&crm, &request).await,
+        (&Method::PUT, "/callDisposition") => disposition(&crm, &request).await,
         _ => Err(Error::NotFound("Not Found".into())),
     };
     result.unwrap_or_else(|e| http::error(Family::Crm, e))
@@ -36,7 +37,7 @@ fn body(request: &Request) -> Result<Value> {
     }
 }
 
-async fn create(app: &App, request: &Request) -> Result<Response<Body>> {
+async fn create(crm: &Crm, request: &Request) -> Result<Response<Body>> {
     // A log without a note takes the one cached for its session: read with the token check, one round trip.
     let parsed = body(request);
     let note_session = parsed
@@ -45,8 +46,7 @@ async fn create(app: &App, request: &Request) -> Result<Response<Body>> {
         .filter(|b| text(b, "note").is_none())
         .and_then(|b| b.get("logInfo"))
         .and_then(|info| text(info, "sessionId"));
-    let (user, extra) = app
-        .crm
+    let (user, extra) = crm
         .authenticate_with(request, |owner| {
             note_session
                 .iter()
@@ -118,8 +118,7 @@ async fn create(app: &App, request: &Request) -> Result<Response<Body>> {
             .unwrap_or_else(Map::new),
         ..CallLog::default()
     };
-    let answer = match app
-        .crm
+    let answer = match crm
         .connector
         .create_call_log(&user.identity.id, log)
         .await?
@@ -155,8 +154,8 @@ fn log_data(log: &CallLog) -> Value {
     })
 }
 
-async fn find(app: &App, request: &Request) -> Result<Response<Body>> {
-    let user = app.crm.authenticate(request).await?;
+async fn find(crm: &Crm, request: &Request) -> Result<Response<Body>> {
+    let user = crm.authenticate(request).await?;
     let Some(ids) = request::query_param(request, "sessionIds").filter(|s| !s.trim().is_empty())
     else {
         return Ok(crm::respond(
@@ -184,10 +183,7 @@ async fn find(app: &App, request: &Request) -> Result<Response<Body>> {
     let found = if wanted.is_empty() {
         Vec::new()
     } else {
-        app.crm
-            .connector
-            .call_logs(&user.identity.id, &wanted)
-            .await?
+        crm.connector.call_logs(&user.identity.id, &wanted).await?
     };
     let logs: Vec<Value> = ids
         .iter()
@@ -215,8 +211,8 @@ async fn find(app: &App, request: &Request) -> Result<Response<Body>> {
     ))
 }
 
-async fn update(app: &App, request: &Request) -> Result<Response<Body>> {
-    let user = app.crm.authenticate(request).await?;
+async fn update(crm: &Crm, request: &Request) -> Result<Response<Body>> {
+    let user = crm.authenticate(request).await?;
     let body = body(request)?;
     let session_id =
         text(&body, "sessionId").ok_or_else(|| Error::bad_request("Missing sessionId"))?;
@@ -230,7 +226,7 @@ async fn update(app: &App, request: &Request) -> Result<Response<Body>> {
         result: text(&body, "result"),
         ..CallLogPatch::default()
     };
-    patch_log(app, &user, &patch, json!({ "successful": false }), |log| {
+    patch_log(crm, &user, &patch, json!({ "successful": false }), |log| {
         json!({
             "successful": true,
             "logId": log.log_id,
@@ -243,14 +239,13 @@ async fn update(app: &App, request: &Request) -> Result<Response<Body>> {
 
 /// Applies `patch` to the caller's log and answers `updated(log)`, or `missing` when there is no such log.
 async fn patch_log(
-    app: &App,
+    crm: &Crm,
     user: &CrmUser,
     patch: &CallLogPatch,
     missing: Value,
     updated: impl FnOnce(&CallLog) -> Value,
 ) -> Result<Response<Body>> {
-    let answer = match app
-        .crm
+    let answer = match crm
         .connector
         .update_call_log(&user.identity.id, patch)
         .await?
@@ -262,12 +257,11 @@ async fn patch_log(
 }
 
 /// `POST /callLog/cacheNote`: `{sessionId, note}`, kept for a day for the log of that call.
-async fn cache_note(app: &App, request: &Request) -> Result<Response<Body>> {
+async fn cache_note(crm: &Crm, request: &Request) -> Result<Response<Body>> {
     // The note cached before, if any, is read with the token check: its version guards the write.
     let parsed = body(request);
     let session = parsed.as_ref().ok().and_then(|b| text(b, "sessionId"));
-    let (user, read) = app
-        .crm
+    let (user, read) = crm
         .authenticate_with(request, |owner| {
             session
                 .iter()
@@ -282,15 +276,14 @@ async fn cache_note(app: &App, request: &Request) -> Result<Response<Body>> {
         .get("note")
         .and_then(Value::as_str)
         .ok_or_else(|| Error::bad_request("Missing note"))?;
-    app.crm
-        .cache_note(&user.identity.id, &session_id, note, &read)
+    crm.cache_note(&user.identity.id, &session_id, note, &read)
         .await?;
     Ok(crm::respond(&user, &json!({ "successful": true })))
 }
 
 /// `PUT /callDisposition`: `{sessionId, dispositions, additionalSubmission?}` replace those of the call log.
-async fn disposition(app: &App, request: &Request) -> Result<Response<Body>> {
-    let user = app.crm.authenticate(request).await?;
+async fn disposition(crm: &Crm, request: &Request) -> Result<Response<Body>> {
+    let user = crm.authenticate(request).await?;
     let body = body(request)?;
     let session_id =
         text(&body, "sessionId").ok_or_else(|| Error::bad_request("Missing sessionId"))?;
@@ -314,7 +307,7 @@ async fn disposition(app: &App, request: &Request) -> Result<Response<Body>> {
         "successful": false,
         "returnMessage": return_message(&format!("No call log for session {session_id}"), "warning", 3000),
     });
-    patch_log(app, &user, &patch, missing, |log| {
+    patch_log(crm, &user, &patch, missing, |log| {
         json!({
             "successful": true,
             "logId": log.log_id,

@@ -6,16 +6,17 @@ use std::sync::Arc;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use switchboard::Result;
+use switchboard::crm::Crm;
 use switchboard::crm::{self, Contact, PhoneSearch, phone, return_message};
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
 use switchboard::request;
-use switchboard::{App, Result};
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+pub async fn handle(crm: Arc<Crm>, request: Request) -> Response<Body> {
     let result = match *request.method() {
-        Method::GET => find(&app, &request).await,
-        Method::POST => create(&app, &request).await,
+        Method::GET => find(&crm, &request).await,
+        Method::POST => create(&crm, &request).await,
         _ => Err(Error::NotFound("Not Found".into())),
     };
     result.unwrap_or_else(|e| http::error(Family::Crm, e))
@@ -36,8 +37,8 @@ fn view(contact: &Contact) -> Value {
     })
 }
 
-async fn find(app: &App, request: &Request) -> Result<Response<Body>> {
-    let user = app.crm.authenticate(request).await?;
+async fn find(crm: &Crm, request: &Request) -> Result<Response<Body>> {
+    let user = crm.authenticate(request).await?;
     let raw = request::query_param(request, "phoneNumber")
         .filter(|p| !p.trim().is_empty())
         .ok_or_else(|| Error::bad_request("Missing phoneNumber"))?;
@@ -51,8 +52,7 @@ async fn find(app: &App, request: &Request) -> Result<Response<Body>> {
         .filter_map(|f| phone::fill(f, &searched.national))
         .collect();
     let search = PhoneSearch { searched, variants };
-    let contacts = app
-        .crm
+    let contacts = crm
         .connector
         .find_contacts(&user.identity.id, &search)
         .await?;
@@ -73,8 +73,8 @@ async fn find(app: &App, request: &Request) -> Result<Response<Body>> {
 }
 
 /// Fields from the JSON body, or from the query string as the 2024 spec shows.
-async fn create(app: &App, request: &Request) -> Result<Response<Body>> {
-    let user = app.crm.authenticate(request).await?;
+async fn create(crm: &Crm, request: &Request) -> Result<Response<Body>> {
+    let user = crm.authenticate(request).await?;
     let body = request::json_body(request)
         .map_err(|_| Error::bad_request("Invalid JSON body"))?
         .unwrap_or(Value::Null);
@@ -95,8 +95,7 @@ async fn create(app: &App, request: &Request) -> Result<Response<Body>> {
             number.trim()
         )));
     }
-    let contact = app
-        .crm
+    let contact = crm
         .connector
         .create_contact(&user.identity.id, &number, name.trim(), &kind)
         .await?;

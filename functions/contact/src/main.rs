@@ -1,4 +1,10 @@
+use std::sync::Arc;
+
+use switchboard::crm::Crm;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    switchboard::lambda::run(contact::handle).await
+    let (config, store) = switchboard::lambda::start().await?;
+    let crm = Arc::new(Crm::new(store, &config));
+    switchboard::lambda::serve(crm, contact::handle).await
 }

@@ -8,25 +8,33 @@ use std::sync::Arc;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use switchboard::Result;
+use switchboard::crm::Crm;
 use switchboard::crm::settings::{settings_key, user_settings};
 use switchboard::crm::{self, return_message};
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
+use switchboard::identity::Identities;
 use switchboard::request;
-use switchboard::{App, Result};
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+/// The CRM connection and the identities its API keys belong to.
+pub struct CrmAuth {
+    pub crm: Crm,
+    pub identities: Identities,
+}
+
+pub async fn handle(auth: Arc<CrmAuth>, request: Request) -> Response<Body> {
     let result = match (request.method(), request.uri().path().trim_end_matches('/')) {
-        (&Method::POST, "/apiKeyLogin") => api_key_login(&app, &request).await,
-        (&Method::POST, "/unAuthorize") => unauthorize(&app, &request).await,
-        (&Method::GET, "/user/settings") => settings(&app, &request).await,
-        (&Method::POST, "/user/settings") => save_settings(&app, &request).await,
+        (&Method::POST, "/apiKeyLogin") => api_key_login(&auth, &request).await,
+        (&Method::POST, "/unAuthorize") => unauthorize(&auth, &request).await,
+        (&Method::GET, "/user/settings") => settings(&auth, &request).await,
+        (&Method::POST, "/user/settings") => save_settings(&auth, &request).await,
         _ => Err(Error::NotFound("Not Found".into())),
     };
     result.unwrap_or_else(|e| http::error(Family::Crm, e))
 }
 
-async fn api_key_login(app: &App, request: &Request) -> Result<Response<Body>> {
+async fn api_key_login(auth: &CrmAuth, request: &Request) -> Result<Response<Body>> {
     let body = request::json_body(request)
         .map_err(|_| Error::bad_request("Invalid JSON body"))?
         .unwrap_or(Value::Null);
@@ -37,16 +45,16 @@ async fn api_key_login(app: &App, request: &Request) -> Result<Response<Body>> {
     };
     let platform = text("platform").ok_or_else(|| Error::bad_request("Missing platform name"))?;
     let api_key = text("apiKey").ok_or_else(|| Error::bad_request("Missing API key"))?;
-    let answer = app
+    let answer = auth
         .crm
-        .api_key_login(&app.identities, platform, api_key)
+        .api_key_login(&auth.identities, platform, api_key)
         .await?;
     Ok(http::json(200, &answer))
 }
 
-async fn unauthorize(app: &App, request: &Request) -> Result<Response<Body>> {
-    let user = app.crm.authenticate(request).await?;
-    app.crm.unauthorize(&user).await?;
+async fn unauthorize(auth: &CrmAuth, request: &Request) -> Result<Response<Body>> {
+    let user = auth.crm.authenticate(request).await?;
+    auth.crm.unauthorize(&user).await?;
     Ok(http::json(
         200,
         &json!({
@@ -58,8 +66,8 @@ async fn unauthorize(app: &App, request: &Request) -> Result<Response<Body>> {
 
 /// `GET /user/settings`: the settings object itself. `{}` when none were saved, and also when the token is
 /// no longer good: the extension reads them before `/unAuthorize`, and log-out must not fail on it.
-async fn settings(app: &App, request: &Request) -> Result<Response<Body>> {
-    let (user, read) = match app
+async fn settings(auth: &CrmAuth, request: &Request) -> Result<Response<Body>> {
+    let (user, read) = match auth
         .crm
         .authenticate_with(request, |id| vec![settings_key(id)])
         .await
@@ -74,8 +82,8 @@ async fn settings(app: &App, request: &Request) -> Result<Response<Body>> {
 
 /// `POST /user/settings` with `{userSettings: {name: {value, …}}}`: each named setting is replaced, the others
 /// kept; answers `{userSettings}` with all of them.
-async fn save_settings(app: &App, request: &Request) -> Result<Response<Body>> {
-    let (user, read) = app
+async fn save_settings(auth: &CrmAuth, request: &Request) -> Result<Response<Body>> {
+    let (user, read) = auth
         .crm
         .authenticate_with(request, |id| vec![settings_key(id)])
         .await?;
@@ -91,7 +99,7 @@ async fn save_settings(app: &App, request: &Request) -> Result<Response<Body>> {
             "userSettings.{name} must be an object"
         )));
     }
-    let settings = app
+    let settings = auth
         .crm
         .update_user_settings(&user.identity.id, changes, &read)
         .await?;

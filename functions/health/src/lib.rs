@@ -2,9 +2,9 @@
 //! `GET /isAlive` (its support page). `GET /crmManifest` lives here too: like the probes it reads nothing but
 //! configuration, so it shares this function's empty IAM policy instead of widening a store-using one.
 //!
-//! Every function crate has this shape: a library exporting `handle(app, request) -> response`, a plain
+//! Every function crate has this shape: a library exporting `handle(state, request) -> response`, a plain
 //! async function that Lambda (`main.rs`), the local server and the tests all call, and a binary that builds
-//! the state once per cold start.
+//! the state once per cold start. This one's state is a setting: no store, no AWS SDK, nothing to link.
 
 use std::sync::Arc;
 
@@ -13,20 +13,35 @@ use lambda_http::{Body, Request, Response};
 use switchboard::crm::{PLATFORM, manifest};
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
-use switchboard::{App, request};
+use switchboard::{config, request};
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+/// What the probes and the manifest read: configuration only.
+#[derive(Debug, Clone, Default)]
+pub struct Health {
+    /// `SWITCHBOARD_PUBLIC_URL`: the base URL the manifest names, else the request's origin.
+    pub public_url: Option<String>,
+}
+
+impl Health {
+    pub fn from_env() -> Self {
+        Self {
+            public_url: config::public_url(&|name| std::env::var(name).ok()),
+        }
+    }
+}
+
+pub async fn handle(health: Arc<Health>, request: Request) -> Response<Body> {
     match (request.method(), request.uri().path().trim_end_matches('/')) {
         (&Method::GET, "/crmManifest") => {
-            crm_manifest(&app, &request).unwrap_or_else(|e| http::error(Family::Crm, e))
+            crm_manifest(&health, &request).unwrap_or_else(|e| http::error(Family::Crm, e))
         }
         _ => http::text(200, "OK"),
     }
 }
 
 /// The base URL clients reach this API at: `SWITCHBOARD_PUBLIC_URL`, else the request's own origin.
-fn server_url(app: &App, request: &Request) -> Result<String, Error> {
-    if let Some(url) = &app.config.public_url {
+fn server_url(health: &Health, request: &Request) -> Result<String, Error> {
+    if let Some(url) = &health.public_url {
         return Ok(url.trim_end_matches('/').to_owned());
     }
     let host = request::header(request, "host")
@@ -43,7 +58,7 @@ fn server_url(app: &App, request: &Request) -> Result<String, Error> {
     Ok(format!("{scheme}://{host}"))
 }
 
-fn crm_manifest(app: &App, request: &Request) -> Result<Response<Body>, Error> {
+fn crm_manifest(health: &Health, request: &Request) -> Result<Response<Body>, Error> {
     if let Some(platform) = request::query_param(request, "platformName")
         && platform != PLATFORM
     {
@@ -51,22 +66,17 @@ fn crm_manifest(app: &App, request: &Request) -> Result<Response<Body>, Error> {
     }
     Ok(http::json(
         200,
-        &manifest::manifest(&server_url(app, request)?),
+        &manifest::manifest(&server_url(health, request)?),
     ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard::config::Config;
 
     #[tokio::test]
     async fn answers_ok() {
-        let dir = tempfile::tempdir().unwrap();
-        let app = App::new(Config::for_local(|_| None, Some(dir.path().into())).unwrap())
-            .await
-            .unwrap();
-        let response = handle(app, Request::default()).await;
+        let response = handle(Arc::default(), Request::default()).await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.body().as_ref(), b"OK");
     }

@@ -1,4 +1,8 @@
+use std::sync::Arc;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    switchboard::lambda::run(health::handle).await
+    switchboard::telemetry::init();
+    let health = Arc::new(health::Health::from_env());
+    switchboard::lambda::serve(health, health::handle).await
 }

@@ -7,15 +7,16 @@ use std::sync::Arc;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use switchboard::Result;
+use switchboard::crm::Crm;
 use switchboard::crm::{self, Conversation, return_message};
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
 use switchboard::request::{self, text};
-use switchboard::{App, Result};
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+pub async fn handle(crm: Arc<Crm>, request: Request) -> Response<Body> {
     let result = match *request.method() {
-        Method::POST => log(&app, &request).await,
+        Method::POST => log(&crm, &request).await,
         _ => Err(Error::NotFound("Not Found".into())),
     };
     result.unwrap_or_else(|e| http::error(Family::Crm, e))
@@ -35,8 +36,8 @@ fn oldest_first(messages: &mut [Value]) {
     });
 }
 
-async fn log(app: &App, request: &Request) -> Result<Response<Body>> {
-    let user = app.crm.authenticate(request).await?;
+async fn log(crm: &Crm, request: &Request) -> Result<Response<Body>> {
+    let user = crm.authenticate(request).await?;
     let body = match request::json_body(request) {
         Ok(Some(value @ Value::Object(_))) => value,
         _ => return Err(Error::bad_request("Invalid JSON body")),
@@ -76,8 +77,7 @@ async fn log(app: &App, request: &Request) -> Result<Response<Body>> {
     oldest_first(&mut messages);
     let mut logged = Vec::new();
     for message in &messages {
-        if app
-            .crm
+        if crm
             .connector
             .log_message(&user.identity.id, &conversation, message)
             .await?

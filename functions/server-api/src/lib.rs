@@ -8,29 +8,30 @@ use std::sync::Arc;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
+use switchboard::Result;
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
+use switchboard::identity::Identities;
 use switchboard::identity::{Identity, NewIdentity, Profile, SessionContext};
 use switchboard::request::{self, Kind, Schema};
-use switchboard::{App, Result};
 
 /// The SDKs' default token lifetime.
 const DEFAULT_EXPIRY_SECONDS: i64 = 86_400;
 const MAX_EXPIRY_SECONDS: i64 = 30 * 86_400;
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+pub async fn handle(identities: Arc<Identities>, request: Request) -> Response<Body> {
     let owned = request::segments(&request);
     let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
     let method = request.method().clone();
     let result = match (&method, segments.as_slice()) {
         (&Method::POST, ["api", "v1", "server", "users", uid]) => {
-            upsert_user(&app, &request, uid).await
+            upsert_user(&identities, &request, uid).await
         }
         (&Method::DELETE, ["api", "v1", "server", "users", uid]) => {
-            delete_user(&app, &request, uid).await
+            delete_user(&identities, &request, uid).await
         }
         (&Method::POST, ["api", "v1", "client", "validate-key"]) => {
-            validate_key(&app, &request).await
+            validate_key(&identities, &request).await
         }
         _ => Err(Error::NotFound("Not Found".into())),
     };
@@ -38,10 +39,14 @@ pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
 }
 
 /// The organization of the SDK token, which must be for user `uid`.
-async fn organization(app: &App, request: &Request, uid: &str) -> Result<(String, Option<Value>)> {
+async fn organization(
+    identities: &Identities,
+    request: &Request,
+    uid: &str,
+) -> Result<(String, Option<Value>)> {
     let token = request::bearer(request)
         .ok_or_else(|| Error::Unauthorized("Missing bearer token".into()))?;
-    let (org, claims) = app.identities.verify_server_token(token).await?;
+    let (org, claims) = identities.verify_server_token(token).await?;
     if claims.user_id != uid {
         return Err(Error::Forbidden(
             "Token user_id does not match the user in the path".into(),
@@ -72,8 +77,12 @@ fn user_view(identity: &Identity, profile: Option<&Profile>) -> Value {
     })
 }
 
-async fn upsert_user(app: &App, request: &Request, uid: &str) -> Result<Response<Body>> {
-    let (org, token_device) = organization(app, request, uid).await?;
+async fn upsert_user(
+    identities: &Identities,
+    request: &Request,
+    uid: &str,
+) -> Result<Response<Body>> {
+    let (org, token_device) = organization(identities, request, uid).await?;
     const SCHEMA: Schema = Schema {
         fields: &[
             ("expiry_seconds", Kind::Integer, false),
@@ -117,17 +126,16 @@ async fn upsert_user(app: &App, request: &Request, uid: &str) -> Result<Response
         }
     }
     // Create unless it exists; when concurrent first upserts race, one creates and the others update it.
-    let (identity, created) = match app.identities.identity_by_external_id(&org, uid).await? {
+    let (identity, created) = match identities.identity_by_external_id(&org, uid).await? {
         Some(existing) => (existing, false),
-        None => match app
-            .identities
+        None => match identities
             .create_identity(NewIdentity {
                 organization_id: org.clone(),
                 username: format!("ext:{uid}"),
                 password: None,
                 email: text("email"),
                 phone: text("phone"),
-                type_id: app.identities.types.regular.clone(),
+                type_id: identities.types.regular.clone(),
                 external_id: Some(uid.to_owned()),
                 profile: Some((full_name.clone(), properties.clone())),
             })
@@ -135,7 +143,7 @@ async fn upsert_user(app: &App, request: &Request, uid: &str) -> Result<Response
         {
             Ok((identity, _)) => (identity, true),
             Err(Error::Conflict(message)) => (
-                app.identities
+                identities
                     .identity_by_external_id(&org, uid)
                     .await?
                     .ok_or(Error::Conflict(message))?,
@@ -147,7 +155,7 @@ async fn upsert_user(app: &App, request: &Request, uid: &str) -> Result<Response
     let identity = if created {
         identity
     } else {
-        update_user(app, &org, identity, &text, &full_name, &properties).await?
+        update_user(identities, &org, identity, &text, &full_name, &properties).await?
     };
     let device = body
         .get("device_info")
@@ -160,12 +168,11 @@ async fn upsert_user(app: &App, request: &Request, uid: &str) -> Result<Response
         device,
         lifetime: Some(expiry),
     };
-    let signed_in = app
-        .identities
+    let signed_in = identities
         .start_session(identity.clone(), context, Vec::new())
         .await?;
     let profile = match &identity.profile_id {
-        Some(id) => app.identities.profile(id).await?,
+        Some(id) => identities.profile(id).await?,
         None => None,
     };
     Ok(http::json(
@@ -185,15 +192,14 @@ async fn upsert_user(app: &App, request: &Request, uid: &str) -> Result<Response
 /// The SDK's upsert of an existing user: only what it sent changes, and nothing is written when nothing
 /// changes (so concurrent identical upserts do not fight over the version).
 async fn update_user(
-    app: &App,
+    identities: &Identities,
     org: &str,
     identity: Identity,
     text: &impl Fn(&str) -> Option<String>,
     full_name: &str,
     properties: &Map<String, Value>,
 ) -> Result<Identity> {
-    let updated = app
-        .identities
+    let updated = identities
         .update_identity(&identity.id, |i| {
             let email = text("email").or_else(|| i.email.clone());
             let phone = text("phone").or_else(|| i.phone.clone());
@@ -206,7 +212,7 @@ async fn update_user(
         .unwrap_or(identity);
     match &updated.profile_id {
         Some(profile_id) => {
-            app.identities
+            identities
                 .update_profile(profile_id, |p| {
                     let before = (p.name.clone(), p.properties.clone());
                     p.name = full_name.to_owned();
@@ -216,26 +222,25 @@ async fn update_user(
                 .await?;
         }
         None => {
-            app.identities
+            identities
                 .create_profile(org, &updated.id, full_name.to_owned())
                 .await?;
         }
     }
-    Ok(app
-        .identities
-        .identity(&updated.id)
-        .await?
-        .unwrap_or(updated))
+    Ok(identities.identity(&updated.id).await?.unwrap_or(updated))
 }
 
-async fn delete_user(app: &App, request: &Request, uid: &str) -> Result<Response<Body>> {
-    let (org, _) = organization(app, request, uid).await?;
-    let identity = app
-        .identities
+async fn delete_user(
+    identities: &Identities,
+    request: &Request,
+    uid: &str,
+) -> Result<Response<Body>> {
+    let (org, _) = organization(identities, request, uid).await?;
+    let identity = identities
         .identity_by_external_id(&org, uid)
         .await?
         .ok_or_else(|| Error::NotFound("User not found".into()))?;
-    app.identities
+    identities
         .delete_identity(&identity.id)
         .await?
         .ok_or_else(|| Error::NotFound("User not found".into()))?;
@@ -249,7 +254,7 @@ async fn delete_user(app: &App, request: &Request, uid: &str) -> Result<Response
     ))
 }
 
-async fn validate_key(app: &App, request: &Request) -> Result<Response<Body>> {
+async fn validate_key(identities: &Identities, request: &Request) -> Result<Response<Body>> {
     let invalid = || Error::Unauthorized("Invalid API key".into());
     let body = request::json_body(request).map_err(|_| invalid())?;
     let api_key = body
@@ -257,7 +262,7 @@ async fn validate_key(app: &App, request: &Request) -> Result<Response<Body>> {
         .and_then(|b| b.get("api_key"))
         .and_then(Value::as_str)
         .ok_or_else(invalid)?;
-    app.identities
+    identities
         .organization_key(api_key)
         .await?
         .ok_or_else(invalid)?;

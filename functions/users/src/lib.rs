@@ -6,49 +6,61 @@ use std::sync::Arc;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use switchboard::Result;
+use switchboard::crm::Crm;
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
+use switchboard::identity::Identities;
 use switchboard::identity::{ADMIN_REQUIRED, NOT_AUTHORIZED, Principal, Profile, ProfileFilter};
 use switchboard::request::{self, Kind, Schema};
-use switchboard::{App, Result};
+
+/// The identities, and the CRM connections a revoked API key ends.
+pub struct Users {
+    pub identities: Identities,
+    pub crm: Crm,
+}
 
 const PROFILE_NOT_FOUND: &str = "User profile not found";
 const USER_NOT_FOUND: &str = "User not found";
 
-pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
+pub async fn handle(users: Arc<Users>, request: Request) -> Response<Body> {
     let owned = request::segments(&request);
     let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
     let method = request.method().clone();
     let (result, failure) = match (&method, segments.as_slice()) {
-        (&Method::POST, ["users"]) => (create_user(&app, &request).await, "Failed to create user"),
-        (&Method::GET, ["users"]) => (list_users(&app, &request).await, "Failed to find users"),
+        (&Method::POST, ["users"]) => {
+            (create_user(&users, &request).await, "Failed to create user")
+        }
+        (&Method::GET, ["users"]) => (list_users(&users, &request).await, "Failed to find users"),
         (&Method::POST, ["users", "me", "api-keys"]) => (
-            create_api_key(&app, &request).await,
+            create_api_key(&users, &request).await,
             "Failed to create API key",
         ),
         (&Method::GET, ["users", "me", "api-keys"]) => (
-            list_api_keys(&app, &request).await,
+            list_api_keys(&users, &request).await,
             "Failed to find API keys",
         ),
         (&Method::DELETE, ["users", "me", "api-keys", id]) => (
-            revoke_api_key(&app, &request, id).await,
+            revoke_api_key(&users, &request, id).await,
             "Failed to revoke API key",
         ),
-        (&Method::GET, ["users", id]) => (get_user(&app, &request, id).await, "Failed to get user"),
+        (&Method::GET, ["users", id]) => {
+            (get_user(&users, &request, id).await, "Failed to get user")
+        }
         (&Method::PATCH, ["users", id]) => (
-            update_user(&app, &request, id).await,
+            update_user(&users, &request, id).await,
             "Failed to update user",
         ),
         (&Method::DELETE, ["users", id]) => (
-            delete_user(&app, &request, id).await,
+            delete_user(&users, &request, id).await,
             "Failed to delete user",
         ),
         (&Method::POST, ["identities", id, "lock"]) => (
-            set_locked(&app, &request, id, true).await,
+            set_locked(&users, &request, id, true).await,
             "Failed to lock user",
         ),
         (&Method::POST, ["identities", id, "unlock"]) => (
-            set_locked(&app, &request, id, false).await,
+            set_locked(&users, &request, id, false).await,
             "Failed to unlock user",
         ),
         _ => (Err(Error::NotFound("Not Found".into())), ""),
@@ -57,25 +69,25 @@ pub async fn handle(app: Arc<App>, request: Request) -> Response<Body> {
 }
 
 /// Admins act within their organization; others on what is theirs, and guests may read but not change it.
-fn may_act(app: &App, caller: &Principal, owner: &str, org: &str, writes: bool) -> bool {
-    (app.is_admin(caller) && caller.identity.organization_id == org)
+fn may_act(users: &Users, caller: &Principal, owner: &str, org: &str, writes: bool) -> bool {
+    (users.identities.is_admin(caller) && caller.identity.organization_id == org)
         || (caller.identity.id == owner
-            && !(writes && caller.identity.type_id == app.identities.types.guest))
+            && !(writes && caller.identity.type_id == users.identities.types.guest))
 }
 
 /// The profile `id` if the caller may read it (or change it, with `writes`). Only an admin learns whether a
 /// profile exists: anyone else gets 403 either way. `missing` is the route's 404 message.
 async fn profile_for(
-    app: &App,
+    users: &Users,
     caller: &Principal,
     id: &str,
     writes: bool,
     missing: &str,
 ) -> Result<Profile> {
-    match app.identities.profile(id).await? {
-        Some(p) if may_act(app, caller, &p.identity_id, &p.organization_id, writes) => Ok(p),
+    match users.identities.profile(id).await? {
+        Some(p) if may_act(users, caller, &p.identity_id, &p.organization_id, writes) => Ok(p),
         Some(_) => Err(forbidden()),
-        None if app.is_admin(caller) => Err(Error::NotFound(missing.into())),
+        None if users.identities.is_admin(caller) => Err(Error::NotFound(missing.into())),
         None => Err(forbidden()),
     }
 }
@@ -84,16 +96,16 @@ fn forbidden() -> Error {
     Error::Forbidden(NOT_AUTHORIZED.into())
 }
 
-fn admin_required(app: &App, caller: &Principal) -> Result<()> {
-    if app.is_admin(caller) {
+fn admin_required(users: &Users, caller: &Principal) -> Result<()> {
+    if users.identities.is_admin(caller) {
         Ok(())
     } else {
         Err(Error::Forbidden(ADMIN_REQUIRED.into()))
     }
 }
 
-async fn create_user(app: &App, request: &Request) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
+async fn create_user(users: &Users, request: &Request) -> Result<Response<Body>> {
+    let caller = users.identities.principal(request).await?;
     const SCHEMA: Schema = Schema {
         fields: &[
             ("identityId", Kind::String, true),
@@ -105,7 +117,7 @@ async fn create_user(app: &App, request: &Request) -> Result<Response<Body>> {
     let identity_id = body["identityId"].as_str().unwrap_or_default();
     let name = body["name"].as_str().unwrap_or_default().to_owned();
     if !may_act(
-        app,
+        users,
         &caller,
         identity_id,
         &caller.identity.organization_id,
@@ -113,7 +125,7 @@ async fn create_user(app: &App, request: &Request) -> Result<Response<Body>> {
     ) {
         return Err(forbidden());
     }
-    let profile = app
+    let profile = users
         .identities
         .create_profile(&caller.identity.organization_id, identity_id, name)
         .await?
@@ -121,15 +133,15 @@ async fn create_user(app: &App, request: &Request) -> Result<Response<Body>> {
     Ok(http::json(200, &profile.user_view()))
 }
 
-async fn get_user(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    let profile = profile_for(app, &caller, id, false, PROFILE_NOT_FOUND).await?;
+async fn get_user(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = users.identities.principal(request).await?;
+    let profile = profile_for(users, &caller, id, false, PROFILE_NOT_FOUND).await?;
     Ok(http::json(200, &profile.user_view()))
 }
 
-async fn list_users(app: &App, request: &Request) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    admin_required(app, &caller)?;
+async fn list_users(users: &Users, request: &Request) -> Result<Response<Body>> {
+    let caller = users.identities.principal(request).await?;
+    admin_required(users, &caller)?;
     let mut problems = Vec::new();
     let page = request::bounded(request, "page", 1, 1, 1000, &mut problems);
     let limit = request::bounded(request, "limit", 10, 1, 50, &mut problems);
@@ -154,7 +166,7 @@ async fn list_users(app: &App, request: &Request) -> Result<Response<Body>> {
         problems.dedup();
         return Err(Error::invalid("Validation Error", problems));
     }
-    let profiles = app
+    let profiles = users
         .identities
         .list_profiles(&caller.identity.organization_id, &filter)
         .await?;
@@ -171,9 +183,9 @@ fn is_field_name(key: &str) -> bool {
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-async fn update_user(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    profile_for(app, &caller, id, true, PROFILE_NOT_FOUND).await?;
+async fn update_user(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = users.identities.principal(request).await?;
+    profile_for(users, &caller, id, true, PROFILE_NOT_FOUND).await?;
     let body = match request::json_body(request)? {
         Some(Value::Object(map)) if !map.is_empty() => Value::Object(map),
         None | Some(Value::Object(_)) => {
@@ -190,7 +202,7 @@ async fn update_user(app: &App, request: &Request, id: &str) -> Result<Response<
     };
     let changes = SCHEMA.check(Some(body))?;
     let mut changed = false;
-    let updated = app
+    let updated = users
         .identities
         .update_profile(id, |p| {
             let before = (p.name.clone(), p.avatar.clone());
@@ -212,10 +224,11 @@ async fn update_user(app: &App, request: &Request, id: &str) -> Result<Response<
     Ok(http::json(200, &updated.user_view()))
 }
 
-async fn delete_user(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    profile_for(app, &caller, id, true, USER_NOT_FOUND).await?;
-    app.identities
+async fn delete_user(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = users.identities.principal(request).await?;
+    profile_for(users, &caller, id, true, USER_NOT_FOUND).await?;
+    users
+        .identities
         .delete_profile(id)
         .await?
         .ok_or_else(|| Error::NotFound(USER_NOT_FOUND.into()))?;
@@ -223,14 +236,15 @@ async fn delete_user(app: &App, request: &Request, id: &str) -> Result<Response<
 }
 
 async fn set_locked(
-    app: &App,
+    users: &Users,
     request: &Request,
     id: &str,
     locked: bool,
 ) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    admin_required(app, &caller)?;
-    app.identities
+    let caller = users.identities.principal(request).await?;
+    admin_required(users, &caller)?;
+    users
+        .identities
         .update_identity(id, |identity| {
             if identity.organization_id != caller.identity.organization_id {
                 return Err(Error::NotFound(USER_NOT_FOUND.into()));
@@ -249,9 +263,9 @@ async fn set_locked(
     Ok(http::empty(204))
 }
 
-async fn create_api_key(app: &App, request: &Request) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    if caller.identity.type_id == app.identities.types.guest {
+async fn create_api_key(users: &Users, request: &Request) -> Result<Response<Body>> {
+    let caller = users.identities.principal(request).await?;
+    if caller.identity.type_id == users.identities.types.guest {
         return Err(forbidden());
     }
     const SCHEMA: Schema = Schema {
@@ -260,7 +274,7 @@ async fn create_api_key(app: &App, request: &Request) -> Result<Response<Body>> 
     };
     let body = SCHEMA.check(request::json_body(request)?)?;
     let name = body.get("name").and_then(Value::as_str).map(str::to_owned);
-    let (key, secret) = app
+    let (key, secret) = users
         .identities
         .create_api_key(&caller.identity, name)
         .await?;
@@ -270,9 +284,9 @@ async fn create_api_key(app: &App, request: &Request) -> Result<Response<Body>> 
     ))
 }
 
-async fn list_api_keys(app: &App, request: &Request) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
-    let keys = app
+async fn list_api_keys(users: &Users, request: &Request) -> Result<Response<Body>> {
+    let caller = users.identities.principal(request).await?;
+    let keys = users
         .identities
         .api_keys(&caller.identity.organization_id, &caller.identity.id)
         .await?;
@@ -282,14 +296,14 @@ async fn list_api_keys(app: &App, request: &Request) -> Result<Response<Body>> {
     ))
 }
 
-async fn revoke_api_key(app: &App, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = app.principal(request).await?;
+async fn revoke_api_key(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = users.identities.principal(request).await?;
     // The CRM connections made with the key end with it (and only those).
-    let connections = app
+    let connections = users
         .crm
         .end_connections_of_key(&caller.identity.id, id)
         .await?;
-    if app
+    if users
         .identities
         .revoke_api_key(&caller.identity, id, connections)
         .await?

@@ -10,7 +10,7 @@ use super::phone;
 use super::records::{CallLog, Contact, ConversationLog, LoggedMessage, PhoneEntry};
 use super::{CallLogPatch, Connector, Conversation, LoggedCall, PhoneSearch};
 use crate::error::Error;
-use crate::identity::Record;
+use crate::store::Record;
 use crate::store::{Backoff, Condition, Query, Store, StoreError, Write};
 use crate::time::now_rfc3339;
 

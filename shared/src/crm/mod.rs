@@ -18,8 +18,10 @@ use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::identity::{Identities, Identity, Record, secrets};
-use crate::store::{Backoff, Condition, Item, Key, MAX_PAGE_SIZE, Query, Store, StoreError, Write};
+use crate::identity::{Identities, Identity, secrets};
+use crate::store::{
+    Backoff, Condition, Item, Key, MAX_PAGE_SIZE, Query, Record, Store, StoreError, Write,
+};
 use crate::time::{now_rfc3339, unix_now};
 use crate::{http, request};
 

@@ -5,7 +5,7 @@
 use super::Crm;
 use super::records::CachedNote;
 use crate::error::Error;
-use crate::identity::Record;
+use crate::store::Record;
 use crate::store::{Item, Key};
 use crate::time::unix_now;
 

@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::identity::Record;
-use crate::identity::records::versioned;
 use crate::store::Key;
+use crate::store::Record;
+use crate::store::versioned;
 
 fn owner_key(owner: &str, sk: String) -> Key {
     Key::new(format!("IDENT#{owner}"), sk)

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::Crm;
 use super::records::UserSettings;
 use crate::error::Error;
-use crate::identity::Record;
+use crate::store::Record;
 use crate::store::{Item, Key};
 use crate::time::now_rfc3339;
 

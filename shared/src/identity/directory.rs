@@ -3,10 +3,10 @@
 
 use serde_json::{Map, Value};
 
-use super::records::{Identity, Marker, Organization, OrganizationKey, Profile, Record};
+use super::records::{Identity, Marker, Organization, OrganizationKey, Profile};
 use super::{Identities, MAX_RETRIES, password, usernames};
 use crate::error::Error;
-use crate::store::{Backoff, Condition, Index, Query, StoreError, Write};
+use crate::store::{Backoff, Condition, Index, Query, Record, StoreError, Write};
 use crate::time::now_rfc3339;
 
 /// What sign-up, the admin API and the server API know about a new identity.

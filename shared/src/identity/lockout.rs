@@ -4,85 +4,19 @@
 //! password sign-in only: sessions, CRM tokens and the server API keep working (the admin lock of
 //! `/identities/{id}/lock` is the one that ends everything).
 
-use super::records::{Identity, Record};
+use super::records::Identity;
 use super::{Identities, SessionContext, SignedIn, password};
-use crate::config::ConfigError;
 use crate::error::Error;
-use crate::store::{Backoff, Condition, StoreError, Write};
+use crate::store::{Backoff, Condition, Record, StoreError, Write};
 use crate::time::unix_now;
 
 pub const INVALID_CREDENTIALS: &str = "Invalid credentials";
 pub const ACCOUNT_LOCKED: &str = "This account is locked";
 
-pub const MAX_FAILURES: &str = "SWITCHBOARD_MAX_FAILED_SIGN_INS";
-pub const LOCKOUT_SECONDS: &str = "SWITCHBOARD_LOCKOUT_SECONDS";
-pub const LOCKOUT_MAX_SECONDS: &str = "SWITCHBOARD_LOCKOUT_MAX_SECONDS";
-
 /// Attempts to record an attempt while other attempts write the same identity. Each lost race means another
 /// attempt was recorded, and the lock holds after `max_failures` of them, so this bound is never reached
 /// in practice; if it is, the answer is a refusal that verified nothing.
 const ATTEMPT_RETRIES: usize = 64;
-
-/// How many failures lock, and for how long: `seconds`, doubled on each lockout in a row, at most
-/// `max_seconds`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lockout {
-    pub max_failures: u32,
-    pub seconds: i64,
-    pub max_seconds: i64,
-}
-
-impl Default for Lockout {
-    /// Seed 003's five failures; 15 minutes, growing to a day at most.
-    fn default() -> Self {
-        Self {
-            max_failures: 5,
-            seconds: 15 * 60,
-            max_seconds: 24 * 3600,
-        }
-    }
-}
-
-impl Lockout {
-    /// From `SWITCHBOARD_MAX_FAILED_SIGN_INS`, `SWITCHBOARD_LOCKOUT_SECONDS` and
-    /// `SWITCHBOARD_LOCKOUT_MAX_SECONDS` (positive integers), defaults for the ones not set.
-    pub fn from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let defaults = Self::default();
-        let number = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
-            match env(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-            {
-                None => Ok(default),
-                Some(value) => {
-                    value
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or(ConfigError::Invalid {
-                            name,
-                            reason: "must be a positive integer".into(),
-                        })
-                }
-            }
-        };
-        let seconds = number(LOCKOUT_SECONDS, defaults.seconds)?;
-        Ok(Self {
-            max_failures: u32::try_from(number(MAX_FAILURES, defaults.max_failures.into())?)
-                .unwrap_or(u32::MAX),
-            seconds,
-            max_seconds: number(LOCKOUT_MAX_SECONDS, defaults.max_seconds.max(seconds))?
-                .max(seconds),
-        })
-    }
-
-    /// The length of lockout number `previous + 1` in a row.
-    pub fn duration(&self, previous: u32) -> i64 {
-        self.seconds
-            .saturating_mul(1_i64.checked_shl(previous.min(32)).unwrap_or(i64::MAX))
-            .min(self.max_seconds)
-    }
-}
 
 /// What recording a password attempt decided.
 enum Attempt {
@@ -202,47 +136,5 @@ impl Identities {
             }
         }
         Err(Error::Unauthorized(INVALID_CREDENTIALS.into()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
-    #[test]
-    fn fifteen_minutes_growing_to_a_day_by_default() {
-        let lockout = Lockout::from_env(&env(&[])).unwrap();
-        assert_eq!(lockout.max_failures, 5);
-        let lengths: Vec<i64> = (0..10).map(|n| lockout.duration(n)).collect();
-        assert_eq!(&lengths[..4], &[900, 1800, 3600, 7200]);
-        assert_eq!(lengths[9], 24 * 3600);
-        assert_eq!(lockout.duration(u32::MAX), 24 * 3600);
-    }
-
-    #[test]
-    fn configurable_and_checked() {
-        let lockout = Lockout::from_env(&env(&[
-            (MAX_FAILURES, "3"),
-            (LOCKOUT_SECONDS, "60"),
-            (LOCKOUT_MAX_SECONDS, "100"),
-        ]))
-        .unwrap();
-        assert_eq!((lockout.max_failures, lockout.duration(0)), (3, 60));
-        assert_eq!(lockout.duration(1), 100);
-        for bad in ["0", "-5", "soon"] {
-            assert!(
-                Lockout::from_env(&env(&[(LOCKOUT_SECONDS, bad)])).is_err(),
-                "{bad}"
-            );
-        }
     }
 }

@@ -7,11 +7,11 @@
 
 use serde::Deserialize;
 
-use super::records::{Identity, Marker, Record};
+use super::records::{Identity, Marker};
 use super::{Identities, usernames};
 use crate::crm::{PLATFORM, records::Connection};
 use crate::error::Error;
-use crate::store::{Condition, Item, Key, StoreError, Write};
+use crate::store::{Condition, Item, Key, Record, StoreError, Write};
 use crate::time::unix_now;
 
 /// What a run did.

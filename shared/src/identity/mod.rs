@@ -17,33 +17,14 @@ pub mod usernames;
 
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Config, IdentityTypes, Lockout};
 use crate::error::Error;
-use crate::store::{Backoff, Store, StoreError};
+use crate::store::{Backoff, Record, Store, StoreError};
 
 pub use access::{AccessClaims, AccessTokens};
 pub use directory::{NewIdentity, ProfileFilter};
-pub use lockout::Lockout;
-pub use records::{ApiKey, Identity, OneTimeToken, Organization, Profile, Record, Session};
+pub use records::{ApiKey, Identity, OneTimeToken, Organization, Profile, Session};
 pub use sessions::{AuthFailure, Principal, SessionContext, SignedIn};
-
-/// Identity type ids (seed 003's `typeIds`), configurable per deployment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdentityTypes {
-    pub admin: String,
-    pub regular: String,
-    pub guest: String,
-}
-
-impl Default for IdentityTypes {
-    fn default() -> Self {
-        Self {
-            admin: "100".into(),
-            regular: "001".into(),
-            guest: "000".into(),
-        }
-    }
-}
 
 /// Seed 003's 403 for admin-or-owner routes.
 pub const NOT_AUTHORIZED: &str = "Identity is not authorized to access this resource";

@@ -1,55 +1,10 @@
 //! The identity records and their keys (see docs/data-model.md).
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::error::Error;
-use crate::store::{Item, Key};
+use crate::store::{Key, Record, versioned};
 use crate::time::now_rfc3339;
-
-/// A record stored as one item: it knows its key, index and expiry, and carries the version it was read at.
-pub trait Record: Serialize + DeserializeOwned {
-    fn key(&self) -> Key;
-    fn index(&self) -> Option<Key> {
-        None
-    }
-    fn expires_at(&self) -> Option<i64> {
-        None
-    }
-    fn version(&self) -> u64;
-    fn set_version(&mut self, version: u64);
-
-    fn to_item(&self) -> Result<Item, Error> {
-        let body = serde_json::to_value(self).map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(Item {
-            key: self.key(),
-            version: self.version(),
-            expires_at: self.expires_at(),
-            index: self.index(),
-            body,
-        })
-    }
-
-    fn from_item(item: &Item) -> Result<Self, Error> {
-        let mut record: Self = item.decode()?;
-        record.set_version(item.version);
-        Ok(record)
-    }
-}
-
-/// `version`/`set_version` of a [`Record`] whose struct has a `version` field.
-macro_rules! versioned {
-    () => {
-        fn version(&self) -> u64 {
-            self.version
-        }
-        fn set_version(&mut self, version: u64) {
-            self.version = version;
-        }
-    };
-}
-pub(crate) use versioned;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,13 +1,15 @@
 //! Sign-in, stored sessions and the per-request access check.
 
+use lambda_http::Request;
 use serde_json::{Value, json};
 
 use super::access::{ACCESS_TOKEN_SECONDS, AUDIENCE, AccessClaims, ISSUER};
 use super::lockout::{ACCOUNT_LOCKED, INVALID_CREDENTIALS};
-use super::records::{Identity, OneTimeToken, Record, Session};
+use super::records::{Identity, OneTimeToken, Session};
 use super::{Identities, secrets};
 use crate::error::Error;
-use crate::store::{Condition, StoreError, Write};
+use crate::request;
+use crate::store::{Condition, Record, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now, unix_to_rfc3339};
 
 /// Refresh tokens (sessions) last two days, as Nodeblocks' refresh tokens.
@@ -183,6 +185,18 @@ impl Identities {
             refresh_token: refresh_token.to_owned(),
             access_expires_at,
         })
+    }
+
+    /// The caller of `request`, from its bearer token and fingerprint header.
+    pub async fn principal(&self, request: &Request) -> Result<Principal, Error> {
+        let fingerprint = request::header(request, request::FINGERPRINT_HEADER);
+        self.authenticate(request::bearer(request), fingerprint)
+            .await
+            .map_err(Error::from)
+    }
+
+    pub fn is_admin(&self, principal: &Principal) -> bool {
+        principal.identity.type_id == self.types.admin
     }
 
     /// The per-request check: a valid token of this deployment, whose session still exists, for an identity

@@ -2,10 +2,10 @@
 
 use serde_json::{Map, Value};
 
-use super::records::{ApiKey, Identity, OneTimeToken, Record};
+use super::records::{ApiKey, Identity, OneTimeToken};
 use super::{Identities, secrets};
 use crate::error::Error;
-use crate::store::{Condition, Index, Query, StoreError, Write};
+use crate::store::{Condition, Index, Query, Record, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now};
 
 /// hoodie's default token timeout: two hours.

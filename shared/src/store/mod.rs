@@ -7,6 +7,7 @@
 mod cursor;
 pub mod dynamodb;
 pub mod embedded;
+mod record;
 mod retry;
 pub mod table;
 mod traced;
@@ -16,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use cursor::CursorCodec;
+pub use record::Record;
+pub(crate) use record::versioned;
 pub use retry::{Backoff, RetryConflicts};
 pub use traced::Traced;
 

@@ -1,0 +1,111 @@
+//! `/accounts/{id}/profile`.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use switchboard::Result;
+use switchboard::error::Error;
+use switchboard::http;
+use switchboard::identity::Identities;
+use switchboard::request;
+
+use crate::{ACCOUNT_NOT_FOUND, account_for, forbidden};
+
+pub(crate) async fn find_profile(
+    identities: &Identities,
+    request: &Request,
+    id: &str,
+) -> Result<Response<Body>> {
+    let caller = identities.principal(request).await?;
+    let account = account_for(identities, &caller, id, false).await?;
+    let profile = match &account.profile_id {
+        Some(profile_id) => identities.profile(profile_id).await?,
+        None => None,
+    };
+    let profile = profile.ok_or_else(|| Error::NotFound("Profile not found".into()))?;
+    Ok(http::json(200, &profile.account_view()))
+}
+
+/// `PATCH /accounts/{id}/profile`: merges the given properties (`null` removes one); `name` and `avatar`
+/// are the user entity's fields. Creates the profile if the account has none.
+pub(crate) async fn update_profile(
+    identities: &Identities,
+    request: &Request,
+    id: &str,
+) -> Result<Response<Body>> {
+    let caller = identities.principal(request).await?;
+    let account = account_for(identities, &caller, id, true).await?;
+    if caller.identity.id == id && caller.identity.type_id == identities.types.guest {
+        return Err(forbidden());
+    }
+    let changes = match request::json_body(request)? {
+        Some(Value::Object(map)) if !map.is_empty() => map,
+        None | Some(Value::Object(_)) => {
+            return Err(Error::bad_request("Request body is required"));
+        }
+        Some(_) => {
+            return Err(Error::invalid(
+                "Validation Error",
+                vec!["request body must be object".into()],
+            ));
+        }
+    };
+    let mut problems = Vec::new();
+    if changes.get("name").is_some_and(|n| !n.is_string()) {
+        problems.push("request body/name must be string".to_owned());
+    }
+    if changes
+        .get("avatar")
+        .is_some_and(|a| !(a.is_object() || a.is_null()))
+    {
+        problems.push("request body/avatar must be object,null".to_owned());
+    }
+    if changes.contains_key("id") {
+        problems.push("request body/id must NOT be changed".to_owned());
+    }
+    if !problems.is_empty() {
+        return Err(Error::invalid("Validation Error", problems));
+    }
+    let profile_id = match &account.profile_id {
+        Some(profile_id) => profile_id.clone(),
+        None => {
+            let name = changes
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            match identities
+                .create_profile(&account.organization_id, id, name)
+                .await
+            {
+                Ok(Some(profile)) => profile.id,
+                Ok(None) => return Err(Error::NotFound(ACCOUNT_NOT_FOUND.into())),
+                // Created by a concurrent request: update that one.
+                Err(Error::Conflict(_)) => identities
+                    .identity(id)
+                    .await?
+                    .and_then(|i| i.profile_id)
+                    .ok_or_else(|| Error::NotFound(ACCOUNT_NOT_FOUND.into()))?,
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let updated = identities
+        .update_profile(&profile_id, |profile| {
+            for (key, value) in &changes {
+                match key.as_str() {
+                    "name" => profile.name = value.as_str().unwrap_or_default().to_owned(),
+                    "avatar" => profile.avatar = (!value.is_null()).then(|| value.clone()),
+                    _ if value.is_null() => {
+                        profile.properties.remove(key);
+                    }
+                    _ => {
+                        profile.properties.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            Ok(true)
+        })
+        .await?
+        .ok_or_else(|| Error::NotFound("Profile not found".into()))?;
+    Ok(http::json(200, &updated.account_view()))
+}
