@@ -674,19 +674,8 @@ pub async fn concurrent_first_upserts_all_succeed(api: &Api) {
 /// Item 10: "log out everywhere" ends every session created before it, even one the session index does
 /// not list yet (simulated: the session's index entry is removed, as if the index lagged).
 pub async fn logout_everywhere_does_not_trust_the_index(api: &Api) {
-    use switchboard::identity::SessionContext;
-    use switchboard::store::Record;
     let (robin, _) = api.sign_up("robin", "robin-password").await;
-    let ids = &api.app.identities;
-    let identity = ids.identity(&robin).await.unwrap().unwrap();
-    let hidden = ids
-        .start_session(identity, SessionContext::default(), Vec::new())
-        .await
-        .unwrap();
-    let mut item = hidden.session.to_item().unwrap();
-    item.version = 1;
-    item.index = None;
-    api.app.store.update(item).await.unwrap();
+    let hidden = unlisted_session(api, &robin).await;
     let listed = api.sign_in("robin", "robin-password", None).await;
     assert_eq!(
         api.get("/sessions")
@@ -1102,24 +1091,9 @@ pub async fn migration_rewrites_an_old_store(api: &Api) {
 /// A password change ends the account's other sessions in the write of the new hash, including a session
 /// the index does not list yet; the caller's own session stays. An admin's change ends them all.
 pub async fn password_change_does_not_trust_the_index(api: &Api) {
-    use switchboard::identity::SessionContext;
-    use switchboard::store::Record;
     let admin = api.admin_token().await;
     let (robin, _) = api.sign_up("robin", "robin-password").await;
-    let ids = &api.app.identities;
-    let hidden_session = async || {
-        let identity = ids.identity(&robin).await.unwrap().unwrap();
-        let hidden = ids
-            .start_session(identity, SessionContext::default(), Vec::new())
-            .await
-            .unwrap();
-        let mut item = hidden.session.to_item().unwrap();
-        item.version = 1;
-        item.index = None;
-        api.app.store.update(item).await.unwrap();
-        hidden.access_token
-    };
-    let hidden = hidden_session().await;
+    let hidden = unlisted_session(api, &robin).await.access_token;
     let own = api.sign_in("robin", "robin-password", None).await;
     let changed = api
         .patch(&format!("/accounts/{robin}"))
@@ -1132,7 +1106,7 @@ pub async fn password_change_does_not_trust_the_index(api: &Api) {
     assert_eq!(status(&hidden).await, 401, "an unlisted session survived");
     assert_eq!(status(&own).await, 200, "the caller's own session ended");
 
-    let hidden = hidden_session().await;
+    let hidden = unlisted_session(api, &robin).await.access_token;
     let reset = api
         .patch(&format!("/accounts/{robin}"))
         .bearer(&admin)
@@ -1148,4 +1122,22 @@ pub async fn password_change_does_not_trust_the_index(api: &Api) {
     );
     let after = api.sign_in("robin", "robin-third-password", None).await;
     assert_eq!(status(&after).await, 200);
+}
+
+/// A session of `identity` that the session index does not list (its index entry removed), as a lagging
+/// index would leave a session opened a moment ago.
+async fn unlisted_session(api: &Api, identity: &str) -> switchboard::identity::SignedIn {
+    use switchboard::identity::SessionContext;
+    use switchboard::store::Record;
+    let ids = &api.app.identities;
+    let found = ids.identity(identity).await.unwrap().unwrap();
+    let hidden = ids
+        .start_session(found, SessionContext::default(), Vec::new())
+        .await
+        .unwrap();
+    let mut item = hidden.session.to_item().unwrap();
+    item.version = 1;
+    item.index = None;
+    api.app.store.update(item).await.unwrap();
+    hidden
 }
