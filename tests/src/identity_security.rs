@@ -959,6 +959,7 @@ async fn old_identity(
         failed_logins: if locked { 5 } else { 0 },
         locked_until: None,
         lockouts: 0,
+        pending_attempts: Vec::new(),
         signed_out_at: None,
         signed_out_except: None,
         external_id: external_id.map(str::to_owned),
@@ -1140,4 +1141,34 @@ async fn unlisted_session(api: &Api, identity: &str) -> switchboard::identity::S
     item.index = None;
     api.app.store.update(item).await.unwrap();
     hidden
+}
+
+/// Correct sign-ins never lock an account: eight at once (more than the failures allowed) start no
+/// lockout, and attempts cut short before they resolved (an outage) stop counting after a few seconds.
+pub async fn correct_sign_ins_never_lock(api: &Api) {
+    use switchboard::identity::lockout::PENDING_SECONDS;
+    use switchboard::store::Record;
+    let (robin, _) = api.sign_up("robin", "robin-password").await;
+    let replies = join_all((0..8).map(|_| guess(api, "robin", "robin-password"))).await;
+    assert!(replies.iter().any(|r| r.status == 201));
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.status == 201 || r.message() == LOCKED)
+    );
+    let after = guess(api, "robin", "robin-password").await;
+    assert_eq!(after.status, 201, "{}", after.text);
+
+    // Five attempts admitted long enough ago that they can only have been cut short.
+    let ids = &api.app.identities;
+    let mut identity = ids.identity(&robin).await.unwrap().unwrap();
+    let stale = switchboard::time::unix_now() - PENDING_SECONDS - 1;
+    identity.pending_attempts = vec![stale; 5];
+    api.app
+        .store
+        .update(identity.to_item().unwrap())
+        .await
+        .unwrap();
+    let after = guess(api, "robin", "robin-password").await;
+    assert_eq!(after.status, 201, "{}", after.text);
 }

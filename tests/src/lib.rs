@@ -211,6 +211,7 @@ macro_rules! identity_security_suite {
             concurrent_first_upserts_all_succeed,
             logout_everywhere_does_not_trust_the_index,
             password_change_does_not_trust_the_index,
+            correct_sign_ins_never_lock,
             seed_contract,
             lookalike_usernames_are_one_name,
             revoking_a_key_ends_its_crm_connections_only,

@@ -210,9 +210,9 @@ async fn a_paused_dynamodb_answers_503_in_time_and_loses_nothing() {
         .await;
     assert_eq!(created.body["successful"], true, "{}", created.text);
     let (_, profile) = api.sign_up("reader", "crm-user-password").await;
-    // Each signing-in client is its own user: a user's sign-ins cut by the outage after their attempt was
-    // counted stay counted until the next good one, so one account shared by every client would be locked
-    // out by the outage itself (see the lockout's note in docs/data-model.md).
+    // Each signing-in client is its own user, as people are: sign-ins of one account cut short by the
+    // outage count as in flight for a few seconds more (identity::lockout::PENDING_SECONDS), so one account
+    // shared by every client could be refused just after the outage.
     for c in (0..CLIENTS).filter(|c| c % 4 == 3) {
         api.sign_up(&format!("reader-{c}"), "crm-user-password")
             .await;

@@ -146,6 +146,7 @@ impl Identities {
             failed_logins: 0,
             locked_until: None,
             lockouts: 0,
+            pending_attempts: Vec::new(),
             signed_out_at: None,
             signed_out_except: None,
             external_id: new.external_id,

@@ -81,6 +81,11 @@ pub struct Identity {
     /// Lockouts in a row, each longer than the last; a good sign-in resets it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lockouts: u32,
+    /// Password attempts admitted and not yet resolved (unix seconds): with the failures they bound how many
+    /// passwords are verified at once; an attempt cut short (an outage) drops out after a few seconds
+    /// instead of counting as a failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_attempts: Vec<i64>,
     /// "Log out everywhere": sessions created at or before this instant are over, whether or not the
     /// (eventually consistent) session index listed them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
