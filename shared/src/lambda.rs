@@ -1,10 +1,13 @@
 //! The Lambda entry points of the functions' `main`s: `start` (logging, configuration, the store with its
-//! client) once per cold start, then `serve` with the state the function built from them and its handler.
+//! client) once per cold start, then `serve` (API Gateway routes) or `serve_trigger` (S3, DynamoDB Streams,
+//! SQS, schedules) with the state the function built from them and its handler.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use lambda_http::{Body, Request, Response, service_fn};
+use lambda_http::{Body, LambdaEvent, Request, Response, service_fn};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::config::Config;
 use crate::store::Store;
@@ -27,6 +30,22 @@ where
     lambda_http::run(service_fn(move |request| {
         let response = handler(state.clone(), request);
         async move { Ok::<_, Infallible>(response.await) }
+    }))
+    .await
+}
+
+/// Serves an event-triggered function: `handler` gets each event's payload (an `aws_lambda_events` type) and
+/// answers what the trigger expects back (for Streams and SQS, the batch item failures). An `Err` fails the
+/// whole invocation, so the trigger retries it: keep that for failures that are not one record's fault.
+pub async fn serve_trigger<S, E, R, F, Fut>(state: Arc<S>, handler: F) -> Result<(), lambda_http::Error>
+where
+    E: DeserializeOwned + Send + 'static,
+    R: Serialize,
+    F: Fn(Arc<S>, E) -> Fut,
+    Fut: Future<Output = Result<R, lambda_http::Error>> + Send,
+{
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| {
+        handler(state.clone(), event.payload)
     }))
     .await
 }

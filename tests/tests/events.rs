@@ -1,5 +1,7 @@
 //! Every sample event in `events/` is a valid API Gateway HTTP API (v2) event for a route we serve, runs
 //! through that route's handler, and every route has at least one event. So `sam local invoke -e` works.
+//! Trigger events (S3, DynamoDB Streams, SQS) live in `events/triggers/<function>/` and have their own tests
+//! (`tests/tests/trigger_<function>.rs`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,9 @@ fn event_files(dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
+            if path.file_name().is_some_and(|n| n == "triggers") {
+                continue;
+            }
             event_files(&path, found);
         } else if path.extension().is_some_and(|e| e == "json") {
             found.push(path);
