@@ -56,15 +56,24 @@ impl App {
 /// The configured store (DynamoDB, its client built once, or the embedded one), with conflict retries and
 /// tracing around it.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    match &config.storage {
+        Storage::DynamoDb { table } => Ok(open_dynamodb(config, table).await),
+        Storage::Embedded { dir } => Ok(layered(Arc::new(EmbeddedStore::open(
+            dir,
+            CursorCodec::new(config.token_secret.expose()),
+        )?))),
+    }
+}
+
+/// The DynamoDB store alone: what a Lambda function opens, so its binary links no embedded store.
+pub async fn open_dynamodb(config: &Config, table: &str) -> Arc<dyn Store> {
+    let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
     let cursors = CursorCodec::new(config.token_secret.expose());
-    let store: Arc<dyn Store> = match &config.storage {
-        Storage::DynamoDb { table } => {
-            let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
-            Arc::new(DynamoStore::new(client, table.clone(), cursors))
-        }
-        Storage::Embedded { dir } => Arc::new(EmbeddedStore::open(dir, cursors)?),
-    };
-    Ok(layered(store))
+    layered(Arc::new(DynamoStore::new(
+        client,
+        table.to_owned(),
+        cursors,
+    )))
 }
 
 fn layered(store: Arc<dyn Store>) -> Arc<dyn Store> {

@@ -9,14 +9,19 @@ use lambda_http::{Body, LambdaEvent, Request, Response, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::config::Config;
+use crate::config::{Config, Storage};
 use crate::store::Store;
 
 /// Logging, then the configuration and the store; a function builds its services over them.
 pub async fn start() -> Result<(Config, Arc<dyn Store>), lambda_http::Error> {
     crate::telemetry::init();
     let config = Config::lambda()?;
-    let store = crate::app::open_store(&config).await?;
+    // Lambda's configuration always names a table; opening only DynamoDB keeps the embedded store (redb) out of
+    // every function's binary.
+    let Storage::DynamoDb { table } = &config.storage else {
+        return Err("a Lambda function stores in DynamoDB".into());
+    };
+    let store = crate::app::open_dynamodb(&config, table).await;
     Ok((config, store))
 }
 
@@ -37,7 +42,10 @@ where
 /// Serves an event-triggered function: `handler` gets each event's payload (an `aws_lambda_events` type) and
 /// answers what the trigger expects back (for Streams and SQS, the batch item failures). An `Err` fails the
 /// whole invocation, so the trigger retries it: keep that for failures that are not one record's fault.
-pub async fn serve_trigger<S, E, R, F, Fut>(state: Arc<S>, handler: F) -> Result<(), lambda_http::Error>
+pub async fn serve_trigger<S, E, R, F, Fut>(
+    state: Arc<S>,
+    handler: F,
+) -> Result<(), lambda_http::Error>
 where
     E: DeserializeOwned + Send + 'static,
     R: Serialize,

@@ -3,10 +3,15 @@
 //! JSON lines carry the spans they were written in, so every line of a request has the runtime's
 //! `requestId` and the store call it happened in (each store call is a span that logs its duration, see
 //! [`crate::store::Traced`]). On a laptop: compact text, `RUST_LOG` or `info`.
+//!
+//! `RUST_LOG` takes `level` and `target=level` directives, comma-separated (a `Targets` filter, not an
+//! `EnvFilter`: the latter's span-field matching links a regex engine into every function, about 0.3 MB, for
+//! directives nobody sets in Lambda). One that does not parse leaves the level at `info`.
 
 use tracing::Subscriber;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
 
 /// The runtime opens one `info` span per invocation with the `requestId`: kept at any level, so a warning
 /// logged under `AWS_LAMBDA_LOG_LEVEL=WARN` still says which request it belongs to.
@@ -43,8 +48,10 @@ impl Settings {
     where
         W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
     {
+        let filter = self.targets();
+        // The builder's own filter defaults to INFO; the targets decide instead.
         let builder = tracing_subscriber::fmt()
-            .with_env_filter(EnvFilter::new(&self.filter))
+            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
             .with_writer(writer)
             .with_target(false);
         if self.json {
@@ -57,13 +64,28 @@ impl Settings {
                     .with_span_list(true)
                     .with_ansi(false)
                     .without_time()
-                    .finish(),
+                    .finish()
+                    .with(filter),
             )
         } else if self.lambda {
-            Box::new(builder.with_ansi(false).without_time().finish())
+            Box::new(
+                builder
+                    .with_ansi(false)
+                    .without_time()
+                    .finish()
+                    .with(filter),
+            )
         } else {
-            Box::new(builder.compact().finish())
+            Box::new(builder.compact().finish().with(filter))
         }
+    }
+
+    fn targets(&self) -> Targets {
+        self.filter.parse().unwrap_or_else(|_| {
+            format!("info,{REQUEST_SPAN}")
+                .parse()
+                .expect("the default directives parse")
+        })
     }
 }
 
@@ -107,6 +129,18 @@ mod tests {
             format!("switchboard=debug,{REQUEST_SPAN}")
         );
         assert!(!settings(&[]).json);
+    }
+
+    #[test]
+    fn directives_that_do_not_parse_leave_info() {
+        use tracing::Level;
+        use tracing_subscriber::filter::LevelFilter;
+        let garbled = settings(&[("RUST_LOG", "switchboard=loud")]).targets();
+        assert_eq!(garbled.default_level(), Some(LevelFilter::INFO));
+        let chosen = settings(&[("RUST_LOG", "warn,switchboard=debug")]).targets();
+        assert!(chosen.would_enable("switchboard::store", &Level::DEBUG));
+        assert!(!chosen.would_enable("aws_smithy_runtime", &Level::INFO));
+        assert!(chosen.would_enable("lambda_runtime::layers::trace", &Level::INFO));
     }
 
     #[derive(Clone, Default)]
