@@ -14,6 +14,8 @@
 #   BENCH_DUP_POOL=100      distinct sessionIds in the duplicate-heavy POST /callLog run
 #   BENCH_ROUTES="get-contact post-calllog post-calllog-dup"   which runs, in order
 #   BENCH_BIN=PATH          server binary; unset = `cargo build --release -p switchboard-local` first
+#   BENCH_PIN="0 1"         pin the server to CPU 0 (one tokio worker) and wrk to CPU 1 with taskset, so
+#                           neither preempts the other; unset = both float over every CPU
 #   CARGO_TARGET_DIR        where that build goes (default: <repo>/target)
 #
 # Everything stays on 127.0.0.1: a free port from python3, a temporary data directory, and a trap that
@@ -33,6 +35,14 @@ CONTACTS=${BENCH_CONTACTS:-100}
 DUP_POOL=${BENCH_DUP_POOL:-100}
 ROUTES=${BENCH_ROUTES:-get-contact post-calllog post-calllog-dup}
 BIN=${BENCH_BIN:-}
+PIN=${BENCH_PIN:-}
+SERVER_CPU=()
+WRK_CPU=()
+if [[ -n $PIN ]]; then
+    read -r server_cpu wrk_cpu <<<"$PIN"
+    SERVER_CPU=(taskset -c "$server_cpu")
+    WRK_CPU=(taskset -c "$wrk_cpu")
+fi
 
 ADMIN_USERNAME="admin"
 ADMIN_PASSWORD="admin-password-1"
@@ -119,7 +129,7 @@ env -u SWITCHBOARD_TABLE -u SWITCHBOARD_DATA_DIR -u SWITCHBOARD_ADDR -u SWITCHBO
     SWITCHBOARD_ADMIN_USERNAME=$ADMIN_USERNAME \
     SWITCHBOARD_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     RUST_LOG=warn \
-    "$BIN" --port "$PORT" --data-dir "$TMP/data" >"$TMP/server.log" 2>&1 &
+    "${SERVER_CPU[@]}" "$BIN" --port "$PORT" --data-dir "$TMP/data" >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 
 for _ in $(seq 300); do
@@ -226,14 +236,14 @@ measure() {
     shift 4
     local script_args=("$@")
     local limit=$(($(seconds "$DURATION") + 60))
-    local cmd=(wrk "-t$THREADS" "-c$CONNECTIONS" "-d$DURATION" --latency -s "$script" "$BASE$path")
+    local cmd=("${WRK_CPU[@]}" wrk "-t$THREADS" "-c$CONNECTIONS" "-d$DURATION" --latency -s "$script" "$BASE$path")
     if ((${#script_args[@]})); then
         cmd+=(-- "${script_args[@]}")
     fi
 
     if [[ $WARMUP != 0 && $WARMUP != 0s && $name != post-calllog-dup ]]; then
         local warm=("${cmd[@]}")
-        warm[3]="-d$WARMUP"
+        warm[${#WRK_CPU[@]} + 3]="-d$WARMUP"
         if [[ $name == post-calllog ]]; then
             warm[${#warm[@]} - 1]="w$NONCE" # its own sessionIds, never reused by the measured run
         fi
