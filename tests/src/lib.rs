@@ -11,6 +11,7 @@ pub mod extension;
 pub mod iam;
 pub mod identity;
 pub mod identity_security;
+pub mod outbox;
 pub mod resilience;
 pub mod wire;
 
@@ -233,6 +234,19 @@ macro_rules! crm_suite {
             concurrent_call_logs_make_one,
             concurrent_message_logs_log_each_once,
             oversized_input_is_refused,
+        );
+    };
+}
+
+/// The outbox suite (issue 9) on the [`api::Api`] `$api` yields: every case, listed once.
+#[macro_export]
+macro_rules! outbox_suite {
+    ($api:expr) => {
+        $crate::api_suite!($api; outbox;
+            every_committed_change_tells_one_event,
+            a_failed_change_leaves_no_event,
+            concurrent_changes_each_tell_one,
+            payloads_carry_no_secrets,
         );
     };
 }
