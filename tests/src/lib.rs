@@ -12,7 +12,9 @@ pub mod iam;
 pub mod identity;
 pub mod identity_security;
 pub mod outbox;
+pub mod receiver;
 pub mod resilience;
+pub mod webhooks;
 pub mod wire;
 
 use std::sync::Arc;
@@ -247,6 +249,20 @@ macro_rules! outbox_suite {
             a_failed_change_leaves_no_event,
             concurrent_changes_each_tell_one,
             payloads_carry_no_secrets,
+        );
+    };
+}
+
+/// The webhook subscriptions suite (issue 9) on the [`api::Api`] `$api` yields: every case, listed once.
+#[macro_export]
+macro_rules! webhooks_suite {
+    ($api:expr) => {
+        $crate::api_suite!($api; webhooks;
+            subscriptions_crud_and_the_secret_once,
+            private_targets_are_refused,
+            ping_is_signed_as_the_sdk_verifies,
+            rotation_signs_with_the_new_secret_only,
+            gone_disables_and_failures_can_be_retried,
         );
     };
 }

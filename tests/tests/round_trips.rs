@@ -335,6 +335,63 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         api.delete("/api/v1/server/users/user123").bearer(&sdk),
     )
     .await;
+    // Webhooks, to a loopback port nothing listens on (the ping's delivery fails and is logged).
+    let hooks = switchboard_tests::webhooks::local_targets(&api);
+    let created = step(
+        "POST /webhooks",
+        hooks
+            .post("/webhooks")
+            .bearer(&admin)
+            .json(json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]})),
+    )
+    .await;
+    let hook = created.str("id");
+    step("GET /webhooks", hooks.get("/webhooks").bearer(&admin)).await;
+    step(
+        "GET /webhooks/{webhookId}",
+        hooks.get(&format!("/webhooks/{hook}")).bearer(&admin),
+    )
+    .await;
+    step(
+        "PATCH /webhooks/{webhookId}",
+        hooks
+            .patch(&format!("/webhooks/{hook}"))
+            .bearer(&admin)
+            .json(json!({"events": ["user.new"]})),
+    )
+    .await;
+    step(
+        "POST /webhooks/{webhookId}/secret",
+        hooks
+            .post(&format!("/webhooks/{hook}/secret"))
+            .bearer(&admin),
+    )
+    .await;
+    let ping = step(
+        "POST /webhooks/{webhookId}/ping",
+        hooks.post(&format!("/webhooks/{hook}/ping")).bearer(&admin),
+    )
+    .await;
+    let delivery = ping.str("id");
+    step(
+        "GET /webhooks/{webhookId}/deliveries",
+        hooks
+            .get(&format!("/webhooks/{hook}/deliveries"))
+            .bearer(&admin),
+    )
+    .await;
+    step(
+        "POST /webhooks/{webhookId}/deliveries/{deliveryId}/retry",
+        hooks
+            .post(&format!("/webhooks/{hook}/deliveries/{delivery}/retry"))
+            .bearer(&admin),
+    )
+    .await;
+    step(
+        "DELETE /webhooks/{webhookId}",
+        hooks.delete(&format!("/webhooks/{hook}")).bearer(&admin),
+    )
+    .await;
     // Last: these end the CRM connection and the account.
     step("POST /unAuthorize", api.post(&format!("/unAuthorize?{q}"))).await;
     step(

@@ -62,6 +62,7 @@ fn secrets_only_where_used() {
         ("ContactFunction", &crm[..]),
         ("CallLogFunction", &crm[..]),
         ("MessageLogFunction", &crm[..]),
+        ("WebhooksFunction", &token[..]),
     ]);
     let functions = functions(&template);
     assert_eq!(
