@@ -67,7 +67,7 @@ impl Functions {
             identities: Arc::new(app.identities.clone()),
             webhooks: Arc::new(webhooks::State {
                 identities: app.identities.clone(),
-                webhooks: Webhooks::new(app.store.clone(), &app.config),
+                webhooks: Arc::new(Webhooks::new(app.store.clone(), &app.config)),
             }),
         })
     }

@@ -263,6 +263,11 @@ macro_rules! webhooks_suite {
             ping_is_signed_as_the_sdk_verifies,
             rotation_signs_with_the_new_secret_only,
             gone_disables_and_failures_can_be_retried,
+            events_reach_their_subscribers_signed,
+            a_receiver_that_was_down_gets_the_event_on_the_schedule,
+            a_spent_schedule_fails_the_delivery,
+            concurrent_changes_are_all_delivered,
+            a_restarted_loop_delivers_what_was_pending,
         );
     };
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -25,6 +25,7 @@ pub enum Answer {
 pub struct Received {
     pub headers: HeaderMap,
     pub body: Bytes,
+    pub at: Instant,
 }
 
 impl Received {
@@ -53,11 +54,11 @@ pub struct Receiver {
 }
 
 async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    shared
-        .received
-        .lock()
-        .unwrap()
-        .push(Received { headers, body });
+    shared.received.lock().unwrap().push(Received {
+        headers,
+        body,
+        at: Instant::now(),
+    });
     let answer = shared.script.lock().unwrap().pop_front();
     let code = match answer {
         Some(Answer::Status(code)) => code,
@@ -73,9 +74,23 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
 impl Receiver {
     /// Listens on a free loopback port; every path is the hook.
     pub async fn start() -> Self {
+        Self::start_on(0, []).await
+    }
+
+    /// A loopback port nothing listens on (yet): connections to it are refused.
+    pub async fn free_port() -> u16 {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    /// Listens on `port` (0: any free one), answering `script` first.
+    pub async fn start_on(port: u16, script: impl IntoIterator<Item = Answer>) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared::default());
+        shared.script.lock().unwrap().extend(script);
         let app = axum::Router::new()
             .fallback(receive)
             .with_state(shared.clone());
@@ -96,6 +111,22 @@ impl Receiver {
 
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap().clone()
+    }
+
+    /// Waits (up to `timeout`) until `done` holds for what was received; answers it.
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
+        let start = Instant::now();
+        loop {
+            let received = self.received();
+            if done(&received) || start.elapsed() > timeout {
+                return received;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 

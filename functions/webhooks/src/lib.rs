@@ -16,7 +16,7 @@ use switchboard::webhooks::subscriptions::{Change, Subscription, Webhooks};
 
 pub struct State {
     pub identities: Identities,
-    pub webhooks: Webhooks,
+    pub webhooks: Arc<Webhooks>,
 }
 
 pub async fn handle(state: Arc<State>, request: Request) -> Response<Body> {

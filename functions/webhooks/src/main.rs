@@ -8,7 +8,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let (config, store) = switchboard::lambda::start().await?;
     let state = Arc::new(webhooks::State {
         identities: Identities::new(store.clone(), &config),
-        webhooks: Webhooks::new(store, &config),
+        webhooks: Arc::new(Webhooks::new(store, &config)),
     });
     switchboard::lambda::serve(state, webhooks::handle).await
 }

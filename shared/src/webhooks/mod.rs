@@ -2,8 +2,9 @@
 //! events and matches subscriptions, [`signature`] signs deliveries as the ContactsManager SDKs verify
 //! them, and [`retry`] decides what a delivery attempt's outcome leads to. [`outbox`] is how a change
 //! writes its event in its own transaction; [`subscriptions`] are the organizations' webhooks and their
-//! delivery log.
+//! delivery log; [`delivery`] turns events into deliveries and makes the attempts that are due.
 
+pub mod delivery;
 pub mod events;
 pub mod outbox;
 pub mod retry;

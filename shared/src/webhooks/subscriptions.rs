@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::identity::secrets;
 use crate::outbound::{Outbound, OutboundError};
 use crate::store::{Backoff, Condition, Key, Query, Record, Store, StoreError, Write, versioned};
-use crate::time::{now_rfc3339, unix_now, unix_to_rfc3339};
+use crate::time::{now_rfc3339, unix_ms_to_rfc3339, unix_now, unix_now_ms};
 
 pub const NOT_FOUND: &str = "Webhook not found";
 pub const DELIVERY_NOT_FOUND: &str = "Delivery not found";
@@ -27,8 +27,11 @@ pub const DELIVERY_HEADER: &str = "x-switchboard-delivery";
 /// The event name of a ping (no catalogue event: subscriptions do not list it, a ping goes to its one
 /// subscription).
 pub const PING: &str = "ping";
-/// Subscriptions per organization: each event fans out to every one, so the list stays one query.
-pub const MAX_SUBSCRIPTIONS: usize = 100;
+/// Subscriptions per organization: an event's deliveries to all of them are written in one transaction
+/// with the event (at most 100 items), and the list stays one query.
+pub const MAX_SUBSCRIPTIONS: usize = 50;
+/// Index (gsi1) partition of the pending deliveries, by when their next attempt is due.
+pub const DUE: &str = "DELIVERIES#DUE";
 const MAX_URL_BYTES: usize = 2048;
 const MAX_DESCRIPTION_CHARS: usize = 500;
 /// Optimistic-locking retries of a change before it gives up with 409.
@@ -89,8 +92,10 @@ impl Record for Subscription {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryLog {
+    /// The event's id (a ping's own): one delivery per event and subscription.
     pub id: String,
     pub webhook_id: String,
+    pub organization_id: String,
     pub event_id: String,
     pub event: String,
     /// `pending` (an attempt is due at `nextAttemptAt`), `delivered` or `failed`.
@@ -100,7 +105,7 @@ pub struct DeliveryLog {
     pub last_latency_ms: Option<u64>,
     /// `timeout`, `unreachable`, or the outbound guard's refusal.
     pub last_error: Option<String>,
-    /// Unix seconds.
+    /// Unix milliseconds (test schedules step in fractions of a second).
     pub next_attempt_at: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
@@ -123,7 +128,7 @@ impl DeliveryLog {
             "lastStatusCode": self.last_status_code,
             "latencyMs": self.last_latency_ms,
             "lastError": self.last_error,
-            "nextAttemptAt": self.next_attempt_at.map(unix_to_rfc3339),
+            "nextAttemptAt": self.next_attempt_at.map(unix_ms_to_rfc3339),
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
         })
@@ -133,6 +138,14 @@ impl DeliveryLog {
 impl Record for DeliveryLog {
     fn key(&self) -> Key {
         Self::key_of(&self.webhook_id, &self.id)
+    }
+    /// Listed by when it is due while pending.
+    fn index(&self) -> Option<Key> {
+        let due = self.next_attempt_at.filter(|_| self.status == "pending")?;
+        Some(Key::new(
+            DUE,
+            format!("{due:013}#{}#{}", self.webhook_id, self.id),
+        ))
     }
     /// The log is kept as long as the events it delivers.
     fn expires_at(&self) -> Option<i64> {
@@ -152,7 +165,7 @@ pub struct Change {
 }
 
 pub struct Webhooks {
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     outbound: Arc<Outbound>,
     schedule: RetrySchedule,
 }
@@ -323,10 +336,9 @@ impl Webhooks {
     pub async fn ping(&self, org: &str, id: &str) -> Result<DeliveryLog, Error> {
         let subscription = self.get(org, id).await?;
         let event = ping_event(&subscription);
-        let mut log = new_log(&subscription, &event);
-        self.store.create(log.to_item()?).await?;
-        log.version = 1;
-        self.attempt(&subscription, &event, log).await
+        // Logged with the attempt's outcome, so no pending ping is ever listed as due.
+        self.attempt(&subscription, &event, new_log(&subscription, &event))
+            .await
     }
 
     /// One more attempt of a logged delivery, now, whatever its schedule said.
@@ -358,9 +370,10 @@ impl Webhooks {
         self.attempt(&subscription, &event, log).await
     }
 
-    /// Sends `event` to `subscription`, signed, and records the outcome on the log (and the subscription:
-    /// a 410 or a day of failures disables it). A ping is not retried on the schedule.
-    async fn attempt(
+    /// Sends `event` to `subscription`, signed, and records the outcome on the log (created by this write
+    /// if it is new, else version-checked) and on the subscription: a 410 or a day of failures disables it.
+    /// A ping is not retried on the schedule.
+    pub(super) async fn attempt(
         &self,
         subscription: &Subscription,
         event: &Event,
@@ -378,14 +391,19 @@ impl Webhooks {
         let now = unix_now();
         (log.status, log.next_attempt_at) = match next {
             Next::Delivered => ("delivered".into(), None),
-            Next::RetryIn(wait) if event.event != PING => {
-                ("pending".into(), Some(now + wait.as_secs().max(1) as i64))
-            }
+            Next::RetryIn(wait) if event.event != PING => (
+                "pending".into(),
+                Some(unix_now_ms() + wait.as_millis() as i64),
+            ),
             _ => ("failed".into(), None),
         };
         log.updated_at = now_rfc3339();
         let expected = log.version;
-        let mut writes = vec![Write::Put(log.to_item()?, Condition::Version(expected))];
+        let condition = match expected {
+            0 => Condition::Absent,
+            v => Condition::Version(v),
+        };
+        let mut writes = vec![Write::Put(log.to_item()?, condition)];
         let mut changed = subscription.clone();
         match next {
             Next::Delivered => changed.failing_since = None,
@@ -470,11 +488,12 @@ fn ping_event(subscription: &Subscription) -> Event {
     }
 }
 
-fn new_log(subscription: &Subscription, event: &Event) -> DeliveryLog {
+pub(super) fn new_log(subscription: &Subscription, event: &Event) -> DeliveryLog {
     let now = now_rfc3339();
     DeliveryLog {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: event.id.clone(),
         webhook_id: subscription.id.clone(),
+        organization_id: subscription.organization_id.clone(),
         event_id: event.id.clone(),
         event: event.event.clone(),
         status: "pending".into(),
@@ -482,7 +501,7 @@ fn new_log(subscription: &Subscription, event: &Event) -> DeliveryLog {
         last_status_code: None,
         last_latency_ms: None,
         last_error: None,
-        next_attempt_at: Some(unix_now()),
+        next_attempt_at: Some(unix_now_ms()),
         created_at: now.clone(),
         updated_at: now,
         version: 0,
