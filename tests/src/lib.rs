@@ -14,6 +14,7 @@ pub mod identity_security;
 pub mod outbox;
 pub mod receiver;
 pub mod resilience;
+pub mod triggers;
 pub mod webhooks;
 pub mod wire;
 

@@ -63,6 +63,8 @@ fn secrets_only_where_used() {
         ("CallLogFunction", &crm[..]),
         ("MessageLogFunction", &crm[..]),
         ("WebhooksFunction", &token[..]),
+        ("EventDispatchFunction", &[][..]),
+        ("WebhookDeliverFunction", &[][..]),
     ]);
     let functions = functions(&template);
     assert_eq!(

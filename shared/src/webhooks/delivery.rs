@@ -7,6 +7,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::Event;
 use super::events;
 use super::subscriptions::{DUE, DeliveryLog, Webhooks, new_log};
@@ -52,20 +54,19 @@ impl Webhooks {
     }
 
     /// Dispatches the pending events at least `min_age` old, oldest first, `limit` at most: what the stream
-    /// missed. Answers how many events it looked at.
-    pub async fn sweep(&self, min_age: Duration, limit: u32) -> Result<usize, Error> {
+    /// missed. Answers the deliveries it wrote.
+    pub async fn sweep(&self, min_age: Duration, limit: u32) -> Result<Vec<DeliveryLog>, Error> {
         let cutoff = unix_to_rfc3339(unix_now() - min_age.as_secs() as i64);
         let page = self.store.query(&Event::pending().limit(limit)).await?;
-        let mut seen = 0;
+        let mut written = Vec::new();
         for item in &page.items {
             let event = Event::from_item(item)?;
             if !min_age.is_zero() && event.created_at > cutoff {
                 break;
             }
-            self.dispatch(&event).await?;
-            seen += 1;
+            written.extend(self.dispatch(&event).await?);
         }
-        Ok(seen)
+        Ok(written)
     }
 
     /// The pending deliveries whose attempt is due, soonest first, `limit` at most.
@@ -86,27 +87,42 @@ impl Webhooks {
         Ok(due)
     }
 
-    /// Makes the due attempt of a delivery (read again: the index may lag), unless it is no longer
-    /// pending or not due yet. A delivery whose subscription is gone or disabled, or whose event expired, is failed.
-    pub async fn deliver(&self, webhook: &str, id: &str) -> Result<Option<DeliveryLog>, Error> {
+    /// The pending deliveries due for at least `age` (their queue message went missing), soonest first.
+    pub async fn overdue(&self, age: Duration, limit: u32) -> Result<Vec<DeliveryLog>, Error> {
+        let cutoff = unix_now_ms() - age.as_millis() as i64;
+        let mut due = self.due(limit).await?;
+        due.retain(|log| log.next_attempt_at.is_some_and(|at| at <= cutoff));
+        Ok(due)
+    }
+
+    /// Makes the due attempt of a delivery (read again: a list may be older than the attempt that moved it
+    /// on), unless it is no longer pending or not due yet. A delivery whose subscription is gone or
+    /// disabled, or whose event expired, is failed. Answers how long until its next attempt is due, if it
+    /// is still pending.
+    pub async fn deliver(&self, webhook: &str, id: &str) -> Result<Option<Duration>, Error> {
         let Some(item) = self.store.get(&DeliveryLog::key_of(webhook, id)).await? else {
             return Ok(None);
         };
         let log = DeliveryLog::from_item(&item)?;
-        // Attempted since it was listed (a list may be older than the attempt that moved it on).
-        if log.status != "pending" || log.next_attempt_at.is_some_and(|at| at > unix_now_ms()) {
+        if log.status != "pending" {
             return Ok(None);
+        }
+        if let Some(wait) = log.due_in().filter(|wait| !wait.is_zero()) {
+            return Ok(Some(wait));
         }
         let subscription = match self.get(&log.organization_id, webhook).await {
             Ok(s) if s.enabled => s,
-            Ok(_) | Err(Error::NotFound(_)) => return self.give_up(log, "disabled").await,
+            Ok(_) | Err(Error::NotFound(_)) => {
+                return self.give_up(log, "disabled").await.map(|_| None);
+            }
             Err(e) => return Err(e),
         };
         let event = match self.store.get(&Event::key_of(&log.event_id)).await? {
             Some(item) => Event::from_item(&item)?,
-            None => return self.give_up(log, "expired").await,
+            None => return self.give_up(log, "expired").await.map(|_| None),
         };
-        self.attempt(&subscription, &event, log).await.map(Some)
+        let log = self.attempt(&subscription, &event, log).await?;
+        Ok(log.due_in())
     }
 
     async fn give_up(
@@ -126,6 +142,23 @@ impl Webhooks {
             }
             Err(StoreError::ConditionFailed) => Ok(None),
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A queue message (in AWS): which delivery to attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Job {
+    pub webhook_id: String,
+    pub delivery_id: String,
+}
+
+impl From<&DeliveryLog> for Job {
+    fn from(log: &DeliveryLog) -> Self {
+        Self {
+            webhook_id: log.webhook_id.clone(),
+            delivery_id: log.id.clone(),
         }
     }
 }

@@ -118,6 +118,14 @@ impl DeliveryLog {
         Key::new(format!("WEBHOOK#{webhook}"), format!("DELIVERY#{id}"))
     }
 
+    /// How long until the next attempt is due (zero: now), while pending.
+    pub fn due_in(&self) -> Option<Duration> {
+        let at = self.next_attempt_at.filter(|_| self.status == "pending")?;
+        Some(Duration::from_millis(
+            at.saturating_sub(unix_now_ms()).max(0) as u64,
+        ))
+    }
+
     pub fn view(&self) -> Value {
         json!({
             "id": self.id,
