@@ -88,24 +88,13 @@ pub async fn receive(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Value> {
         .collect()
 }
 
-pub fn dispatch_state(
+/// The state of both queue functions (`event-dispatch`, `webhook-deliver`) over `api`'s store.
+pub fn queue_state(
     api: &Api,
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
 ) -> Arc<event_dispatch::State> {
     Arc::new(event_dispatch::State {
-        webhooks: api.functions.webhooks.webhooks.clone(),
-        sqs: sqs.clone(),
-        queue_url: queue_url.to_owned(),
-    })
-}
-
-pub fn deliver_state(
-    api: &Api,
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-) -> Arc<webhook_deliver::State> {
-    Arc::new(webhook_deliver::State {
         webhooks: api.functions.webhooks.webhooks.clone(),
         sqs: sqs.clone(),
         queue_url: queue_url.to_owned(),

@@ -419,13 +419,12 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         "NewImage": {"pk": {"S": format!("EVENT#{}", event.id)}, "v": {"N": "1"},
                      "data": {"S": serde_json::to_string(&event).unwrap()}},
         "SequenceNumber": "1"}}]});
-    let dispatch = switchboard_tests::triggers::dispatch_state(&hooks, &sqs, &queue_url);
-    let deliver = switchboard_tests::triggers::deliver_state(&hooks, &sqs, &queue_url);
+    let state = switchboard_tests::triggers::queue_state(&hooks, &sqs, &queue_url);
     switchboard_tests::iam::ROUTE
         .scope("trigger event-dispatch".into(), async {
             for trigger in [record, json!({"source": "aws.events"})] {
                 let response = event_dispatch::handle(
-                    dispatch.clone(),
+                    state.clone(),
                     serde_json::from_value(trigger).unwrap(),
                 )
                 .await
@@ -439,7 +438,7 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     switchboard_tests::iam::ROUTE
         .scope("trigger webhook-deliver".into(), async {
             webhook_deliver::handle(
-                deliver.clone(),
+                state.clone(),
                 serde_json::from_value(json!({"Records": messages})).unwrap(),
             )
             .await

@@ -9,7 +9,7 @@ use switchboard::webhooks::delivery::Job;
 use switchboard_tests::api::Api;
 use switchboard_tests::outbox::pending;
 use switchboard_tests::receiver::Receiver;
-use switchboard_tests::triggers::{dispatch_state, queue, receive, sample_events, sqs};
+use switchboard_tests::triggers::{queue, queue_state, receive, sample_events, sqs};
 use switchboard_tests::webhooks::local_targets;
 
 fn failures(response: &aws_lambda_events::streams::DynamoDbEventResponse) -> Vec<String> {
@@ -25,7 +25,7 @@ async fn sample_events_run_through_the_handler() {
     let api = Api::embedded().await;
     let sqs = sqs();
     let queue_url = queue(&sqs).await;
-    let state = dispatch_state(&api, &sqs, &queue_url);
+    let state = queue_state(&api, &sqs, &queue_url);
     let mut malformed = 0;
     for (name, event) in sample_events("event-dispatch") {
         let trigger: Trigger = serde_json::from_value(event.clone()).unwrap();
@@ -78,7 +78,7 @@ async fn a_change_is_queued_once_per_subscription() {
         .str("id");
     let sqs = sqs();
     let queue_url = queue(&sqs).await;
-    let state = dispatch_state(&api, &sqs, &queue_url);
+    let state = queue_state(&api, &sqs, &queue_url);
     let before: Vec<String> = pending(&api).await.into_iter().map(|e| e.id).collect();
     api.sign_up("robin", "robin-password").await;
     let event = pending(&api)

@@ -10,7 +10,7 @@ use switchboard::webhooks::signature;
 use switchboard_tests::api::Api;
 use switchboard_tests::outbox::pending;
 use switchboard_tests::receiver::{Answer, Receiver, sdk_verifies};
-use switchboard_tests::triggers::{deliver_state, queue, receive, sample_events, sqs};
+use switchboard_tests::triggers::{queue, queue_state, receive, sample_events, sqs};
 use switchboard_tests::webhooks::delivering;
 use webhook_deliver::handle;
 
@@ -27,7 +27,7 @@ async fn sample_events_run_through_the_handler() {
     let api = Api::embedded().await;
     let sqs = sqs();
     let queue_url = queue(&sqs).await;
-    let state = deliver_state(&api, &sqs, &queue_url);
+    let state = queue_state(&api, &sqs, &queue_url);
     for (name, event) in sample_events("webhook-deliver") {
         let expected: Vec<String> = event["Records"]
             .as_array()
@@ -71,17 +71,10 @@ async fn a_failed_attempt_waits_as_visibility_then_delivers() {
         .await
         .unwrap();
     assert_eq!(written.len(), 1);
-    let state = deliver_state(&api, &sqs, &queue_url);
-    event_dispatch::enqueue(
-        &event_dispatch::State {
-            webhooks: state.webhooks.clone(),
-            sqs: sqs.clone(),
-            queue_url: queue_url.clone(),
-        },
-        &written.iter().map(Into::into).collect::<Vec<_>>(),
-    )
-    .await
-    .unwrap();
+    let state = queue_state(&api, &sqs, &queue_url);
+    event_dispatch::enqueue(&state, &written.iter().map(Into::into).collect::<Vec<_>>())
+        .await
+        .unwrap();
 
     let first = receive(&sqs, &queue_url).await;
     assert_eq!(first.len(), 1);

@@ -22,10 +22,25 @@ const SWEEP_BATCH: u32 = 100;
 /// SendMessageBatch takes at most 10 messages.
 const SEND_BATCH: usize = 10;
 
+/// What both queue functions hold (`webhook-deliver` too): the webhooks over the store, and the queue.
 pub struct State {
     pub webhooks: Arc<Webhooks>,
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
+}
+
+impl State {
+    /// Once per cold start: configuration, store, the SQS client (the DynamoDB client's timeouts and
+    /// retries) and the queue's URL.
+    pub async fn start() -> Result<Self, lambda_http::Error> {
+        let (config, store) = switchboard::lambda::start().await?;
+        let queue_url = std::env::var(QUEUE_URL).map_err(|_| format!("{QUEUE_URL} is not set"))?;
+        Ok(Self {
+            webhooks: Arc::new(Webhooks::new(store, &config)),
+            sqs: aws_sdk_sqs::Client::new(&switchboard::app::aws_config().await),
+            queue_url,
+        })
+    }
 }
 
 /// What invokes the function: a batch of stream records, or the schedule (any other event).

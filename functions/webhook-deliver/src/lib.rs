@@ -7,17 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+pub use event_dispatch::State;
 use switchboard::webhooks::delivery::Job;
-use switchboard::webhooks::subscriptions::Webhooks;
 
 /// SQS caps a message's visibility timeout at 12 hours: a longer wait is taken in 12-hour steps.
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
-
-pub struct State {
-    pub webhooks: Arc<Webhooks>,
-    pub sqs: aws_sdk_sqs::Client,
-    pub queue_url: String,
-}
 
 pub async fn handle(
     state: Arc<State>,
