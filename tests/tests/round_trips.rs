@@ -423,12 +423,10 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     switchboard_tests::iam::ROUTE
         .scope("trigger event-dispatch".into(), async {
             for trigger in [record, json!({"source": "aws.events"})] {
-                let response = event_dispatch::handle(
-                    state.clone(),
-                    serde_json::from_value(trigger).unwrap(),
-                )
-                .await
-                .unwrap();
+                let response =
+                    event_dispatch::handle(state.clone(), serde_json::from_value(trigger).unwrap())
+                        .await
+                        .unwrap();
                 assert!(response.batch_item_failures.is_empty());
             }
         })
