@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the official ContactsManager Python SDK (PyPI `contactsmanager`, unchanged) into .tools/sdk-py
 # unless that version is already there. Used by sdk-test.sh and by the webhook signature test
-# (shared/tests/webhook_sdk.rs), which the test command runs.
+# (tests/tests/webhook_sdk.rs), which the test command runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

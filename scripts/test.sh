@@ -20,7 +20,7 @@ trap cleanup EXIT
 
 # shellcheck source=/dev/null
 source .tools/services.env
-# The official ContactsManager SDK, which shared/tests/webhook_sdk.rs drives.
+# The official ContactsManager SDK, which tests/tests/webhook_sdk.rs drives.
 scripts/sdk-venv.sh
 cargo test --workspace --all-targets "$@"
 # The official ContactsManager SDK against the local server (skipped when cargo test got a filter).

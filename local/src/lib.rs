@@ -18,6 +18,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use switchboard::App;
 use switchboard::crm::Crm;
 use switchboard::identity::Identities;
+use switchboard::webhooks::subscriptions::Webhooks;
 use tower_http::cors::{Any, CorsLayer};
 
 /// The request headers browsers may send cross-origin: `template.yaml`'s `CorsConfiguration.AllowHeaders`
@@ -45,6 +46,7 @@ pub struct Functions {
     pub users: Arc<users::Users>,
     /// accounts, server-api.
     pub identities: Arc<Identities>,
+    pub webhooks: Arc<webhooks::State>,
 }
 
 impl Functions {
@@ -63,6 +65,10 @@ impl Functions {
                 crm: app.crm.clone(),
             }),
             identities: Arc::new(app.identities.clone()),
+            webhooks: Arc::new(webhooks::State {
+                identities: app.identities.clone(),
+                webhooks: Arc::new(Webhooks::new(app.store.clone(), &app.config)),
+            }),
         })
     }
 }
@@ -150,6 +156,16 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/api/v1/server/users/{uid}" => server_api::handle, identities),
         route!(DELETE "/api/v1/server/users/{uid}" => server_api::handle, identities),
         route!(POST "/api/v1/client/validate-key" => server_api::handle, identities),
+        // Webhook subscriptions (organization admins).
+        route!(POST "/webhooks" => webhooks::handle, webhooks),
+        route!(GET "/webhooks" => webhooks::handle, webhooks),
+        route!(GET "/webhooks/{webhookId}" => webhooks::handle, webhooks),
+        route!(PATCH "/webhooks/{webhookId}" => webhooks::handle, webhooks),
+        route!(DELETE "/webhooks/{webhookId}" => webhooks::handle, webhooks),
+        route!(POST "/webhooks/{webhookId}/secret" => webhooks::handle, webhooks),
+        route!(POST "/webhooks/{webhookId}/ping" => webhooks::handle, webhooks),
+        route!(GET "/webhooks/{webhookId}/deliveries" => webhooks::handle, webhooks),
+        route!(POST "/webhooks/{webhookId}/deliveries/{deliveryId}/retry" => webhooks::handle, webhooks),
     ]
 }
 

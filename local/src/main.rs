@@ -223,10 +223,12 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!("listening on http://{}", options.addr);
-    let router = switchboard_local::router(
-        switchboard_local::Functions::new(&app),
-        &switchboard_local::routes(),
-    );
+    let functions = switchboard_local::Functions::new(&app);
+    // Webhook deliveries run in process, from what is stored: a restart picks up where it stopped.
+    tokio::spawn(switchboard::webhooks::delivery::run(
+        functions.webhooks.webhooks.clone(),
+    ));
+    let router = switchboard_local::router(functions, &switchboard_local::routes());
     if let Err(e) = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
         .await

@@ -173,6 +173,11 @@ pub struct Config {
     /// Failed sign-in lockout (`SWITCHBOARD_MAX_FAILED_SIGN_INS`, `SWITCHBOARD_LOCKOUT_SECONDS`,
     /// `SWITCHBOARD_LOCKOUT_MAX_SECONDS`; default 5 failures, 15 minutes growing to a day).
     pub lockout: Lockout,
+    /// What outbound requests (webhook deliveries) may reach: public https only, unless
+    /// `SWITCHBOARD_ALLOW_PRIVATE_TARGETS=1` (tests and local development).
+    pub outbound: crate::outbound::Policy,
+    /// Webhook delivery retries (`SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE`, default about 1 min to 24 h).
+    pub webhook_retry: crate::webhooks::retry::RetrySchedule,
 }
 
 fn identity_settings(env: &impl Fn(&str) -> Option<String>) -> (String, IdentityTypes) {
@@ -186,6 +191,18 @@ fn identity_settings(env: &impl Fn(&str) -> Option<String>) -> (String, Identity
         optional(env, ORG_ID).unwrap_or_else(|| "default".into()),
         types,
     )
+}
+
+fn webhook_retry(
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::webhooks::retry::RetrySchedule, ConfigError> {
+    use crate::webhooks::retry::{RetrySchedule, SCHEDULE_ENV};
+    RetrySchedule::from_setting(env(SCHEDULE_ENV).as_deref()).map_err(|reason| {
+        ConfigError::Invalid {
+            name: SCHEDULE_ENV,
+            reason,
+        }
+    })
 }
 
 /// `SWITCHBOARD_PUBLIC_URL`, if set.
@@ -226,6 +243,8 @@ impl Config {
             identity_types,
             public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
+            outbound: crate::outbound::Policy::from_env(&env),
+            webhook_retry: webhook_retry(&env)?,
         })
     }
 
@@ -261,6 +280,8 @@ impl Config {
             identity_types,
             public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
+            outbound: crate::outbound::Policy::from_env(&env),
+            webhook_retry: webhook_retry(&env)?,
         })
     }
 

@@ -1,7 +1,9 @@
 //! The outbound URL guard: the only way Switchboard fetches a URL a user gave it (avatar sync today; webhooks
 //! and web push later), so that a user cannot make Switchboard reach into its own network (SSRF).
 //!
-//! The rules, applied by [`Outbound::get`] to the URL and again to every redirect target:
+//! The rules, applied by [`Outbound::get`] to the URL and again to every redirect target (and by
+//! [`Outbound::post`], a webhook delivery, which follows no redirect; [`Outbound::check`] vets a URL without
+//! connecting):
 //! - **https only** (an absolute URL; no other scheme).
 //! - **Public addresses only**: the host is resolved once and *every* address must pass [`is_public`]
 //!   (loopback, private, link-local including the metadata service 169.254.169.254, CGNAT 100.64/10,
@@ -29,10 +31,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, USER_AGENT};
-use hyper::{Request, Response};
+use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use ipnet::{Ipv4Net, Ipv6Net};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -154,10 +156,40 @@ impl Outbound {
             .map_err(|_| OutboundError::Timeout)?
     }
 
+    /// Checks `url` as a fetch would, without connecting: the scheme, and every address its host resolves
+    /// to (a webhook's URL when it is registered; every delivery checks again).
+    pub async fn check(&self, url: &str) -> Result<(), OutboundError> {
+        let url = Url::parse(url).map_err(|_| OutboundError::InvalidUrl)?;
+        self.scheme(&url)?;
+        let (host, port) = host_and_port(&url)?;
+        tokio::time::timeout(self.policy.connect_timeout, resolve(&host, port))
+            .await
+            .map_err(|_| OutboundError::Timeout)
+            .and_then(|addresses| vet(&host, addresses?, &self.policy))
+            .map(drop)
+    }
+
+    /// POSTs `body` with `headers` to `url` under the policy, within `timeout`, and answers the status. A
+    /// redirect is not followed (its status is the answer) and the response body is not read.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<u16, OutboundError> {
+        let url = Url::parse(url).map_err(|_| OutboundError::InvalidUrl)?;
+        let sent = self.request(Method::POST, &url, headers, body);
+        let response = tokio::time::timeout(timeout, sent)
+            .await
+            .map_err(|_| OutboundError::Timeout)??;
+        Ok(response.status().as_u16())
+    }
+
     async fn follow(&self, mut url: Url, limit: usize) -> Result<Fetched, OutboundError> {
         let mut redirects = 0;
         loop {
-            let response = self.request(&url).await?;
+            let response = self.request(Method::GET, &url, &[], Bytes::new()).await?;
             let status = response.status();
             if matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
                 if redirects == self.policy.max_redirects {
@@ -179,25 +211,39 @@ impl Outbound {
         }
     }
 
-    /// One hop: check the scheme, resolve and vet the host, connect to a vetted address, send the GET.
-    async fn request(&self, url: &Url) -> Result<Response<Incoming>, OutboundError> {
-        let https = match url.scheme() {
-            "https" => true,
-            "http" if self.policy.allow_http => false,
-            _ => return Err(OutboundError::SchemeNotAllowed),
-        };
-        let host = url.host().ok_or(OutboundError::InvalidUrl)?;
-        let port = url
-            .port_or_known_default()
-            .ok_or(OutboundError::InvalidUrl)?;
+    /// Whether the URL's scheme is allowed: https, or http with the override. `true` for https.
+    fn scheme(&self, url: &Url) -> Result<bool, OutboundError> {
+        match url.scheme() {
+            "https" => Ok(true),
+            "http" if self.policy.allow_http => Ok(false),
+            _ => Err(OutboundError::SchemeNotAllowed),
+        }
+    }
+
+    /// One hop: check the scheme, resolve and vet the host, connect to a vetted address, send the request.
+    async fn request(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Response<Incoming>, OutboundError> {
+        let https = self.scheme(url)?;
+        let (host, port) = host_and_port(url)?;
         let host_header = match url.port() {
             Some(port) => format!("{host}:{port}"),
             None => host.to_string(),
         };
-        let request = Request::get(&url[Position::BeforePath..Position::AfterQuery])
+        let mut request = Request::builder()
+            .method(method)
+            .uri(&url[Position::BeforePath..Position::AfterQuery])
             .header(HOST, host_header)
-            .header(USER_AGENT, "Switchboard")
-            .body(Empty::<Bytes>::new())
+            .header(USER_AGENT, "Switchboard");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(body))
             .map_err(|_| OutboundError::InvalidUrl)?;
         let connect = async {
             let addresses = vet(&host, resolve(&host, port).await?, &self.policy)?;
@@ -230,6 +276,14 @@ impl Outbound {
             Err(cause) => Err(OutboundError::Setup(cause.clone())),
         }
     }
+}
+
+fn host_and_port(url: &Url) -> Result<(Host<&str>, u16), OutboundError> {
+    let host = url.host().ok_or(OutboundError::InvalidUrl)?;
+    let port = url
+        .port_or_known_default()
+        .ok_or(OutboundError::InvalidUrl)?;
+    Ok((host, port))
 }
 
 enum Stream {
@@ -292,7 +346,7 @@ async fn connect(addresses: &[SocketAddr]) -> Result<TcpStream, OutboundError> {
 
 async fn exchange<S>(
     io: S,
-    request: Request<Empty<Bytes>>,
+    request: Request<Full<Bytes>>,
 ) -> Result<Response<Incoming>, OutboundError>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,

@@ -11,7 +11,11 @@ pub mod extension;
 pub mod iam;
 pub mod identity;
 pub mod identity_security;
+pub mod outbox;
+pub mod receiver;
 pub mod resilience;
+pub mod triggers;
+pub mod webhooks;
 pub mod wire;
 
 use std::sync::Arc;
@@ -233,6 +237,38 @@ macro_rules! crm_suite {
             concurrent_call_logs_make_one,
             concurrent_message_logs_log_each_once,
             oversized_input_is_refused,
+        );
+    };
+}
+
+/// The outbox suite (issue 9) on the [`api::Api`] `$api` yields: every case, listed once.
+#[macro_export]
+macro_rules! outbox_suite {
+    ($api:expr) => {
+        $crate::api_suite!($api; outbox;
+            every_committed_change_tells_one_event,
+            a_failed_change_leaves_no_event,
+            concurrent_changes_each_tell_one,
+            payloads_carry_no_secrets,
+        );
+    };
+}
+
+/// The webhook subscriptions suite (issue 9) on the [`api::Api`] `$api` yields: every case, listed once.
+#[macro_export]
+macro_rules! webhooks_suite {
+    ($api:expr) => {
+        $crate::api_suite!($api; webhooks;
+            subscriptions_crud_and_the_secret_once,
+            private_targets_are_refused,
+            ping_is_signed_as_the_sdk_verifies,
+            rotation_signs_with_the_new_secret_only,
+            gone_disables_and_failures_can_be_retried,
+            events_reach_their_subscribers_signed,
+            a_receiver_that_was_down_gets_the_event_on_the_schedule,
+            a_spent_schedule_fails_the_delivery,
+            concurrent_changes_are_all_delivered,
+            a_restarted_loop_delivers_what_was_pending,
         );
     };
 }

@@ -335,6 +335,63 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         api.delete("/api/v1/server/users/user123").bearer(&sdk),
     )
     .await;
+    // Webhooks, to a loopback port nothing listens on (the ping's delivery fails and is logged).
+    let hooks = switchboard_tests::webhooks::local_targets(&api);
+    let created = step(
+        "POST /webhooks",
+        hooks
+            .post("/webhooks")
+            .bearer(&admin)
+            .json(json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]})),
+    )
+    .await;
+    let hook = created.str("id");
+    step("GET /webhooks", hooks.get("/webhooks").bearer(&admin)).await;
+    step(
+        "GET /webhooks/{webhookId}",
+        hooks.get(&format!("/webhooks/{hook}")).bearer(&admin),
+    )
+    .await;
+    step(
+        "PATCH /webhooks/{webhookId}",
+        hooks
+            .patch(&format!("/webhooks/{hook}"))
+            .bearer(&admin)
+            .json(json!({"events": ["user.new"]})),
+    )
+    .await;
+    step(
+        "POST /webhooks/{webhookId}/secret",
+        hooks
+            .post(&format!("/webhooks/{hook}/secret"))
+            .bearer(&admin),
+    )
+    .await;
+    let ping = step(
+        "POST /webhooks/{webhookId}/ping",
+        hooks.post(&format!("/webhooks/{hook}/ping")).bearer(&admin),
+    )
+    .await;
+    let delivery = ping.str("id");
+    step(
+        "GET /webhooks/{webhookId}/deliveries",
+        hooks
+            .get(&format!("/webhooks/{hook}/deliveries"))
+            .bearer(&admin),
+    )
+    .await;
+    step(
+        "POST /webhooks/{webhookId}/deliveries/{deliveryId}/retry",
+        hooks
+            .post(&format!("/webhooks/{hook}/deliveries/{delivery}/retry"))
+            .bearer(&admin),
+    )
+    .await;
+    step(
+        "DELETE /webhooks/{webhookId}",
+        hooks.delete(&format!("/webhooks/{hook}")).bearer(&admin),
+    )
+    .await;
     // Last: these end the CRM connection and the account.
     step("POST /unAuthorize", api.post(&format!("/unAuthorize?{q}"))).await;
     step(
@@ -342,6 +399,50 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         api.delete(&format!("/accounts/{robin}")).bearer(&admin),
     )
     .await;
+
+    // The trigger functions, each under its own key: a change's event through the stream handler, the
+    // sweep, and the delivery from the queue.
+    let sqs = switchboard_tests::triggers::sqs();
+    let queue_url = switchboard_tests::triggers::queue(&sqs).await;
+    hooks
+        .post("/webhooks")
+        .bearer(&admin)
+        .json(json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]}))
+        .send()
+        .await;
+    api.sign_up("lee", "lee-password").await;
+    let event = switchboard_tests::outbox::pending(&api)
+        .await
+        .pop()
+        .unwrap();
+    let record = json!({"Records": [{"eventName": "INSERT", "dynamodb": {
+        "NewImage": {"pk": {"S": format!("EVENT#{}", event.id)}, "v": {"N": "1"},
+                     "data": {"S": serde_json::to_string(&event).unwrap()}},
+        "SequenceNumber": "1"}}]});
+    let state = switchboard_tests::triggers::queue_state(&hooks, &sqs, &queue_url);
+    switchboard_tests::iam::ROUTE
+        .scope("trigger event-dispatch".into(), async {
+            for trigger in [record, json!({"source": "aws.events"})] {
+                let response =
+                    event_dispatch::handle(state.clone(), serde_json::from_value(trigger).unwrap())
+                        .await
+                        .unwrap();
+                assert!(response.batch_item_failures.is_empty());
+            }
+        })
+        .await;
+    let messages = switchboard_tests::triggers::receive(&sqs, &queue_url).await;
+    assert_eq!(messages.len(), 1);
+    switchboard_tests::iam::ROUTE
+        .scope("trigger webhook-deliver".into(), async {
+            webhook_deliver::handle(
+                state.clone(),
+                serde_json::from_value(json!({"Records": messages})).unwrap(),
+            )
+            .await
+            .unwrap();
+        })
+        .await;
 
     walked.insert("POST /apiKeyLogin".into()); // api.crm_login above
     let routes: BTreeSet<String> = switchboard_local::routes()
@@ -374,6 +475,13 @@ fn template_functions() -> BTreeMap<String, (BTreeSet<Grant>, BTreeSet<String>)>
         for policy in properties["Policies"].as_sequence().into_iter().flatten() {
             for statement in policy["Statement"].as_sequence().into_iter().flatten() {
                 assert_eq!(statement["Effect"], "Allow");
+                // The queues' grants are the trigger tests' business; DynamoDB's are walked here.
+                if statement["Action"]
+                    .as_str()
+                    .is_some_and(|a| !a.starts_with("dynamodb:"))
+                {
+                    continue;
+                }
                 let actions: Vec<String> = match &statement["Action"] {
                     serde_yaml::Value::String(one) => vec![one.clone()],
                     many => many
@@ -396,16 +504,23 @@ fn template_functions() -> BTreeMap<String, (BTreeSet<Grant>, BTreeSet<String>)>
                 grants.extend(actions.into_iter().map(|a| (a, resource.clone())));
             }
         }
+        // A trigger function's calls are recorded under `trigger <binary>`.
         let routes = properties["Events"]
             .as_mapping()
             .into_iter()
             .flatten()
-            .map(|(_, e)| {
-                format!(
+            .map(|(_, e)| match e["Type"].as_str() {
+                Some("HttpApi") => format!(
                     "{} {}",
                     e["Properties"]["Method"].as_str().unwrap().to_uppercase(),
                     e["Properties"]["Path"].as_str().unwrap()
-                )
+                ),
+                _ => format!(
+                    "trigger {}",
+                    resource["Metadata"]["BuildProperties"]["Binary"]
+                        .as_str()
+                        .unwrap()
+                ),
             })
             .collect();
         out.insert(name.as_str().unwrap().to_owned(), (grants, routes));

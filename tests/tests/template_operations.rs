@@ -62,6 +62,9 @@ fn secrets_only_where_used() {
         ("ContactFunction", &crm[..]),
         ("CallLogFunction", &crm[..]),
         ("MessageLogFunction", &crm[..]),
+        ("WebhooksFunction", &token[..]),
+        ("EventDispatchFunction", &[][..]),
+        ("WebhookDeliverFunction", &[][..]),
     ]);
     let functions = functions(&template);
     assert_eq!(

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use switchboard::Result;
 use switchboard::error::Error;
 use switchboard::http;
-use switchboard::identity::Identities;
+use switchboard::identity::{Actor, Identities};
 use switchboard::identity::{NewIdentity, password, usernames};
 use switchboard::request::{self, Kind, Schema};
 
@@ -239,8 +239,12 @@ pub(crate) async fn update_account(
         .as_ref()
         .filter(|c| c.identity.id == id)
         .map(|c| c.session.id.clone());
+    let actor = match &caller {
+        Some(caller) => Actor::Account(&caller.identity.id),
+        None => Actor::Token,
+    };
     let updated = identities
-        .update_identity(id, |identity| {
+        .update_identity_as(id, actor, |identity| {
             if let Some(username) = text("username") {
                 identity.username = username;
             }

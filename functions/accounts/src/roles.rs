@@ -4,8 +4,8 @@ use lambda_http::{Body, Request, Response};
 use switchboard::Result;
 use switchboard::error::Error;
 use switchboard::http;
-use switchboard::identity::Identities;
 use switchboard::identity::tokens;
+use switchboard::identity::{Actor, Identities};
 
 use crate::{ACCOUNT_NOT_FOUND, account_for, admin_only};
 
@@ -38,7 +38,7 @@ pub(crate) async fn change_role(
     account_for(identities, &caller, id, true).await?;
     let mut found = true;
     identities
-        .update_identity(id, |identity| {
+        .update_identity_as(id, Actor::Account(&caller.identity.id), |identity| {
             let has = identity.roles.iter().any(|r| r == role);
             found = has;
             match (add, has) {

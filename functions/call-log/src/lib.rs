@@ -118,11 +118,7 @@ async fn create(crm: &Crm, request: &Request) -> Result<Response<Body>> {
             .unwrap_or_else(Map::new),
         ..CallLog::default()
     };
-    let answer = match crm
-        .connector
-        .create_call_log(&user.identity.id, log)
-        .await?
-    {
+    let answer = match crm.connector.create_call_log(&user.identity, log).await? {
         LoggedCall::Created(log_id) => json!({
             "successful": true,
             "logId": log_id,
@@ -245,11 +241,7 @@ async fn patch_log(
     missing: Value,
     updated: impl FnOnce(&CallLog) -> Value,
 ) -> Result<Response<Body>> {
-    let answer = match crm
-        .connector
-        .update_call_log(&user.identity.id, patch)
-        .await?
-    {
+    let answer = match crm.connector.update_call_log(&user.identity, patch).await? {
         Some(log) => updated(&log),
         None => missing,
     };

@@ -97,7 +97,7 @@ async fn create(crm: &Crm, request: &Request) -> Result<Response<Body>> {
     }
     let contact = crm
         .connector
-        .create_contact(&user.identity.id, &number, name.trim(), &kind)
+        .create_contact(&user.identity, &number, name.trim(), &kind)
         .await?;
     Ok(crm::respond(
         &user,

@@ -79,7 +79,7 @@ async fn log(crm: &Crm, request: &Request) -> Result<Response<Body>> {
     for message in &messages {
         if crm
             .connector
-            .log_message(&user.identity.id, &conversation, message)
+            .log_message(&user.identity, &conversation, message)
             .await?
         {
             logged.push(text(message, "id").unwrap_or_default());

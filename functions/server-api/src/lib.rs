@@ -12,7 +12,7 @@ use switchboard::Result;
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
 use switchboard::identity::Identities;
-use switchboard::identity::{Identity, NewIdentity, Profile, SessionContext};
+use switchboard::identity::{Identity, NewIdentity, SessionContext};
 use switchboard::request::{self, Kind, Schema};
 
 /// The SDKs' default token lifetime.
@@ -53,28 +53,6 @@ async fn organization(
         ));
     }
     Ok((org.organization_id, claims.device()))
-}
-
-fn user_view(identity: &Identity, profile: Option<&Profile>) -> Value {
-    let property = |name: &str| {
-        profile
-            .and_then(|p| p.properties.get(name))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    json!({
-        "id": identity.id,
-        "organization_id": identity.organization_id,
-        "organization_user_id": identity.external_id,
-        "email": identity.email,
-        "phone": identity.phone,
-        "full_name": profile.map(|p| p.name.clone()),
-        "avatar_url": property("avatarUrl"),
-        "contact_metadata": property("metadata"),
-        "is_active": !identity.locked,
-        "created_at": identity.created_at,
-        "updated_at": identity.updated_at,
-    })
 }
 
 async fn upsert_user(
@@ -182,7 +160,7 @@ async fn upsert_user(
             "status": "success",
             "data": {
                 "token": { "token": signed_in.access_token, "expires_at": signed_in.access_expires_at },
-                "user": user_view(&identity, profile.as_ref()),
+                "user": identity.server_user_view(profile.as_ref()),
                 "created": created,
             }
         }),

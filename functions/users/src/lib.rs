@@ -10,8 +10,8 @@ use switchboard::Result;
 use switchboard::crm::Crm;
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
-use switchboard::identity::Identities;
 use switchboard::identity::{ADMIN_REQUIRED, NOT_AUTHORIZED, Principal, Profile, ProfileFilter};
+use switchboard::identity::{Actor, Identities};
 use switchboard::request::{self, Kind, Schema};
 
 /// The identities, and the CRM connections a revoked API key ends.
@@ -245,7 +245,7 @@ async fn set_locked(
     admin_required(users, &caller)?;
     users
         .identities
-        .update_identity(id, |identity| {
+        .update_identity_as(id, Actor::Account(&caller.identity.id), |identity| {
             if identity.organization_id != caller.identity.organization_id {
                 return Err(Error::NotFound(USER_NOT_FOUND.into()));
             }

@@ -4,15 +4,18 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::phone;
 use super::records::{CallLog, Contact, ConversationLog, LoggedMessage, PhoneEntry};
 use super::{CallLogPatch, Connector, Conversation, LoggedCall, PhoneSearch};
 use crate::error::Error;
+use crate::identity::Identity;
 use crate::store::Record;
 use crate::store::{Backoff, Condition, Query, Store, StoreError, Write};
 use crate::time::now_rfc3339;
+use crate::webhooks::Event;
+use crate::webhooks::outbox::changed_fields;
 
 /// Bounded retries when another request changes the same conversation log at the same moment.
 pub(super) const MAX_RETRIES: usize = 32;
@@ -70,11 +73,12 @@ impl Connector for BuiltinCrm {
 
     async fn create_contact(
         &self,
-        owner: &str,
+        user: &Identity,
         number: &str,
         name: &str,
         kind: &str,
     ) -> Result<Contact, Error> {
+        let owner = &user.id;
         let key = phone::key(number).ok_or_else(|| Error::bad_request("Invalid phone number"))?;
         let contact = Contact {
             id: uuid::Uuid::now_v7().to_string(),
@@ -89,24 +93,43 @@ impl Connector for BuiltinCrm {
             phone_key: key,
             version: 0,
         };
+        let event = Event::new(
+            "contact.created",
+            &user.organization_id,
+            json!({"crmUserId": owner, "contact": contact}),
+        );
         // The contact and its phone entry together: matchable the moment it exists.
         self.store
             .transact(vec![
                 Write::Put(contact.to_item()?, Condition::Absent),
                 Write::Put(entry.to_item()?, Condition::Absent),
+                event.write()?,
             ])
             .await?;
         Ok(contact)
     }
 
-    async fn create_call_log(&self, owner: &str, mut log: CallLog) -> Result<LoggedCall, Error> {
-        log.owner = owner.to_owned();
+    async fn create_call_log(
+        &self,
+        user: &Identity,
+        mut log: CallLog,
+    ) -> Result<LoggedCall, Error> {
+        log.owner = user.id.clone();
         log.log_id = uuid::Uuid::now_v7().to_string();
         log.created_at = now_rfc3339();
         log.updated_at = log.created_at.clone();
+        let event = Event::new(
+            "call.logged",
+            &user.organization_id,
+            json!({"crmUserId": user.id, "call": log}),
+        );
         // The log is its own reservation: the first write for a session id wins, atomically.
-        match self.store.create(log.to_item()?).await {
-            Ok(_) => Ok(LoggedCall::Created(log.log_id)),
+        let writes = vec![
+            Write::Put(log.to_item()?, Condition::Absent),
+            event.write()?,
+        ];
+        match self.store.transact(writes).await {
+            Ok(()) => Ok(LoggedCall::Created(log.log_id)),
             Err(StoreError::ConditionFailed) => Ok(LoggedCall::Exists),
             // A conflict wrote nothing: not a sign the log exists.
             Err(e) => Err(e.into()),
@@ -127,9 +150,10 @@ impl Connector for BuiltinCrm {
 
     async fn update_call_log(
         &self,
-        owner: &str,
+        user: &Identity,
         patch: &CallLogPatch,
     ) -> Result<Option<CallLog>, Error> {
+        let owner = &user.id;
         let mut retry = Backoff::new(MAX_RETRIES);
         while retry.attempt().await {
             let Some(item) = self
@@ -139,7 +163,8 @@ impl Connector for BuiltinCrm {
             else {
                 return Ok(None);
             };
-            let mut log: CallLog = owned(&item, owner, |l: &mut CallLog, o| l.owner = o)?;
+            let before: CallLog = owned(&item, owner, |l: &mut CallLog, o| l.owner = o)?;
+            let mut log = before.clone();
             // Fields are replaced, never appended to: the same patch twice leaves the same log.
             if let Some(subject) = &patch.subject {
                 log.subject = subject.clone();
@@ -165,9 +190,23 @@ impl Connector for BuiltinCrm {
             if let Some(submission) = &patch.additional_submission {
                 log.additional_submission = submission.clone();
             }
+            let changed = changed_fields(&json!(before), &json!(log), &[]);
+            // The same patch again changes nothing: nothing is written, no event told.
+            if changed.is_empty() {
+                return Ok(Some(log));
+            }
             log.updated_at = now_rfc3339();
-            match self.store.update(log.to_item()?).await {
-                Ok(_) => return Ok(Some(log)),
+            let event = Event::new(
+                "call.updated",
+                &user.organization_id,
+                json!({"crmUserId": owner, "call": log, "changed": changed}),
+            );
+            let writes = vec![
+                Write::Put(log.to_item()?, Condition::Version(item.version)),
+                event.write()?,
+            ];
+            match self.store.transact(writes).await {
+                Ok(()) => return Ok(Some(log)),
                 Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -179,10 +218,11 @@ impl Connector for BuiltinCrm {
 
     async fn log_message(
         &self,
-        owner: &str,
+        user: &Identity,
         conversation: &Conversation,
         message: &Value,
     ) -> Result<bool, Error> {
+        let owner = &user.id;
         let now = now_rfc3339();
         let logged = LoggedMessage {
             message_id: message["id"]
@@ -195,6 +235,17 @@ impl Connector for BuiltinCrm {
             owner: owner.to_owned(),
             version: 0,
         };
+        let event = Event::new(
+            "message.logged",
+            &user.organization_id,
+            json!({
+                "crmUserId": owner,
+                "messageId": logged.message_id,
+                "conversationLogId": logged.conversation_log_id,
+                "loggedAt": logged.logged_at,
+                "message": logged.message,
+            }),
+        );
         let key = ConversationLog::key_of(owner, &conversation.conversation_log_id);
         let mut retry = Backoff::new(MAX_RETRIES);
         while retry.attempt().await {
@@ -227,6 +278,7 @@ impl Connector for BuiltinCrm {
                 .transact(vec![
                     Write::Put(logged.to_item()?, Condition::Absent),
                     Write::Put(log.to_item()?, condition),
+                    event.write()?,
                 ])
                 .await;
             match written {

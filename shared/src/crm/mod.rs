@@ -71,30 +71,31 @@ pub struct Conversation {
     pub contact_type: Option<String>,
 }
 
-/// What a CRM must do for the extension. Handlers talk only to this.
+/// What a CRM must do for the extension. Handlers talk only to this. Writes name their owner's identity,
+/// whose organization their events go to.
 #[async_trait]
 pub trait Connector: Send + Sync {
     async fn find_contacts(&self, owner: &str, search: &PhoneSearch)
     -> Result<Vec<Contact>, Error>;
     async fn create_contact(
         &self,
-        owner: &str,
+        owner: &Identity,
         phone: &str,
         name: &str,
         kind: &str,
     ) -> Result<Contact, Error>;
     /// Creates the log of a call session unless one exists; never two for one session id.
-    async fn create_call_log(&self, owner: &str, log: CallLog) -> Result<LoggedCall, Error>;
+    async fn create_call_log(&self, owner: &Identity, log: CallLog) -> Result<LoggedCall, Error>;
     async fn call_logs(&self, owner: &str, session_ids: &[String]) -> Result<Vec<CallLog>, Error>;
     async fn update_call_log(
         &self,
-        owner: &str,
+        owner: &Identity,
         patch: &CallLogPatch,
     ) -> Result<Option<CallLog>, Error>;
     /// Logs one message into its conversation log; `false` if it was logged before.
     async fn log_message(
         &self,
-        owner: &str,
+        owner: &Identity,
         conversation: &Conversation,
         message: &Value,
     ) -> Result<bool, Error>;

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::events::{self, Actor};
 use super::records::{Identity, Marker, Organization, OrganizationKey, Profile};
 use super::{Identities, MAX_RETRIES, password, usernames};
 use crate::error::Error;
@@ -162,6 +163,7 @@ impl Identities {
         if let Some(profile) = &profile {
             writes.push(Write::Put(profile.to_item()?, Condition::Absent));
         }
+        writes.push(events::created(&identity, profile.as_ref()).write()?);
         let mut result = Ok(());
         let mut retry = Backoff::new(MAX_RETRIES);
         while retry.attempt().await {
@@ -233,10 +235,20 @@ impl Identities {
     }
 
     /// Applies `change` with the version check (retrying on a concurrent write). Username and email changes
-    /// move their markers in the same transaction.
+    /// move their markers, and the change's events are written, in the same transaction.
     pub async fn update_identity(
         &self,
         id: &str,
+        change: impl FnMut(&mut Identity) -> Result<bool, Error>,
+    ) -> Result<Option<Identity>, Error> {
+        self.update_identity_as(id, Actor::System, change).await
+    }
+
+    /// [`Self::update_identity`] made by `actor`, whom the events name.
+    pub async fn update_identity_as(
+        &self,
+        id: &str,
+        actor: Actor<'_>,
         mut change: impl FnMut(&mut Identity) -> Result<bool, Error>,
     ) -> Result<Option<Identity>, Error> {
         let mut retry = Backoff::new(MAX_RETRIES);
@@ -272,6 +284,9 @@ impl Identities {
                 }
             }
             let moves_markers = writes.len() > 1;
+            for event in events::updated(&before, &after, actor) {
+                writes.push(event.write()?);
+            }
             match self.store.transact(writes).await {
                 Ok(()) => {
                     after.version = before.version + 1;
@@ -314,6 +329,7 @@ impl Identities {
             if let Some(profile) = &identity.profile_id {
                 writes.push(Write::Delete(Profile::key_of(profile), Condition::Exists));
             }
+            writes.push(events::deleted(&identity).write()?);
             match self.store.transact(writes).await {
                 Ok(()) => return Ok(Some(identity)),
                 Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
@@ -389,10 +405,15 @@ impl Identities {
             let expected = identity.version;
             identity.profile_id = Some(profile.id.clone());
             identity.updated_at = now;
-            let writes = vec![
+            let mut writes = vec![
                 Write::Put(identity.to_item()?, Condition::Version(expected)),
                 Write::Put(profile.to_item()?, Condition::Absent),
             ];
+            writes.extend(
+                events::profile_updated(None, &profile)
+                    .map(|e| e.write())
+                    .transpose()?,
+            );
             match self.store.transact(writes).await {
                 Ok(()) => {
                     return Ok(Some(Profile {
@@ -415,13 +436,21 @@ impl Identities {
         id: &str,
         mut change: impl FnMut(&mut Profile) -> Result<bool, Error>,
     ) -> Result<Option<Profile>, Error> {
-        self.modify::<Profile>(&Profile::key_of(id), |profile| {
-            let changed = change(profile)?;
-            if changed {
-                profile.updated_at = now_rfc3339();
-            }
-            Ok(changed)
-        })
+        self.modify::<Profile>(
+            &Profile::key_of(id),
+            |profile| {
+                let changed = change(profile)?;
+                if changed {
+                    profile.updated_at = now_rfc3339();
+                }
+                Ok(changed)
+            },
+            |before, after| {
+                events::profile_updated(Some(before), after)
+                    .into_iter()
+                    .collect()
+            },
+        )
         .await
     }
 
@@ -436,16 +465,19 @@ impl Identities {
                 profile.key(),
                 Condition::Version(profile.version),
             )];
-            if let Some(mut identity) = self.identity(&profile.identity_id).await?
-                && identity.profile_id.as_deref() == Some(id)
+            if let Some(before) = self.identity(&profile.identity_id).await?
+                && before.profile_id.as_deref() == Some(id)
             {
-                let expected = identity.version;
+                let mut identity = before.clone();
                 identity.profile_id = None;
                 identity.updated_at = now_rfc3339();
                 writes.push(Write::Put(
                     identity.to_item()?,
-                    Condition::Version(expected),
+                    Condition::Version(before.version),
                 ));
+                for event in events::updated(&before, &identity, Actor::System) {
+                    writes.push(event.write()?);
+                }
             }
             match self.store.transact(writes).await {
                 Ok(()) => return Ok(Some(profile)),

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod bootstrap;
 mod directory;
+pub mod events;
 pub mod lockout;
 pub mod migration;
 pub mod password;
@@ -19,10 +20,12 @@ use std::sync::Arc;
 
 use crate::config::{Config, IdentityTypes, Lockout};
 use crate::error::Error;
-use crate::store::{Backoff, Record, Store, StoreError};
+use crate::store::{Backoff, Condition, Record, Store, StoreError, Write};
+use crate::webhooks::Event;
 
 pub use access::{AccessClaims, AccessTokens};
 pub use directory::{NewIdentity, ProfileFilter};
+pub use events::Actor;
 pub use records::{ApiKey, Identity, OneTimeToken, Organization, Profile, Session};
 pub use sessions::{AuthFailure, Principal, SessionContext, SignedIn};
 
@@ -61,24 +64,34 @@ impl Identities {
         }
     }
 
-    /// Read-modify-write with the version check, retried when another writer got there first.
+    /// Read-modify-write with the version check, retried when another writer got there first, writing
+    /// the `events` of the change (from the record before and after) in the same transaction.
     /// `change` returns `Ok(false)` when there is nothing to write.
     async fn modify<T: Record + Clone>(
         &self,
         key: &crate::store::Key,
         mut change: impl FnMut(&mut T) -> Result<bool, Error>,
+        events: impl Fn(&T, &T) -> Vec<Event>,
     ) -> Result<Option<T>, Error> {
         let mut retry = Backoff::new(MAX_RETRIES);
         while retry.attempt().await {
-            let Some(mut record) = self.load::<T>(key).await? else {
+            let Some(before) = self.load::<T>(key).await? else {
                 return Ok(None);
             };
+            let mut record = before.clone();
             if !change(&mut record)? {
                 return Ok(Some(record));
             }
-            match self.store.update(record.to_item()?).await {
-                Ok(item) => {
-                    record.set_version(item.version);
+            let mut writes = vec![Write::Put(
+                record.to_item()?,
+                Condition::Version(before.version()),
+            )];
+            for event in events(&before, &record) {
+                writes.push(event.write()?);
+            }
+            match self.store.transact(writes).await {
+                Ok(()) => {
+                    record.set_version(before.version() + 1);
                     return Ok(Some(record));
                 }
                 Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,

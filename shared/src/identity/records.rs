@@ -148,6 +148,29 @@ impl Identity {
             "updatedAt": self.updated_at,
         })
     }
+
+    /// The server API's user (the SDKs' `data.user`), with its profile's name and properties.
+    pub fn server_user_view(&self, profile: Option<&Profile>) -> Value {
+        let property = |name: &str| {
+            profile
+                .and_then(|p| p.properties.get(name))
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        json!({
+            "id": self.id,
+            "organization_id": self.organization_id,
+            "organization_user_id": self.external_id,
+            "email": self.email,
+            "phone": self.phone,
+            "full_name": profile.map(|p| p.name.clone()),
+            "avatar_url": property("avatarUrl"),
+            "contact_metadata": property("metadata"),
+            "is_active": !self.locked,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
 }
 
 impl Record for Identity {

@@ -1,0 +1,71 @@
+//! Webhook delivery attempts from the queue `event-dispatch` fills (docs/events.md): each message names one
+//! delivery; the attempt is made when it is due, and a delivery still pending afterwards goes back on the
+//! queue until its next attempt, as the message's visibility (reported as a batch item failure, so only
+//! that message returns). The dead-letter queue takes a message received too often.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+pub use event_dispatch::State;
+use switchboard::webhooks::delivery::Job;
+
+/// SQS caps a message's visibility timeout at 12 hours: a longer wait is taken in 12-hour steps.
+pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
+
+pub async fn handle(
+    state: Arc<State>,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, lambda_http::Error> {
+    let mut response = SqsBatchResponse::default();
+    for message in &event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        match attempt(&state, message).await {
+            Ok(None) => {}
+            Ok(Some(wait)) => {
+                // Pending: the message comes back when the next attempt is due.
+                if let Err(e) = later(&state, message, wait).await {
+                    tracing::warn!(message = id, error = %e, "visibility not changed");
+                }
+                response.add_failure(id);
+            }
+            Err(e) => {
+                tracing::warn!(message = id, error = %e, "delivery message not handled");
+                response.add_failure(id);
+            }
+        }
+    }
+    Ok(response)
+}
+
+/// The delivery's attempt, if due; how long until the next one while it stays pending.
+async fn attempt(
+    state: &State,
+    message: &SqsMessage,
+) -> Result<Option<Duration>, lambda_http::Error> {
+    let job: Job = serde_json::from_str(message.body.as_deref().unwrap_or_default())?;
+    Ok(state
+        .webhooks
+        .deliver(&job.webhook_id, &job.delivery_id)
+        .await?)
+}
+
+async fn later(
+    state: &State,
+    message: &SqsMessage,
+    wait: Duration,
+) -> Result<(), lambda_http::Error> {
+    let seconds = wait
+        .clamp(Duration::from_secs(1), MAX_VISIBILITY)
+        .as_secs_f64()
+        .ceil() as i32;
+    state
+        .sqs
+        .change_message_visibility()
+        .queue_url(&state.queue_url)
+        .receipt_handle(message.receipt_handle.clone().unwrap_or_default())
+        .visibility_timeout(seconds)
+        .send()
+        .await?;
+    Ok(())
+}
