@@ -45,6 +45,7 @@ pub struct Functions {
     pub users: Arc<users::Users>,
     /// accounts, server-api.
     pub identities: Arc<Identities>,
+    pub avatar_uploads: Arc<avatar_upload_url::AvatarUploads>,
 }
 
 impl Functions {
@@ -63,6 +64,10 @@ impl Functions {
                 crm: app.crm.clone(),
             }),
             identities: Arc::new(app.identities.clone()),
+            avatar_uploads: Arc::new(avatar_upload_url::AvatarUploads {
+                identities: app.identities.clone(),
+                avatars: app.avatars.clone(),
+            }),
         })
     }
 }
@@ -125,6 +130,7 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/users/me/api-keys" => users::handle, users),
         route!(GET "/users/me/api-keys" => users::handle, users),
         route!(DELETE "/users/me/api-keys/{keyId}" => users::handle, users),
+        route!(GET "/user-profiles/{profileId}/avatar-upload-url" => avatar_upload_url::handle, avatar_uploads),
         // Accounts and sessions.
         route!(POST "/accounts" => accounts::handle, identities),
         route!(GET "/accounts/{accountId}" => accounts::handle, identities),

@@ -37,7 +37,10 @@ where
 /// Serves an event-triggered function: `handler` gets each event's payload (an `aws_lambda_events` type) and
 /// answers what the trigger expects back (for Streams and SQS, the batch item failures). An `Err` fails the
 /// whole invocation, so the trigger retries it: keep that for failures that are not one record's fault.
-pub async fn serve_trigger<S, E, R, F, Fut>(state: Arc<S>, handler: F) -> Result<(), lambda_http::Error>
+pub async fn serve_trigger<S, E, R, F, Fut>(
+    state: Arc<S>,
+    handler: F,
+) -> Result<(), lambda_http::Error>
 where
     E: DeserializeOwned + Send + 'static,
     R: Serialize,

@@ -62,7 +62,10 @@ async fn dynamodb_calls_per_request() {
 #[tokio::test]
 async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     let recorder = ActionRecorder::default();
-    let api = Api::over(switchboard_tests::observed_dynamo_store(recorder.clone()).await).await;
+    let api = Api::over(switchboard_tests::observed_dynamo_store(recorder.clone()).await)
+        .await
+        .with_bucket()
+        .await;
     let admin = api.admin_token().await;
     let key = api.api_key("agent").await;
     let jwt = api.crm_login(&key).await;
@@ -215,6 +218,14 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
             .bearer(&user),
     )
     .await;
+    step(
+        "GET /user-profiles/{profileId}/avatar-upload-url",
+        api.get(&format!(
+            "/user-profiles/{profile}/avatar-upload-url?contentType=image/png&contentLength=100"
+        ))
+        .bearer(&user),
+    )
+    .await;
     // Accounts and sessions.
     step("GET /accounts", api.get("/accounts").bearer(&admin)).await;
     step(
@@ -351,13 +362,33 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     assert_eq!(walked, routes, "walk every route");
     let recorded = recorder.0.lock().unwrap().clone();
     for (function, (policy, function_routes)) in template_functions() {
+        let (s3, dynamodb): (BTreeSet<Grant>, BTreeSet<Grant>) = policy
+            .into_iter()
+            .partition(|(action, _)| action.starts_with("s3:"));
         let called: BTreeSet<Grant> = function_routes
             .iter()
             .flat_map(|route| recorded.get(route).cloned().unwrap_or_default())
             .collect();
-        assert_eq!(policy, called, "{function}: policy (left) vs calls (right)");
+        assert_eq!(
+            dynamodb, called,
+            "{function}: policy (left) vs calls (right)"
+        );
+        let s3_used: BTreeSet<Grant> = S3_GRANTS
+            .iter()
+            .filter(|(f, _, _)| *f == function)
+            .map(|(_, action, prefix)| (action.to_string(), prefix.to_string()))
+            .collect();
+        assert_eq!(
+            s3, s3_used,
+            "{function}: S3 policy (left) vs what it does (right)"
+        );
     }
 }
+
+/// The S3 actions each function takes, on which prefix of the avatar bucket (its SDK calls, and the
+/// presigned URLs it signs, which act with its role).
+const S3_GRANTS: &[(&str, &str, &str)] =
+    &[("AvatarUploadUrlFunction", "s3:PutObject", "uploads/*")];
 
 /// Each function's granted `(action, resource)` pairs and its route keys, from `template.yaml`.
 fn template_functions() -> BTreeMap<String, (BTreeSet<Grant>, BTreeSet<String>)> {
@@ -388,10 +419,12 @@ fn template_functions() -> BTreeMap<String, (BTreeSet<Grant>, BTreeSet<String>)>
                     panic!("{name:?}: one resource per statement");
                 };
                 let text = target.value.as_str().unwrap();
-                let resource = match text.split_once("/index/") {
-                    Some((_, index)) => format!("index/{index}"),
-                    None if text == "Table.Arn" => "table".to_owned(),
-                    None => panic!("{name:?}: unexpected resource {text}"),
+                let bucket = "s3:::switchboard-avatars-${AWS::AccountId}-${AWS::Region}/";
+                let resource = match (text.split_once("/index/"), text.split_once(bucket)) {
+                    (Some((_, index)), _) => format!("index/{index}"),
+                    (None, Some((_, prefix))) => prefix.to_owned(),
+                    (None, None) if text == "Table.Arn" => "table".to_owned(),
+                    (None, None) => panic!("{name:?}: unexpected resource {text}"),
                 };
                 grants.extend(actions.into_iter().map(|a| (a, resource.clone())));
             }
@@ -400,6 +433,7 @@ fn template_functions() -> BTreeMap<String, (BTreeSet<Grant>, BTreeSet<String>)>
             .as_mapping()
             .into_iter()
             .flatten()
+            .filter(|(_, e)| e["Type"] == "HttpApi")
             .map(|(_, e)| {
                 format!(
                     "{} {}",

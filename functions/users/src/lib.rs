@@ -11,7 +11,7 @@ use switchboard::crm::Crm;
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
 use switchboard::identity::Identities;
-use switchboard::identity::{ADMIN_REQUIRED, NOT_AUTHORIZED, Principal, Profile, ProfileFilter};
+use switchboard::identity::{ADMIN_REQUIRED, NOT_AUTHORIZED, Principal, ProfileFilter};
 use switchboard::request::{self, Kind, Schema};
 
 /// The identities, and the CRM connections a revoked API key ends.
@@ -68,30 +68,6 @@ pub async fn handle(users: Arc<Users>, request: Request) -> Response<Body> {
     result.unwrap_or_else(|e| http::error_as(Family::Users, e, failure))
 }
 
-/// Admins act within their organization; others on what is theirs, and guests may read but not change it.
-fn may_act(users: &Users, caller: &Principal, owner: &str, org: &str, writes: bool) -> bool {
-    (users.identities.is_admin(caller) && caller.identity.organization_id == org)
-        || (caller.identity.id == owner
-            && !(writes && caller.identity.type_id == users.identities.types.guest))
-}
-
-/// The profile `id` if the caller may read it (or change it, with `writes`). Only an admin learns whether a
-/// profile exists: anyone else gets 403 either way. `missing` is the route's 404 message.
-async fn profile_for(
-    users: &Users,
-    caller: &Principal,
-    id: &str,
-    writes: bool,
-    missing: &str,
-) -> Result<Profile> {
-    match users.identities.profile(id).await? {
-        Some(p) if may_act(users, caller, &p.identity_id, &p.organization_id, writes) => Ok(p),
-        Some(_) => Err(forbidden()),
-        None if users.identities.is_admin(caller) => Err(Error::NotFound(missing.into())),
-        None => Err(forbidden()),
-    }
-}
-
 fn forbidden() -> Error {
     Error::Forbidden(NOT_AUTHORIZED.into())
 }
@@ -116,13 +92,10 @@ async fn create_user(users: &Users, request: &Request) -> Result<Response<Body>>
     let body = SCHEMA.check(request::json_body(request)?)?;
     let identity_id = body["identityId"].as_str().unwrap_or_default();
     let name = body["name"].as_str().unwrap_or_default().to_owned();
-    if !may_act(
-        users,
-        &caller,
-        identity_id,
-        &caller.identity.organization_id,
-        true,
-    ) {
+    if !users
+        .identities
+        .may_act(&caller, identity_id, &caller.identity.organization_id, true)
+    {
         return Err(forbidden());
     }
     let profile = users
@@ -135,7 +108,10 @@ async fn create_user(users: &Users, request: &Request) -> Result<Response<Body>>
 
 async fn get_user(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = users.identities.principal(request).await?;
-    let profile = profile_for(users, &caller, id, false, PROFILE_NOT_FOUND).await?;
+    let profile = users
+        .identities
+        .profile_for(&caller, id, false, PROFILE_NOT_FOUND)
+        .await?;
     Ok(http::json(200, &profile.user_view()))
 }
 
@@ -185,7 +161,10 @@ fn is_field_name(key: &str) -> bool {
 
 async fn update_user(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = users.identities.principal(request).await?;
-    profile_for(users, &caller, id, true, PROFILE_NOT_FOUND).await?;
+    users
+        .identities
+        .profile_for(&caller, id, true, PROFILE_NOT_FOUND)
+        .await?;
     let body = match request::json_body(request)? {
         Some(Value::Object(map)) if !map.is_empty() => Value::Object(map),
         None | Some(Value::Object(_)) => {
@@ -226,7 +205,10 @@ async fn update_user(users: &Users, request: &Request, id: &str) -> Result<Respo
 
 async fn delete_user(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = users.identities.principal(request).await?;
-    profile_for(users, &caller, id, true, USER_NOT_FOUND).await?;
+    users
+        .identities
+        .profile_for(&caller, id, true, USER_NOT_FOUND)
+        .await?;
     users
         .identities
         .delete_profile(id)
