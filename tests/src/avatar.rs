@@ -92,7 +92,7 @@ pub async fn upload(url: &str, content_type: &str, bytes: &[u8]) -> u16 {
 }
 
 /// An upload URL for `profile`: `(objectId, url)`.
-async fn upload_url(
+pub async fn upload_url(
     api: &Api,
     token: &str,
     profile: &str,
@@ -111,7 +111,7 @@ async fn upload_url(
 }
 
 /// Signs up a user with a profile: `(token, profileId)`.
-async fn user(api: &Api, name: &str) -> (String, String) {
+pub async fn user(api: &Api, name: &str) -> (String, String) {
     let (_, profile) = api.sign_up(name, &format!("{name}-password")).await;
     (
         api.sign_in(name, &format!("{name}-password"), None).await,
@@ -119,7 +119,7 @@ async fn user(api: &Api, name: &str) -> (String, String) {
     )
 }
 
-fn quarantine(profile: &str, object: &str) -> String {
+pub fn quarantine(profile: &str, object: &str) -> String {
     objects::quarantine_key(crate::api::ORG, profile, object)
 }
 
@@ -133,7 +133,7 @@ async fn exists(api: &Api, key: &str) -> bool {
     }
 }
 
-async fn stored_avatar(api: &Api, profile: &str) -> Option<Value> {
+pub async fn stored_avatar(api: &Api, profile: &str) -> Option<Value> {
     api.app
         .identities
         .profile(profile)

@@ -5,9 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
+use switchboard::avatar::Outcome;
 use switchboard_tests::CallCounter;
 use switchboard_tests::api::{Api, ORG_API_KEY, ORG_API_SECRET};
-use switchboard_tests::iam::{ActionRecorder, Grant};
+use switchboard_tests::avatar;
+use switchboard_tests::iam::{ActionRecorder, Grant, ROUTE};
 use switchboard_tests::identity::sdk_token;
 
 #[tokio::test]
@@ -218,14 +220,27 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
             .bearer(&user),
     )
     .await;
-    step(
+    // The avatar upload URL, and the S3 event of an upload made with it.
+    let red = avatar::fixture("red.png");
+    let issued = step(
         "GET /user-profiles/{profileId}/avatar-upload-url",
         api.get(&format!(
-            "/user-profiles/{profile}/avatar-upload-url?contentType=image/png&contentLength=100"
+            "/user-profiles/{profile}/avatar-upload-url?contentType=image/png&contentLength={}",
+            red.len()
         ))
         .bearer(&user),
     )
     .await;
+    assert_eq!(
+        avatar::upload(&issued.str("url"), "image/png", &red).await,
+        200
+    );
+    let key = avatar::quarantine(&profile, &issued.str("objectId"));
+    let outcome = ROUTE
+        .scope(TRIGGER.into(), api.app.avatars.process(&key))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Attached(_)), "{outcome:?}");
     // Accounts and sessions.
     step("GET /accounts", api.get("/accounts").bearer(&admin)).await;
     step(
@@ -385,10 +400,20 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     }
 }
 
+/// The avatar processor's S3 trigger, as `template_functions` names it.
+const TRIGGER: &str = "S3 uploads/";
+
 /// The S3 actions each function takes, on which prefix of the avatar bucket (its SDK calls, and the
 /// presigned URLs it signs, which act with its role).
-const S3_GRANTS: &[(&str, &str, &str)] =
-    &[("AvatarUploadUrlFunction", "s3:PutObject", "uploads/*")];
+const S3_GRANTS: &[(&str, &str, &str)] = &[
+    ("AvatarUploadUrlFunction", "s3:PutObject", "uploads/*"),
+    // Reads and deletes uploads, copies them to avatars/ (a read of the source, a write of the copy) and
+    // deletes the avatars they replace.
+    ("AvatarProcessorFunction", "s3:GetObject", "uploads/*"),
+    ("AvatarProcessorFunction", "s3:DeleteObject", "uploads/*"),
+    ("AvatarProcessorFunction", "s3:PutObject", "avatars/*"),
+    ("AvatarProcessorFunction", "s3:DeleteObject", "avatars/*"),
+];
 
 /// Each function's granted `(action, resource)` pairs and its route keys, from `template.yaml`.
 fn template_functions() -> BTreeMap<String, (BTreeSet<Grant>, BTreeSet<String>)> {
@@ -433,13 +458,19 @@ fn template_functions() -> BTreeMap<String, (BTreeSet<Grant>, BTreeSet<String>)>
             .as_mapping()
             .into_iter()
             .flatten()
-            .filter(|(_, e)| e["Type"] == "HttpApi")
-            .map(|(_, e)| {
-                format!(
+            .map(|(_, e)| match e["Type"].as_str() {
+                // An S3 trigger is walked as `S3 <prefix>` (see TRIGGER below).
+                Some("S3") => format!(
+                    "S3 {}",
+                    e["Properties"]["Filter"]["S3Key"]["Rules"][0]["Value"]
+                        .as_str()
+                        .unwrap()
+                ),
+                _ => format!(
                     "{} {}",
                     e["Properties"]["Method"].as_str().unwrap().to_uppercase(),
                     e["Properties"]["Path"].as_str().unwrap()
-                )
+                ),
             })
             .collect();
         out.insert(name.as_str().unwrap().to_owned(), (grants, routes));
