@@ -62,6 +62,7 @@ impl Functions {
             users: Arc::new(users::Users {
                 identities: app.identities.clone(),
                 crm: app.crm.clone(),
+                avatars: app.avatars.clone(),
             }),
             identities: Arc::new(app.identities.clone()),
             avatar_uploads: Arc::new(avatar_upload_url::AvatarUploads {

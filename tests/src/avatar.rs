@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 use switchboard::avatar::Outcome;
 use switchboard::avatar::objects::{self, AvatarObjects};
+use switchboard::identity::Profile;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::api::Api;
@@ -133,14 +134,17 @@ async fn exists(api: &Api, key: &str) -> bool {
     }
 }
 
+/// The profile as stored.
+pub async fn stored(api: &Api, profile: &str) -> Profile {
+    api.app.identities.profile(profile).await.unwrap().unwrap()
+}
+
+pub async fn profile_version(api: &Api, profile: &str) -> u64 {
+    stored(api, profile).await.version
+}
+
 pub async fn stored_avatar(api: &Api, profile: &str) -> Option<Value> {
-    api.app
-        .identities
-        .profile(profile)
-        .await
-        .unwrap()
-        .unwrap()
-        .avatar
+    stored(api, profile).await.avatar
 }
 
 /// The presigned PUT takes the declared upload and S3 refuses, by itself, any other length, any other
@@ -446,4 +450,191 @@ pub async fn only_issued_uploads_attach(api: &Api) {
         .await
         .unwrap();
     assert!(matches!(outcome, Outcome::NotUploaded), "{outcome:?}");
+}
+
+/// Uploads `bytes` with a URL for `profile` and lets the S3 event attach it: the objectId.
+pub async fn attached(api: &Api, token: &str, profile: &str, bytes: &[u8]) -> String {
+    let (object, url) = upload_url(api, token, profile, "image/png", bytes.len()).await;
+    assert_eq!(upload(&url, "image/png", bytes).await, 200);
+    let outcome = api
+        .app
+        .avatars
+        .process(&quarantine(profile, &object))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Attached(_)), "{outcome:?}");
+    object
+}
+
+/// Every response that shows the profile gives `{url, objectId}`, the URL a working 15-minute GET.
+pub async fn profiles_show_a_fresh_avatar_url(api: &Api) {
+    let (token, profile) = user(api, "robin").await;
+    let red = fixture("red.png");
+    let object = attached(api, &token, &profile, &red).await;
+    let admin = api.admin_token().await;
+    let shown = api
+        .get(&format!("/users/{profile}"))
+        .bearer(&token)
+        .send()
+        .await;
+    let avatar = shown.body["avatar"].as_object().unwrap().clone();
+    assert_eq!(
+        avatar.keys().collect::<Vec<_>>(),
+        ["objectId", "url"],
+        "{}",
+        shown.text
+    );
+    assert_eq!(avatar["objectId"], object.as_str());
+    let url = avatar["url"].as_str().unwrap();
+    assert!(url.contains("X-Amz-Expires=900"), "{url}");
+    assert_eq!(http("GET", url, &[], b"").await, (200, red));
+    let listed = api.get("/users").bearer(&admin).send().await;
+    let mine = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == profile.as_str())
+        .unwrap();
+    assert_eq!(mine["avatar"]["objectId"], object.as_str());
+    let renamed = api
+        .patch(&format!("/users/{profile}"))
+        .bearer(&token)
+        .json(json!({"name": "Robin Hood"}))
+        .send()
+        .await;
+    assert_eq!(renamed.body["avatar"]["objectId"], object.as_str());
+}
+
+/// The seed's flow: after the upload the client PATCHes the objectId, attached at once whether or not the
+/// S3 event came first; only an objectId issued for that profile is accepted; `null` removes the avatar
+/// and its object.
+pub async fn patch_attaches_issued_uploads_only(api: &Api) {
+    let (token, profile) = user(api, "robin").await;
+    let (pat, pats_profile) = user(api, "pat").await;
+    let red = fixture("red.png");
+    let (object, url) = upload_url(api, &token, &profile, "image/png", red.len()).await;
+    let patch = |body: Value| {
+        api.patch(&format!("/users/{profile}"))
+            .bearer(&token)
+            .json(body)
+    };
+    let not_yet = patch(json!({"avatar": {"objectId": object}})).send().await;
+    assert_eq!(
+        (not_yet.status, not_yet.body["error"]["data"].clone()),
+        (
+            400,
+            json!(["request body/avatar/objectId has not been uploaded"])
+        )
+    );
+    assert_eq!(upload(&url, "image/png", &red).await, 200);
+    // The client's `url` is ignored.
+    let patched =
+        patch(json!({"avatar": {"objectId": object, "url": "https://evil.example/x.png"}}))
+            .send()
+            .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    assert_eq!(patched.body["avatar"]["objectId"], object.as_str());
+    assert!(
+        !patched.body["avatar"]["url"]
+            .as_str()
+            .unwrap()
+            .contains("evil")
+    );
+    let version = profile_version(api, &profile).await;
+    // The S3 event after the PATCH, and the PATCH again: nothing more happens.
+    api.app
+        .avatars
+        .process(&quarantine(&profile, &object))
+        .await
+        .unwrap();
+    assert_eq!(
+        patch(json!({"avatar": {"objectId": object}}))
+            .send()
+            .await
+            .status,
+        200
+    );
+    assert_eq!(profile_version(api, &profile).await, version);
+
+    let (pats_object, _) = upload_url(api, &pat, &pats_profile, "image/png", red.len()).await;
+    for (body, problems) in [
+        (
+            json!({"avatar": {"objectId": uuid::Uuid::now_v7().to_string()}}),
+            json!(["request body/avatar/objectId was not issued for this profile"]),
+        ),
+        (
+            json!({"avatar": {"objectId": pats_object}}),
+            json!(["request body/avatar/objectId was not issued for this profile"]),
+        ),
+        (
+            json!({"avatar": {"objectId": "../../avatars/x"}}),
+            json!(["request body/avatar/objectId was not issued for this profile"]),
+        ),
+        (
+            json!({"avatar": {"url": "https://cdn.example.com/a.png"}}),
+            json!(["request body/avatar must have required property 'objectId'"]),
+        ),
+        (
+            json!({"avatar": {"objectId": 7}}),
+            json!(["request body/avatar/objectId must be string"]),
+        ),
+        (
+            json!({"avatar": {"objectId": object, "type": "image/png"}}),
+            json!(["request body/avatar must NOT have additional properties"]),
+        ),
+    ] {
+        let reply = patch(body.clone()).send().await;
+        assert_eq!(
+            (reply.status, reply.message()),
+            (400, "Validation Error"),
+            "{body}"
+        );
+        assert_eq!(reply.body["error"]["data"], problems, "{body}");
+    }
+    assert_eq!(
+        stored_avatar(api, &profile).await.unwrap()["objectId"],
+        object.as_str()
+    );
+
+    let key = objects::avatar_key(crate::api::ORG, &profile, &object);
+    assert!(exists(api, &key).await);
+    let removed = patch(json!({"avatar": null})).send().await;
+    assert_eq!(
+        (removed.status, removed.body["avatar"].clone()),
+        (200, Value::Null)
+    );
+    assert!(
+        !exists(api, &key).await,
+        "the removed avatar's object is gone"
+    );
+
+    // Nor can the accounts API write one.
+    let account = removed.str("identityId");
+    let refused = api
+        .patch(&format!("/accounts/{account}/profile"))
+        .bearer(&token)
+        .json(json!({"avatar": {"objectId": object}}))
+        .send()
+        .await;
+    assert_eq!(
+        (refused.status, refused.message()),
+        (400, "Validation Error")
+    );
+    assert_eq!(stored_avatar(api, &profile).await, None);
+}
+
+/// Deleting a user deletes their avatar's object.
+pub async fn deleting_a_user_deletes_their_avatar(api: &Api) {
+    let (token, profile) = user(api, "robin").await;
+    let object = attached(api, &token, &profile, &fixture("red.png")).await;
+    let key = objects::avatar_key(crate::api::ORG, &profile, &object);
+    assert!(exists(api, &key).await);
+    let deleted = api
+        .delete(&format!("/users/{profile}"))
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    assert!(!exists(api, &key).await);
 }

@@ -231,6 +231,9 @@ macro_rules! avatar_suite {
             uploads_are_checked_and_attached_once,
             the_later_upload_wins,
             only_issued_uploads_attach,
+            profiles_show_a_fresh_avatar_url,
+            patch_attaches_issued_uploads_only,
+            deleting_a_user_deletes_their_avatar,
         );
     };
 }

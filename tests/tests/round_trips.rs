@@ -241,6 +241,28 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         .await
         .unwrap();
     assert!(matches!(outcome, Outcome::Attached(_)), "{outcome:?}");
+    // The seed's PATCH naming an upload the event has not settled yet, then removing the avatar.
+    let issued = api
+        .get(&format!(
+            "/user-profiles/{profile}/avatar-upload-url?contentType=image/png&contentLength={}",
+            red.len()
+        ))
+        .bearer(&user)
+        .send()
+        .await;
+    assert_eq!(
+        avatar::upload(&issued.str("url"), "image/png", &red).await,
+        200
+    );
+    for avatar in [json!({"objectId": issued.str("objectId")}), json!(null)] {
+        step(
+            "PATCH /users/{profileId}",
+            api.patch(&format!("/users/{profile}"))
+                .bearer(&user)
+                .json(json!({ "avatar": avatar })),
+        )
+        .await;
+    }
     // Accounts and sessions.
     step("GET /accounts", api.get("/accounts").bearer(&admin)).await;
     step(
@@ -413,6 +435,12 @@ const S3_GRANTS: &[(&str, &str, &str)] = &[
     ("AvatarProcessorFunction", "s3:DeleteObject", "uploads/*"),
     ("AvatarProcessorFunction", "s3:PutObject", "avatars/*"),
     ("AvatarProcessorFunction", "s3:DeleteObject", "avatars/*"),
+    // The same settling for a PATCH; presigned GETs of avatars; removals.
+    ("UsersFunction", "s3:GetObject", "uploads/*"),
+    ("UsersFunction", "s3:DeleteObject", "uploads/*"),
+    ("UsersFunction", "s3:GetObject", "avatars/*"),
+    ("UsersFunction", "s3:PutObject", "avatars/*"),
+    ("UsersFunction", "s3:DeleteObject", "avatars/*"),
 ];
 
 /// Each function's granted `(action, resource)` pairs and its route keys, from `template.yaml`.

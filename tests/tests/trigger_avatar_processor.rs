@@ -8,7 +8,9 @@ use std::sync::Arc;
 use aws_lambda_events::event::s3::S3Event;
 use serde_json::Value;
 use switchboard_tests::api::Api;
-use switchboard_tests::avatar::{fixture, quarantine, stored_avatar, upload, upload_url, user};
+use switchboard_tests::avatar::{
+    fixture, profile_version, quarantine, stored_avatar, upload, upload_url, user,
+};
 
 fn sample_events() -> Vec<(String, Value)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/triggers/avatar-processor");
@@ -58,15 +60,7 @@ async fn sample_events_run_through_the_handler(api: Api) {
                 object,
                 "{name}"
             );
-            versions.push(
-                api.app
-                    .identities
-                    .profile(&profile)
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .version,
-            );
+            versions.push(profile_version(&api, &profile).await);
         }
         assert_eq!(
             versions[0], versions[1],

@@ -210,6 +210,48 @@ impl Avatars {
         }
     }
 
+    /// `PATCH … {"avatar": {"objectId"}}`: attaches that upload of `profile` now if its S3 event has not
+    /// yet (the same settling as the event's, so the two agree). Every reason it cannot is a 400.
+    pub async fn attach_requested(&self, profile: &Profile, object_id: &str) -> Result<(), Error> {
+        let invalid = |problem: &str| {
+            Error::invalid(
+                "Validation Error",
+                vec![format!("request body/avatar/objectId {problem}")],
+            )
+        };
+        if uuid::Uuid::parse_str(object_id).is_err() {
+            return Err(invalid("was not issued for this profile"));
+        }
+        match self
+            .settle(&profile.organization_id, &profile.id, object_id)
+            .await?
+        {
+            Outcome::Attached(_) | Outcome::AlreadyAttached => Ok(()),
+            Outcome::NotIssued => Err(invalid("was not issued for this profile")),
+            Outcome::NotUploaded => Err(invalid("has not been uploaded")),
+            Outcome::Superseded => Err(invalid("is older than the profile's avatar")),
+            Outcome::Refused(refusal) => Err(refusal.into()),
+            Outcome::ProfileGone => Err(Error::NotFound("User profile not found".into())),
+        }
+    }
+
+    /// Replaces the stored `avatar` of a profile view (`Profile::user_view`, `account_view`) with what
+    /// responses show.
+    pub async fn show(&self, view: &mut Value) -> Result<(), Error> {
+        if let Some(avatar) = view.get_mut("avatar") {
+            *avatar = self.view(Some(&*avatar)).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the object of a stored avatar that was removed or whose profile was deleted.
+    pub async fn delete_stored(&self, stored: Option<&Value>) -> Result<(), Error> {
+        match Avatar::of(stored) {
+            Some(avatar) => self.objects.delete(&avatar.key).await,
+            None => Ok(()),
+        }
+    }
+
     /// A profile's `avatar` as responses show it: `{url, objectId}` with a fresh 15-minute GET, or `null`.
     pub async fn view(&self, stored: Option<&Value>) -> Result<Value, Error> {
         match Avatar::of(stored) {
