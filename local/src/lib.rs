@@ -45,6 +45,7 @@ pub struct Functions {
     pub crm_auth: Arc<crm_auth::CrmAuth>,
     pub users: Arc<users::Users>,
     /// accounts, server-api.
+    pub avatar_uploads: Arc<avatar_upload_url::AvatarUploads>,
     pub identities: Arc<Identities>,
     pub webhooks: Arc<webhooks::State>,
 }
@@ -63,8 +64,13 @@ impl Functions {
             users: Arc::new(users::Users {
                 identities: app.identities.clone(),
                 crm: app.crm.clone(),
+                avatars: app.avatars.clone(),
             }),
             identities: Arc::new(app.identities.clone()),
+            avatar_uploads: Arc::new(avatar_upload_url::AvatarUploads {
+                identities: app.identities.clone(),
+                avatars: app.avatars.clone(),
+            }),
             webhooks: Arc::new(webhooks::State {
                 identities: app.identities.clone(),
                 webhooks: Arc::new(Webhooks::new(app.store.clone(), &app.config)),
@@ -131,6 +137,7 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/users/me/api-keys" => users::handle, users),
         route!(GET "/users/me/api-keys" => users::handle, users),
         route!(DELETE "/users/me/api-keys/{keyId}" => users::handle, users),
+        route!(GET "/user-profiles/{profileId}/avatar-upload-url" => avatar_upload_url::handle, avatar_uploads),
         // Accounts and sessions.
         route!(POST "/accounts" => accounts::handle, identities),
         route!(GET "/accounts/{accountId}" => accounts::handle, identities),

@@ -8,6 +8,8 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
+use crate::avatar::Avatars;
+use crate::avatar::objects::{self, AvatarObjects};
 use crate::config::{Config, ConfigError, Storage};
 use crate::crm::Crm;
 use crate::identity::Identities;
@@ -20,6 +22,7 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub identities: Identities,
     pub crm: Crm,
+    pub avatars: Avatars,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,22 +36,41 @@ pub enum StartError {
 impl App {
     pub async fn new(config: Config) -> Result<Arc<Self>, StartError> {
         let store = open_store(&config).await?;
-        Ok(Self::over(config, store))
+        let objects = avatar_objects(&config, &aws_config().await);
+        Ok(Self::over(config, store, objects))
     }
 
-    /// An app over a store built elsewhere (tests give each case a fresh table).
+    /// An app over a store built elsewhere (tests give each case a fresh table); its avatar bucket is not
+    /// reachable until [`App::with_avatar_objects`] gives one.
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
-        Self::over(config, layered(store))
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let objects = avatar_objects(&config, &sdk);
+        Self::over(config, layered(store), objects)
     }
 
-    fn over(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
+    /// The same app with another avatar bucket (the tests' s3s-fs, the local server's own S3).
+    pub fn with_avatar_objects(&self, objects: AvatarObjects) -> Arc<Self> {
+        Arc::new(Self {
+            config: self.config.clone(),
+            store: self.store.clone(),
+            identities: self.identities.clone(),
+            crm: self.crm.clone(),
+            avatars: Avatars::new(self.store.clone(), objects),
+        })
+    }
+
+    fn over(config: Config, store: Arc<dyn Store>, objects: AvatarObjects) -> Arc<Self> {
         let identities = Identities::new(store.clone(), &config);
         let crm = Crm::new(store.clone(), &config);
+        let avatars = Avatars::new(store.clone(), objects);
         Arc::new(Self {
             config,
             store,
             identities,
             crm,
+            avatars,
         })
     }
 }
@@ -74,6 +96,16 @@ pub async fn open_dynamodb(config: &Config, table: &str) -> Arc<dyn Store> {
         table.to_owned(),
         cursors,
     )))
+}
+
+/// The avatar bucket (`SWITCHBOARD_BUCKET`, locally `switchboard-avatars` by default) through the S3 client
+/// of `sdk`; path-style URLs when `AWS_ENDPOINT_URL_S3` points at an emulator.
+pub fn avatar_objects(config: &Config, sdk: &aws_config::SdkConfig) -> AvatarObjects {
+    let emulated = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    AvatarObjects::new(
+        objects::client(sdk, emulated),
+        config.bucket.as_deref().unwrap_or(objects::LOCAL_BUCKET),
+    )
 }
 
 fn layered(store: Arc<dyn Store>) -> Arc<dyn Store> {

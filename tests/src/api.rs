@@ -118,11 +118,23 @@ impl Api {
         }
     }
 
+    /// The same app with an avatar bucket of its own in the test services' s3s-fs.
+    pub async fn with_bucket(self) -> Self {
+        let objects = crate::avatar::bucket().await;
+        let app = self.app.with_avatar_objects(objects);
+        Self {
+            functions: Functions::new(&app),
+            app,
+            ..self
+        }
+    }
+
     /// The same store seen through an app with another configuration.
     pub fn reconfigured(&self, change: impl FnOnce(&mut Config)) -> Api {
         let mut config = self.app.config.clone();
         change(&mut config);
-        let app = App::with_store(config, self.app.store.clone());
+        let app = App::with_store(config, self.app.store.clone())
+            .with_avatar_objects(self.app.avatars.objects.clone());
         Self {
             functions: Functions::new(&app),
             app,

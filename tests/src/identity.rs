@@ -611,14 +611,24 @@ pub async fn user_service_crud(api: &Api) {
         .await;
     assert_eq!(twice.status, 409);
 
-    let patched = api
+    // An avatar is only ever an upload Switchboard checked (tests/src/avatar.rs): a client cannot write one.
+    let refused = api
         .patch(&format!("/users/{id}"))
         .bearer(&token)
         .json(json!({"avatar": {"url": "https://cdn.example.com/a.png", "objectId": "a1"}}))
         .send()
         .await;
-    assert_eq!(patched.body["avatar"]["objectId"], "a1");
-    assert_eq!(patched.body["name"], "John Doe");
+    assert_eq!(
+        (refused.status, refused.message()),
+        (400, "Validation Error")
+    );
+    assert_eq!(
+        refused.body["error"]["data"],
+        json!(["request body/avatar/objectId was not issued for this profile"])
+    );
+    let unchanged = api.get(&format!("/users/{id}")).bearer(&token).send().await;
+    assert_eq!(unchanged.body["avatar"], Value::Null);
+    assert_eq!(unchanged.body["name"], "John Doe");
 
     for i in 0..3 {
         let (_, _) = api.sign_up(&format!("user{i}"), "some-password").await;

@@ -5,6 +5,7 @@
 //! (`scripts/test.sh` does all of it). A test that needs a service and finds none fails and says so.
 
 pub mod api;
+pub mod avatar;
 pub mod conformance;
 pub mod crm;
 pub mod extension;
@@ -220,6 +221,23 @@ macro_rules! identity_security_suite {
             lookalike_usernames_are_one_name,
             revoking_a_key_ends_its_crm_connections_only,
             migration_rewrites_an_old_store,
+        );
+    };
+}
+
+/// The avatar suite (issue 7) on the [`api::Api`] `$api` yields (it needs a bucket): every case, listed once.
+#[macro_export]
+macro_rules! avatar_suite {
+    ($api:expr) => {
+        $crate::api_suite!($api; avatar;
+            the_upload_url_holds_to_its_terms,
+            upload_url_authorization_and_validation,
+            uploads_are_checked_and_attached_once,
+            the_later_upload_wins,
+            only_issued_uploads_attach,
+            profiles_show_a_fresh_avatar_url,
+            patch_attaches_issued_uploads_only,
+            deleting_a_user_deletes_their_avatar,
         );
     };
 }

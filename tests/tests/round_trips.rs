@@ -5,9 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
+use switchboard::avatar::Outcome;
 use switchboard_tests::CallCounter;
 use switchboard_tests::api::{Api, ORG_API_KEY, ORG_API_SECRET};
-use switchboard_tests::iam::{ActionRecorder, Grant};
+use switchboard_tests::avatar;
+use switchboard_tests::iam::{ActionRecorder, Grant, ROUTE};
 use switchboard_tests::identity::sdk_token;
 
 #[tokio::test]
@@ -62,7 +64,10 @@ async fn dynamodb_calls_per_request() {
 #[tokio::test]
 async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     let recorder = ActionRecorder::default();
-    let api = Api::over(switchboard_tests::observed_dynamo_store(recorder.clone()).await).await;
+    let api = Api::over(switchboard_tests::observed_dynamo_store(recorder.clone()).await)
+        .await
+        .with_bucket()
+        .await;
     let admin = api.admin_token().await;
     let key = api.api_key("agent").await;
     let jwt = api.crm_login(&key).await;
@@ -215,6 +220,49 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
             .bearer(&user),
     )
     .await;
+    // The avatar upload URL, and the S3 event of an upload made with it.
+    let red = avatar::fixture("red.png");
+    let issued = step(
+        "GET /user-profiles/{profileId}/avatar-upload-url",
+        api.get(&format!(
+            "/user-profiles/{profile}/avatar-upload-url?contentType=image/png&contentLength={}",
+            red.len()
+        ))
+        .bearer(&user),
+    )
+    .await;
+    assert_eq!(
+        avatar::upload(&issued.str("url"), "image/png", &red).await,
+        200
+    );
+    let key = avatar::quarantine(&profile, &issued.str("objectId"));
+    let outcome = ROUTE
+        .scope(TRIGGER.into(), api.app.avatars.process(&key))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Attached(_)), "{outcome:?}");
+    // The seed's PATCH naming an upload the event has not settled yet, then removing the avatar.
+    let issued = api
+        .get(&format!(
+            "/user-profiles/{profile}/avatar-upload-url?contentType=image/png&contentLength={}",
+            red.len()
+        ))
+        .bearer(&user)
+        .send()
+        .await;
+    assert_eq!(
+        avatar::upload(&issued.str("url"), "image/png", &red).await,
+        200
+    );
+    for avatar in [json!({"objectId": issued.str("objectId")}), json!(null)] {
+        step(
+            "PATCH /users/{profileId}",
+            api.patch(&format!("/users/{profile}"))
+                .bearer(&user)
+                .json(json!({ "avatar": avatar })),
+        )
+        .await;
+    }
     // Accounts and sessions.
     step("GET /accounts", api.get("/accounts").bearer(&admin)).await;
     step(
@@ -452,13 +500,49 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     assert_eq!(walked, routes, "walk every route");
     let recorded = recorder.0.lock().unwrap().clone();
     for (function, (policy, function_routes)) in template_functions() {
+        let (s3, dynamodb): (BTreeSet<Grant>, BTreeSet<Grant>) = policy
+            .into_iter()
+            .partition(|(action, _)| action.starts_with("s3:"));
         let called: BTreeSet<Grant> = function_routes
             .iter()
             .flat_map(|route| recorded.get(route).cloned().unwrap_or_default())
             .collect();
-        assert_eq!(policy, called, "{function}: policy (left) vs calls (right)");
+        assert_eq!(
+            dynamodb, called,
+            "{function}: policy (left) vs calls (right)"
+        );
+        let s3_used: BTreeSet<Grant> = S3_GRANTS
+            .iter()
+            .filter(|(f, _, _)| *f == function)
+            .map(|(_, action, prefix)| (action.to_string(), prefix.to_string()))
+            .collect();
+        assert_eq!(
+            s3, s3_used,
+            "{function}: S3 policy (left) vs what it does (right)"
+        );
     }
 }
+
+/// The avatar processor's S3 trigger, as `template_functions` names a trigger function's calls.
+const TRIGGER: &str = "trigger avatar-processor";
+
+/// The S3 actions each function takes, on which prefix of the avatar bucket (its SDK calls, and the
+/// presigned URLs it signs, which act with its role).
+const S3_GRANTS: &[(&str, &str, &str)] = &[
+    ("AvatarUploadUrlFunction", "s3:PutObject", "uploads/*"),
+    // Reads and deletes uploads, copies them to avatars/ (a read of the source, a write of the copy) and
+    // deletes the avatars they replace.
+    ("AvatarProcessorFunction", "s3:GetObject", "uploads/*"),
+    ("AvatarProcessorFunction", "s3:DeleteObject", "uploads/*"),
+    ("AvatarProcessorFunction", "s3:PutObject", "avatars/*"),
+    ("AvatarProcessorFunction", "s3:DeleteObject", "avatars/*"),
+    // The same settling for a PATCH; presigned GETs of avatars; removals.
+    ("UsersFunction", "s3:GetObject", "uploads/*"),
+    ("UsersFunction", "s3:DeleteObject", "uploads/*"),
+    ("UsersFunction", "s3:GetObject", "avatars/*"),
+    ("UsersFunction", "s3:PutObject", "avatars/*"),
+    ("UsersFunction", "s3:DeleteObject", "avatars/*"),
+];
 
 /// Each function's granted `(action, resource)` pairs and its route keys, from `template.yaml`.
 fn template_functions() -> BTreeMap<String, (BTreeSet<Grant>, BTreeSet<String>)> {
@@ -475,10 +559,10 @@ fn template_functions() -> BTreeMap<String, (BTreeSet<Grant>, BTreeSet<String>)>
         for policy in properties["Policies"].as_sequence().into_iter().flatten() {
             for statement in policy["Statement"].as_sequence().into_iter().flatten() {
                 assert_eq!(statement["Effect"], "Allow");
-                // The queues' grants are the trigger tests' business; DynamoDB's are walked here.
+                // The queues' grants are the trigger tests' business; DynamoDB's and S3's are walked here.
                 if statement["Action"]
                     .as_str()
-                    .is_some_and(|a| !a.starts_with("dynamodb:"))
+                    .is_some_and(|a| a.starts_with("sqs:"))
                 {
                     continue;
                 }
@@ -496,10 +580,12 @@ fn template_functions() -> BTreeMap<String, (BTreeSet<Grant>, BTreeSet<String>)>
                     panic!("{name:?}: one resource per statement");
                 };
                 let text = target.value.as_str().unwrap();
-                let resource = match text.split_once("/index/") {
-                    Some((_, index)) => format!("index/{index}"),
-                    None if text == "Table.Arn" => "table".to_owned(),
-                    None => panic!("{name:?}: unexpected resource {text}"),
+                let bucket = "s3:::switchboard-avatars-${AWS::AccountId}-${AWS::Region}/";
+                let resource = match (text.split_once("/index/"), text.split_once(bucket)) {
+                    (Some((_, index)), _) => format!("index/{index}"),
+                    (None, Some((_, prefix))) => prefix.to_owned(),
+                    (None, None) if text == "Table.Arn" => "table".to_owned(),
+                    (None, None) => panic!("{name:?}: unexpected resource {text}"),
                 };
                 grants.extend(actions.into_iter().map(|a| (a, resource.clone())));
             }

@@ -25,8 +25,8 @@ pub(crate) async fn find_profile(
     Ok(http::json(200, &profile.account_view()))
 }
 
-/// `PATCH /accounts/{id}/profile`: merges the given properties (`null` removes one); `name` and `avatar`
-/// are the user entity's fields. Creates the profile if the account has none.
+/// `PATCH /accounts/{id}/profile`: merges the given properties (`null` removes one); `name` is the user
+/// entity's field (its `avatar` is set with `PATCH /users/{profileId}`). Creates the profile if the account has none.
 pub(crate) async fn update_profile(
     identities: &Identities,
     request: &Request,
@@ -53,11 +53,9 @@ pub(crate) async fn update_profile(
     if changes.get("name").is_some_and(|n| !n.is_string()) {
         problems.push("request body/name must be string".to_owned());
     }
-    if changes
-        .get("avatar")
-        .is_some_and(|a| !(a.is_object() || a.is_null()))
-    {
-        problems.push("request body/avatar must be object,null".to_owned());
+    // Only Switchboard writes an avatar, from an upload it checked (PATCH /users/{profileId}).
+    if changes.contains_key("avatar") {
+        problems.push("request body/avatar is set with PATCH /users/{profileId}".to_owned());
     }
     if changes.contains_key("id") {
         problems.push("request body/id must NOT be changed".to_owned());
@@ -94,7 +92,6 @@ pub(crate) async fn update_profile(
             for (key, value) in &changes {
                 match key.as_str() {
                     "name" => profile.name = value.as_str().unwrap_or_default().to_owned(),
-                    "avatar" => profile.avatar = (!value.is_null()).then(|| value.clone()),
                     _ if value.is_null() => {
                         profile.properties.remove(key);
                     }

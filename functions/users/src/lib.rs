@@ -7,6 +7,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use switchboard::Result;
+use switchboard::avatar::Avatars;
 use switchboard::crm::Crm;
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
@@ -14,10 +15,18 @@ use switchboard::identity::{ADMIN_REQUIRED, NOT_AUTHORIZED, Principal, Profile, 
 use switchboard::identity::{Actor, Identities};
 use switchboard::request::{self, Kind, Schema};
 
-/// The identities, and the CRM connections a revoked API key ends.
+/// The identities, the CRM connections a revoked API key ends, and the avatars profiles show.
 pub struct Users {
     pub identities: Identities,
     pub crm: Crm,
+    pub avatars: Avatars,
+}
+
+/// A profile as the user service shows it: its avatar with a fresh download URL.
+async fn user_view(users: &Users, profile: &Profile) -> Result<Value> {
+    let mut view = profile.user_view();
+    users.avatars.show(&mut view).await?;
+    Ok(view)
 }
 
 const PROFILE_NOT_FOUND: &str = "User profile not found";
@@ -68,30 +77,6 @@ pub async fn handle(users: Arc<Users>, request: Request) -> Response<Body> {
     result.unwrap_or_else(|e| http::error_as(Family::Users, e, failure))
 }
 
-/// Admins act within their organization; others on what is theirs, and guests may read but not change it.
-fn may_act(users: &Users, caller: &Principal, owner: &str, org: &str, writes: bool) -> bool {
-    (users.identities.is_admin(caller) && caller.identity.organization_id == org)
-        || (caller.identity.id == owner
-            && !(writes && caller.identity.type_id == users.identities.types.guest))
-}
-
-/// The profile `id` if the caller may read it (or change it, with `writes`). Only an admin learns whether a
-/// profile exists: anyone else gets 403 either way. `missing` is the route's 404 message.
-async fn profile_for(
-    users: &Users,
-    caller: &Principal,
-    id: &str,
-    writes: bool,
-    missing: &str,
-) -> Result<Profile> {
-    match users.identities.profile(id).await? {
-        Some(p) if may_act(users, caller, &p.identity_id, &p.organization_id, writes) => Ok(p),
-        Some(_) => Err(forbidden()),
-        None if users.identities.is_admin(caller) => Err(Error::NotFound(missing.into())),
-        None => Err(forbidden()),
-    }
-}
-
 fn forbidden() -> Error {
     Error::Forbidden(NOT_AUTHORIZED.into())
 }
@@ -116,13 +101,10 @@ async fn create_user(users: &Users, request: &Request) -> Result<Response<Body>>
     let body = SCHEMA.check(request::json_body(request)?)?;
     let identity_id = body["identityId"].as_str().unwrap_or_default();
     let name = body["name"].as_str().unwrap_or_default().to_owned();
-    if !may_act(
-        users,
-        &caller,
-        identity_id,
-        &caller.identity.organization_id,
-        true,
-    ) {
+    if !users
+        .identities
+        .may_act(&caller, identity_id, &caller.identity.organization_id, true)
+    {
         return Err(forbidden());
     }
     let profile = users
@@ -130,13 +112,16 @@ async fn create_user(users: &Users, request: &Request) -> Result<Response<Body>>
         .create_profile(&caller.identity.organization_id, identity_id, name)
         .await?
         .ok_or_else(|| Error::NotFound(USER_NOT_FOUND.into()))?;
-    Ok(http::json(200, &profile.user_view()))
+    Ok(http::json(200, &user_view(users, &profile).await?))
 }
 
 async fn get_user(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = users.identities.principal(request).await?;
-    let profile = profile_for(users, &caller, id, false, PROFILE_NOT_FOUND).await?;
-    Ok(http::json(200, &profile.user_view()))
+    let profile = users
+        .identities
+        .profile_for(&caller, id, false, PROFILE_NOT_FOUND)
+        .await?;
+    Ok(http::json(200, &user_view(users, &profile).await?))
 }
 
 async fn list_users(users: &Users, request: &Request) -> Result<Response<Body>> {
@@ -170,10 +155,11 @@ async fn list_users(users: &Users, request: &Request) -> Result<Response<Body>> 
         .identities
         .list_profiles(&caller.identity.organization_id, &filter)
         .await?;
-    Ok(http::json(
-        200,
-        &profiles.iter().map(|p| p.user_view()).collect::<Vec<_>>(),
-    ))
+    let mut views = Vec::with_capacity(profiles.len());
+    for profile in &profiles {
+        views.push(user_view(users, profile).await?);
+    }
+    Ok(http::json(200, &views))
 }
 
 /// A stored field's name: a letter, then letters, digits or `_`, 64 at most.
@@ -185,7 +171,10 @@ fn is_field_name(key: &str) -> bool {
 
 async fn update_user(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = users.identities.principal(request).await?;
-    profile_for(users, &caller, id, true, PROFILE_NOT_FOUND).await?;
+    let profile = users
+        .identities
+        .profile_for(&caller, id, true, PROFILE_NOT_FOUND)
+        .await?;
     let body = match request::json_body(request)? {
         Some(Value::Object(map)) if !map.is_empty() => Value::Object(map),
         None | Some(Value::Object(_)) => {
@@ -201,37 +190,78 @@ async fn update_user(users: &Users, request: &Request, id: &str) -> Result<Respo
         open: false,
     };
     let changes = SCHEMA.check(Some(body))?;
+    // Only Switchboard writes an avatar, from bytes it checked: a client names an upload issued for this
+    // profile (its `url`, if sent, is ignored), or removes the avatar with `null`.
     let mut changed = false;
+    if let Some(Value::Object(avatar)) = changes.get("avatar") {
+        let object_id = requested_object(avatar)?;
+        users.avatars.attach_requested(&profile, object_id).await?;
+        changed = true;
+    }
+    let remove = changes.get("avatar").is_some_and(Value::is_null);
+    let mut removed = None;
     let updated = users
         .identities
         .update_profile(id, |p| {
-            let before = (p.name.clone(), p.avatar.clone());
-            if let Some(name) = changes.get("name").and_then(Value::as_str) {
+            let mut write = false;
+            if let Some(name) = changes.get("name").and_then(Value::as_str)
+                && p.name != name
+            {
                 p.name = name.to_owned();
+                write = true;
             }
-            if let Some(avatar) = changes.get("avatar") {
-                p.avatar = (!avatar.is_null()).then(|| avatar.clone());
+            if remove && p.avatar.is_some() {
+                removed = p.avatar.take();
+                write = true;
             }
-            changed = before != (p.name.clone(), p.avatar.clone());
-            Ok(changed)
+            changed |= write;
+            Ok(write)
         })
         .await?
         .ok_or_else(|| Error::NotFound(PROFILE_NOT_FOUND.into()))?;
+    users.avatars.delete_stored(removed.as_ref()).await?;
     // Seed 003: an update that changes nothing is refused.
     if !changed {
         return Err(Error::bad_request("Failed to update user"));
     }
-    Ok(http::json(200, &updated.user_view()))
+    Ok(http::json(200, &user_view(users, &updated).await?))
+}
+
+/// The `objectId` of a PATCH's avatar object; `url` may come along and is ignored.
+fn requested_object(avatar: &serde_json::Map<String, Value>) -> Result<&str> {
+    let mut problems = Vec::new();
+    if avatar.keys().any(|k| k != "objectId" && k != "url") {
+        problems.push("request body/avatar must NOT have additional properties".to_owned());
+    }
+    let object_id = match avatar.get("objectId") {
+        Some(Value::String(id)) => Some(id.as_str()),
+        Some(_) => {
+            problems.push("request body/avatar/objectId must be string".to_owned());
+            None
+        }
+        None => {
+            problems.push("request body/avatar must have required property 'objectId'".to_owned());
+            None
+        }
+    };
+    match object_id {
+        Some(id) if problems.is_empty() => Ok(id),
+        _ => Err(Error::invalid("Validation Error", problems)),
+    }
 }
 
 async fn delete_user(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = users.identities.principal(request).await?;
-    profile_for(users, &caller, id, true, USER_NOT_FOUND).await?;
     users
+        .identities
+        .profile_for(&caller, id, true, USER_NOT_FOUND)
+        .await?;
+    let deleted = users
         .identities
         .delete_profile(id)
         .await?
         .ok_or_else(|| Error::NotFound(USER_NOT_FOUND.into()))?;
+    users.avatars.delete_stored(deleted.avatar.as_ref()).await?;
     Ok(http::empty(204))
 }
 

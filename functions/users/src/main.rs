@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use switchboard::avatar::Avatars;
 use switchboard::crm::Crm;
 use switchboard::identity::Identities;
 use users::Users;
@@ -7,9 +8,11 @@ use users::Users;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let (config, store) = switchboard::lambda::start().await?;
+    let objects = switchboard::app::avatar_objects(&config, &switchboard::app::aws_config().await);
     let users = Arc::new(Users {
         identities: Identities::new(store.clone(), &config),
-        crm: Crm::new(store, &config),
+        crm: Crm::new(store.clone(), &config),
+        avatars: Avatars::new(store, objects),
     });
     switchboard::lambda::serve(users, users::handle).await
 }

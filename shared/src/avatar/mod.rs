@@ -1,4 +1,272 @@
 //! Avatars: the domain rules that the avatar functions share. [`image`] decides whether uploaded bytes are
-//! really the image they claim to be.
+//! really the image they claim to be; [`objects`] is the bucket; [`Avatars`] issues uploads and settles
+//! them (check, copy, attach, clean up), for the S3 event and the client's PATCH alike.
 
 pub mod image;
+pub mod objects;
+pub mod records;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::{Value, json};
+
+use crate::error::Error;
+use crate::identity::Profile;
+use crate::store::{Backoff, Condition, Record, Store, StoreError, Write};
+use crate::time::{now_rfc3339, unix_now};
+use image::{ImageError, ImageType};
+use objects::{AvatarObjects, avatar_key, parse_quarantine_key, quarantine_key};
+use records::{Avatar, AvatarUpload, UPLOAD_TTL_SECONDS};
+
+/// The largest upload a URL is issued for (the seed's 10 MB).
+pub const MAX_UPLOAD_BYTES: u64 = 10_000_000;
+/// Optimistic-locking retries of an attach before it gives up with 409.
+const MAX_RETRIES: usize = 16;
+
+/// What settling an upload did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The profile now shows it.
+    Attached(Box<Profile>),
+    /// It already did (the same event again, or the PATCH after the event).
+    AlreadyAttached,
+    /// A newer upload (by objectId) is attached: this one was dropped.
+    Superseded,
+    /// The bytes are not the declared image: deleted, profile untouched.
+    Refused(ImageError),
+    /// Not issued for that profile, or already settled.
+    NotIssued,
+    /// Issued, but nothing was uploaded (yet).
+    NotUploaded,
+    /// The profile was deleted meanwhile.
+    ProfileGone,
+}
+
+#[derive(Clone)]
+pub struct Avatars {
+    store: Arc<dyn Store>,
+    pub objects: AvatarObjects,
+}
+
+impl Avatars {
+    pub fn new(store: Arc<dyn Store>, objects: AvatarObjects) -> Self {
+        Self { store, objects }
+    }
+
+    /// Records an upload for `profile` and presigns its PUT: `(objectId, url)`.
+    pub async fn issue_upload(
+        &self,
+        profile: &Profile,
+        kind: ImageType,
+        content_length: u64,
+    ) -> Result<(String, String), Error> {
+        let object_id = uuid::Uuid::now_v7().to_string();
+        let upload = AvatarUpload {
+            profile_id: profile.id.clone(),
+            object_id: object_id.clone(),
+            organization_id: profile.organization_id.clone(),
+            content_type: kind.content_type().to_owned(),
+            content_length,
+            expires_at: unix_now() + UPLOAD_TTL_SECONDS,
+            version: 0,
+        };
+        self.store.create(upload.to_item()?).await?;
+        let key = quarantine_key(&profile.organization_id, &profile.id, &object_id);
+        let url = self
+            .objects
+            .upload_url(&key, kind.content_type(), content_length, SystemTime::now())
+            .await?;
+        Ok((object_id, url))
+    }
+
+    /// Settles the upload an S3 ObjectCreated event names. Anything that was not issued (or was settled
+    /// already) is deleted from quarantine.
+    pub async fn process(&self, key: &str) -> Result<Outcome, Error> {
+        let Some((org, profile, object)) = parse_quarantine_key(key) else {
+            tracing::warn!(key, "an object outside the quarantine layout: left alone");
+            return Ok(Outcome::NotIssued);
+        };
+        let outcome = self.settle(org, profile, object).await?;
+        if matches!(outcome, Outcome::NotIssued) {
+            self.objects.delete(key).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Checks the quarantined upload `object` of `profile_id`, copies it to its avatar key and attaches it,
+    /// unless a newer one is attached; then deletes what it replaced and the quarantine copy.
+    pub async fn settle(
+        &self,
+        org: &str,
+        profile_id: &str,
+        object_id: &str,
+    ) -> Result<Outcome, Error> {
+        let upload_key = AvatarUpload::key_of(profile_id, object_id);
+        let Some(upload) = self
+            .load::<AvatarUpload>(&upload_key)
+            .await?
+            .filter(|u| u.organization_id == org)
+        else {
+            return self.attached_already(profile_id, object_id).await;
+        };
+        let quarantine = quarantine_key(org, profile_id, object_id);
+        let limit = usize::try_from(upload.content_length).unwrap_or(usize::MAX);
+        let Some(bytes) = self.objects.read(&quarantine, limit).await? else {
+            return Ok(Outcome::NotUploaded);
+        };
+        let checked = match image::check(&upload.content_type, &bytes, limit) {
+            Ok(checked) => checked,
+            Err(refusal) => {
+                tracing::warn!(profile_id, object_id, %refusal, "avatar upload refused");
+                self.forget(&upload_key).await?;
+                self.objects.delete(&quarantine).await?;
+                return Ok(Outcome::Refused(refusal));
+            }
+        };
+        let key = avatar_key(org, profile_id, object_id);
+        self.objects.copy(&quarantine, &key).await?;
+        let avatar = Avatar {
+            object_id: object_id.to_owned(),
+            key: key.clone(),
+            content_type: checked.image_type.content_type().to_owned(),
+            sha256: checked.sha256_hex(),
+            width: checked.width,
+            height: checked.height,
+        };
+        let (outcome, replaced) = self.attach(profile_id, &upload_key, avatar).await?;
+        if let Some(old) = replaced {
+            self.objects.delete(&old).await?;
+        }
+        if matches!(outcome, Outcome::Superseded | Outcome::ProfileGone) {
+            self.objects.delete(&key).await?;
+        }
+        self.objects.delete(&quarantine).await?;
+        Ok(outcome)
+    }
+
+    /// The version-checked attach: the profile takes `avatar` and the upload record goes in one transaction,
+    /// unless the profile shows this or a newer objectId. Answers the outcome and the key it replaced.
+    async fn attach(
+        &self,
+        profile_id: &str,
+        upload_key: &crate::store::Key,
+        avatar: Avatar,
+    ) -> Result<(Outcome, Option<String>), Error> {
+        let mut retry = Backoff::new(MAX_RETRIES);
+        while retry.attempt().await {
+            let Some(mut profile) = self.load::<Profile>(&Profile::key_of(profile_id)).await?
+            else {
+                self.forget(upload_key).await?;
+                return Ok((Outcome::ProfileGone, None));
+            };
+            let current = Avatar::of(profile.avatar.as_ref());
+            if let Some(current) = &current
+                && current.object_id >= avatar.object_id
+            {
+                self.forget(upload_key).await?;
+                return Ok(if current.object_id == avatar.object_id {
+                    (Outcome::AlreadyAttached, None)
+                } else {
+                    (Outcome::Superseded, None)
+                });
+            }
+            let expected = profile.version;
+            profile.avatar = Some(json!(avatar));
+            profile.updated_at = now_rfc3339();
+            let writes = vec![
+                Write::Put(profile.to_item()?, Condition::Version(expected)),
+                Write::Delete(upload_key.clone(), Condition::Exists),
+            ];
+            match self.store.transact(writes).await {
+                Ok(()) => {
+                    profile.version = expected + 1;
+                    return Ok((Outcome::Attached(Box::new(profile)), current.map(|c| c.key)));
+                }
+                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(
+            "The profile is being changed by other requests; try again".into(),
+        ))
+    }
+
+    /// With no upload record left: was `object_id` attached already (an event delivered again)?
+    async fn attached_already(&self, profile_id: &str, object_id: &str) -> Result<Outcome, Error> {
+        let profile = self.load::<Profile>(&Profile::key_of(profile_id)).await?;
+        let current = profile.and_then(|p| Avatar::of(p.avatar.as_ref()));
+        Ok(match current {
+            Some(avatar) if avatar.object_id == object_id => Outcome::AlreadyAttached,
+            _ => Outcome::NotIssued,
+        })
+    }
+
+    /// Removes the upload record (already gone is fine: another delivery settled it).
+    async fn forget(&self, key: &crate::store::Key) -> Result<(), Error> {
+        match self.store.delete(key, Condition::Exists).await {
+            Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `PATCH … {"avatar": {"objectId"}}`: attaches that upload of `profile` now if its S3 event has not
+    /// yet (the same settling as the event's, so the two agree). Every reason it cannot is a 400.
+    pub async fn attach_requested(&self, profile: &Profile, object_id: &str) -> Result<(), Error> {
+        let invalid = |problem: &str| {
+            Error::invalid(
+                "Validation Error",
+                vec![format!("request body/avatar/objectId {problem}")],
+            )
+        };
+        if uuid::Uuid::parse_str(object_id).is_err() {
+            return Err(invalid("was not issued for this profile"));
+        }
+        match self
+            .settle(&profile.organization_id, &profile.id, object_id)
+            .await?
+        {
+            Outcome::Attached(_) | Outcome::AlreadyAttached => Ok(()),
+            Outcome::NotIssued => Err(invalid("was not issued for this profile")),
+            Outcome::NotUploaded => Err(invalid("has not been uploaded")),
+            Outcome::Superseded => Err(invalid("is older than the profile's avatar")),
+            Outcome::Refused(refusal) => Err(refusal.into()),
+            Outcome::ProfileGone => Err(Error::NotFound("User profile not found".into())),
+        }
+    }
+
+    /// Replaces the stored `avatar` of a profile view (`Profile::user_view`, `account_view`) with what
+    /// responses show.
+    pub async fn show(&self, view: &mut Value) -> Result<(), Error> {
+        if let Some(avatar) = view.get_mut("avatar") {
+            *avatar = self.view(Some(&*avatar)).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the object of a stored avatar that was removed or whose profile was deleted.
+    pub async fn delete_stored(&self, stored: Option<&Value>) -> Result<(), Error> {
+        match Avatar::of(stored) {
+            Some(avatar) => self.objects.delete(&avatar.key).await,
+            None => Ok(()),
+        }
+    }
+
+    /// A profile's `avatar` as responses show it: `{url, objectId}` with a fresh 15-minute GET, or `null`.
+    pub async fn view(&self, stored: Option<&Value>) -> Result<Value, Error> {
+        match Avatar::of(stored) {
+            Some(avatar) => Ok(json!({
+                "url": self.objects.download_url(&avatar.key).await?,
+                "objectId": avatar.object_id,
+            })),
+            None => Ok(Value::Null),
+        }
+    }
+
+    async fn load<T: Record>(&self, key: &crate::store::Key) -> Result<Option<T>, Error> {
+        match self.store.get(key).await? {
+            Some(item) => Ok(Some(T::from_item(&item)?)),
+            None => Ok(None),
+        }
+    }
+}

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::events::{self, Actor};
 use super::records::{Identity, Marker, Organization, OrganizationKey, Profile};
-use super::{Identities, MAX_RETRIES, password, usernames};
+use super::{Identities, MAX_RETRIES, NOT_AUTHORIZED, Principal, password, usernames};
 use crate::error::Error;
 use crate::store::{Backoff, Condition, Index, Query, Record, StoreError, Write};
 use crate::time::now_rfc3339;
@@ -367,6 +367,30 @@ impl Identities {
 
     pub async fn profile(&self, id: &str) -> Result<Option<Profile>, Error> {
         self.load(&Profile::key_of(id)).await
+    }
+
+    /// Admins act within their organization; others on what is theirs, and guests may read but not change it.
+    pub fn may_act(&self, caller: &Principal, owner: &str, org: &str, writes: bool) -> bool {
+        (self.is_admin(caller) && caller.identity.organization_id == org)
+            || (caller.identity.id == owner
+                && !(writes && caller.identity.type_id == self.types.guest))
+    }
+
+    /// The profile `id` if the caller may read it (or change it, with `writes`). Only an admin learns whether
+    /// a profile exists: anyone else gets seed 003's 403 either way. `missing` is the route's 404 message.
+    pub async fn profile_for(
+        &self,
+        caller: &Principal,
+        id: &str,
+        writes: bool,
+        missing: &str,
+    ) -> Result<Profile, Error> {
+        match self.profile(id).await? {
+            Some(p) if self.may_act(caller, &p.identity_id, &p.organization_id, writes) => Ok(p),
+            Some(_) => Err(Error::Forbidden(NOT_AUTHORIZED.into())),
+            None if self.is_admin(caller) => Err(Error::NotFound(missing.into())),
+            None => Err(Error::Forbidden(NOT_AUTHORIZED.into())),
+        }
     }
 
     /// Creates the profile of an identity of `organization` that has none (one profile per identity,
