@@ -3,6 +3,7 @@
 //! query parameters included), so handlers run exactly the code they run in Lambda.
 
 pub mod first_start;
+pub mod s3;
 
 use std::collections::HashMap;
 use std::sync::Arc;
