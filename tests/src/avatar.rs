@@ -504,6 +504,25 @@ pub async fn profiles_show_a_fresh_avatar_url(api: &Api) {
         .send()
         .await;
     assert_eq!(renamed.body["avatar"]["objectId"], object.as_str());
+    // The accounts API shows the same.
+    let account = renamed.str("identityId");
+    for (uri, at) in [
+        (format!("/accounts/{account}/profile"), "/avatar"),
+        (
+            format!("/accounts/{account}?include=profile"),
+            "/profile/avatar",
+        ),
+    ] {
+        let reply = api.get(&uri).bearer(&token).send().await;
+        let avatar = reply
+            .body
+            .pointer(at)
+            .unwrap_or_else(|| panic!("{uri}: {}", reply.text));
+        assert_eq!(avatar["objectId"], object.as_str(), "{uri}");
+        let url = avatar["url"].as_str().unwrap();
+        assert_eq!(http("GET", url, &[], b"").await.0, 200, "{uri}");
+        assert_eq!(avatar.as_object().unwrap().len(), 2, "{uri}");
+    }
 }
 
 /// The seed's flow: after the upload the client PATCHes the objectId, attached at once whether or not the

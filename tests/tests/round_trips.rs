@@ -441,6 +441,7 @@ const S3_GRANTS: &[(&str, &str, &str)] = &[
     ("UsersFunction", "s3:GetObject", "avatars/*"),
     ("UsersFunction", "s3:PutObject", "avatars/*"),
     ("UsersFunction", "s3:DeleteObject", "avatars/*"),
+    ("AccountsFunction", "s3:GetObject", "avatars/*"),
 ];
 
 /// Each function's granted `(action, resource)` pairs and its route keys, from `template.yaml`.
