@@ -19,6 +19,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use switchboard::App;
 use switchboard::crm::Crm;
 use switchboard::identity::Identities;
+use switchboard::outbound::{Outbound, Policy};
 use tower_http::cors::{Any, CorsLayer};
 
 /// The request headers browsers may send cross-origin: `template.yaml`'s `CorsConfiguration.AllowHeaders`
@@ -65,6 +66,8 @@ impl Functions {
                 identities: app.identities.clone(),
                 crm: app.crm.clone(),
                 avatars: app.avatars.clone(),
+                outbound: Arc::new(Outbound::new(Policy::from_env(|n| std::env::var(n).ok()))),
+                avatar_max_size: app.config.avatar_max_size,
             }),
             identities: Arc::new(app.identities.clone()),
             accounts: Arc::new(accounts::Accounts {
@@ -137,6 +140,7 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/users/me/api-keys" => users::handle, users),
         route!(GET "/users/me/api-keys" => users::handle, users),
         route!(DELETE "/users/me/api-keys/{keyId}" => users::handle, users),
+        route!(POST "/users/me/avatar/sync" => users::handle, users),
         route!(GET "/user-profiles/{profileId}/avatar-upload-url" => avatar_upload_url::handle, avatar_uploads),
         // Accounts and sessions.
         route!(POST "/accounts" => accounts::handle, accounts),

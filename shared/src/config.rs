@@ -173,6 +173,8 @@ pub struct Config {
     /// Failed sign-in lockout (`SWITCHBOARD_MAX_FAILED_SIGN_INS`, `SWITCHBOARD_LOCKOUT_SECONDS`,
     /// `SWITCHBOARD_LOCKOUT_MAX_SECONDS`; default 5 failures, 15 minutes growing to a day).
     pub lockout: Lockout,
+    /// The largest avatar the server receives itself (`SWITCHBOARD_AVATAR_MAX_SIZE`, default 5,242,880).
+    pub avatar_max_size: usize,
 }
 
 fn identity_settings(env: &impl Fn(&str) -> Option<String>) -> (String, IdentityTypes) {
@@ -226,6 +228,7 @@ impl Config {
             identity_types,
             public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
+            avatar_max_size: crate::avatar::max_size(&env)?,
         })
     }
 
@@ -261,6 +264,7 @@ impl Config {
             identity_types,
             public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
+            avatar_max_size: crate::avatar::max_size(&env)?,
         })
     }
 
