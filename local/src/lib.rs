@@ -3,6 +3,7 @@
 //! query parameters included), so handlers run exactly the code they run in Lambda.
 
 pub mod first_start;
+pub mod s3;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use switchboard::App;
 use switchboard::crm::Crm;
 use switchboard::identity::Identities;
 use switchboard::webhooks::subscriptions::Webhooks;
+use switchboard::outbound::Outbound;
 use tower_http::cors::{Any, CorsLayer};
 
 /// The request headers browsers may send cross-origin: `template.yaml`'s `CorsConfiguration.AllowHeaders`
@@ -44,9 +46,10 @@ pub struct Functions {
     pub crm: Arc<Crm>,
     pub crm_auth: Arc<crm_auth::CrmAuth>,
     pub users: Arc<users::Users>,
-    /// accounts, server-api.
-    pub avatar_uploads: Arc<avatar_upload_url::AvatarUploads>,
+    /// server-api.
     pub identities: Arc<Identities>,
+    pub accounts: Arc<accounts::Accounts>,
+    pub avatar_uploads: Arc<avatar_upload_url::AvatarUploads>,
     pub webhooks: Arc<webhooks::State>,
 }
 
@@ -65,8 +68,14 @@ impl Functions {
                 identities: app.identities.clone(),
                 crm: app.crm.clone(),
                 avatars: app.avatars.clone(),
+                outbound: Arc::new(Outbound::new(app.config.outbound.clone())),
+                avatar_max_size: app.config.avatar_max_size,
             }),
             identities: Arc::new(app.identities.clone()),
+            accounts: Arc::new(accounts::Accounts {
+                identities: app.identities.clone(),
+                avatars: app.avatars.clone(),
+            }),
             avatar_uploads: Arc::new(avatar_upload_url::AvatarUploads {
                 identities: app.identities.clone(),
                 avatars: app.avatars.clone(),
@@ -137,28 +146,29 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/users/me/api-keys" => users::handle, users),
         route!(GET "/users/me/api-keys" => users::handle, users),
         route!(DELETE "/users/me/api-keys/{keyId}" => users::handle, users),
+        route!(POST "/users/me/avatar/sync" => users::handle, users),
         route!(GET "/user-profiles/{profileId}/avatar-upload-url" => avatar_upload_url::handle, avatar_uploads),
         // Accounts and sessions.
-        route!(POST "/accounts" => accounts::handle, identities),
-        route!(GET "/accounts/{accountId}" => accounts::handle, identities),
-        route!(DELETE "/accounts/{accountId}" => accounts::handle, identities),
-        route!(POST "/accounts/{accountId}/tokens" => accounts::handle, identities),
-        route!(GET "/accounts" => accounts::handle, identities),
-        route!(PATCH "/accounts/{accountId}" => accounts::handle, identities),
-        route!(GET "/accounts/{accountId}/tokens" => accounts::handle, identities),
-        route!(GET "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle, identities),
-        route!(DELETE "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle, identities),
-        route!(GET "/accounts/{accountId}/roles" => accounts::handle, identities),
-        route!(PUT "/accounts/{accountId}/roles/{role}" => accounts::handle, identities),
-        route!(DELETE "/accounts/{accountId}/roles/{role}" => accounts::handle, identities),
-        route!(GET "/accounts/{accountId}/profile" => accounts::handle, identities),
-        route!(PATCH "/accounts/{accountId}/profile" => accounts::handle, identities),
-        route!(POST "/sessions" => accounts::handle, identities),
-        route!(GET "/sessions" => accounts::handle, identities),
-        route!(DELETE "/sessions" => accounts::handle, identities),
-        route!(POST "/sessions/refresh" => accounts::handle, identities),
-        route!(GET "/sessions/{sessionId}" => accounts::handle, identities),
-        route!(DELETE "/sessions/{sessionId}" => accounts::handle, identities),
+        route!(POST "/accounts" => accounts::handle, accounts),
+        route!(GET "/accounts/{accountId}" => accounts::handle, accounts),
+        route!(DELETE "/accounts/{accountId}" => accounts::handle, accounts),
+        route!(POST "/accounts/{accountId}/tokens" => accounts::handle, accounts),
+        route!(GET "/accounts" => accounts::handle, accounts),
+        route!(PATCH "/accounts/{accountId}" => accounts::handle, accounts),
+        route!(GET "/accounts/{accountId}/tokens" => accounts::handle, accounts),
+        route!(GET "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle, accounts),
+        route!(DELETE "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle, accounts),
+        route!(GET "/accounts/{accountId}/roles" => accounts::handle, accounts),
+        route!(PUT "/accounts/{accountId}/roles/{role}" => accounts::handle, accounts),
+        route!(DELETE "/accounts/{accountId}/roles/{role}" => accounts::handle, accounts),
+        route!(GET "/accounts/{accountId}/profile" => accounts::handle, accounts),
+        route!(PATCH "/accounts/{accountId}/profile" => accounts::handle, accounts),
+        route!(POST "/sessions" => accounts::handle, accounts),
+        route!(GET "/sessions" => accounts::handle, accounts),
+        route!(DELETE "/sessions" => accounts::handle, accounts),
+        route!(POST "/sessions/refresh" => accounts::handle, accounts),
+        route!(GET "/sessions/{sessionId}" => accounts::handle, accounts),
+        route!(DELETE "/sessions/{sessionId}" => accounts::handle, accounts),
         // Server API (ContactsManager SDKs).
         route!(POST "/api/v1/server/users/{uid}" => server_api::handle, identities),
         route!(DELETE "/api/v1/server/users/{uid}" => server_api::handle, identities),

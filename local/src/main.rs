@@ -13,7 +13,10 @@ use switchboard::config::{Config, Storage};
 use switchboard::identity::bootstrap::{Bootstrap, VARIABLES};
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+/// The local S3 endpoint's port (on the API's address): avatars' presigned URLs point there.
+const DEFAULT_S3_PORT: u16 = 3001;
 const USAGE: &str = "usage: switchboard-local [bootstrap | migrate [--org ID]...] [--addr HOST:PORT | --port PORT] [--data-dir DIR]
+                         [--s3-port PORT]
 
   bootstrap   create the organization and admin named by SWITCHBOARD_ORG_ID, SWITCHBOARD_ORG_API_KEY,
               SWITCHBOARD_ORG_API_SECRET, SWITCHBOARD_ADMIN_USERNAME and SWITCHBOARD_ADMIN_PASSWORD (if missing),
@@ -25,7 +28,11 @@ const USAGE: &str = "usage: switchboard-local [bootstrap | migrate [--org ID]...
               again after an interruption. Uses DynamoDB when SWITCHBOARD_TABLE is set.
 
 With no variables, the first start on the embedded store creates the default organization and an admin
-with a generated password and API key, prints them once and keeps them in the data directory.";
+with a generated password and API key, prints them once and keeps them in the data directory.
+
+Without SWITCHBOARD_BUCKET, avatars go to an S3 endpoint of its own on --s3-port (or SWITCHBOARD_S3_PORT,
+default 3001; 0 for any free port) of the same address, objects under DIR/s3, and uploads to it are
+processed in process as the S3 notification would in AWS.";
 
 struct Options {
     bootstrap_only: bool,
@@ -33,11 +40,14 @@ struct Options {
     organizations: Vec<String>,
     addr: SocketAddr,
     data_dir: Option<PathBuf>,
+    s3_port: u16,
 }
 
 fn options() -> Result<Options, String> {
     let mut addr = std::env::var("SWITCHBOARD_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.into());
     let mut data_dir = None;
+    let mut s3_port =
+        std::env::var("SWITCHBOARD_S3_PORT").unwrap_or_else(|_| DEFAULT_S3_PORT.to_string());
     let mut bootstrap_only = false;
     let mut migrate = false;
     let mut organizations = Vec::new();
@@ -51,6 +61,7 @@ fn options() -> Result<Options, String> {
             "--addr" => addr = value()?,
             "--port" => addr = format!("127.0.0.1:{}", value()?),
             "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
+            "--s3-port" => s3_port = value()?,
             "bootstrap" => bootstrap_only = true,
             "migrate" => migrate = true,
             "--org" => organizations.push(value()?),
@@ -61,12 +72,16 @@ fn options() -> Result<Options, String> {
     let addr = addr
         .parse()
         .map_err(|e| format!("invalid address {addr}: {e}"))?;
+    let s3_port = s3_port
+        .parse()
+        .map_err(|e| format!("invalid S3 port {s3_port}: {e}"))?;
     Ok(Options {
         bootstrap_only,
         migrate,
         organizations,
         addr,
         data_dir,
+        s3_port,
     })
 }
 
@@ -132,7 +147,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = match Config::local(options.data_dir) {
+    let config = match Config::local(options.data_dir.clone()) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("switchboard-local: {e}");
@@ -215,6 +230,30 @@ async fn main() -> ExitCode {
         Storage::Embedded { dir } => tracing::info!(dir = %dir.display(), "embedded store"),
         Storage::DynamoDb { table } => tracing::info!(table, "DynamoDB store"),
     }
+    let app = if app.config.bucket.is_some() {
+        tracing::info!(bucket = app.config.bucket, "avatars in S3");
+        app
+    } else {
+        let root = match &app.config.storage {
+            Storage::Embedded { dir } => dir.clone(),
+            Storage::DynamoDb { .. } => options
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(switchboard::config::DEFAULT_DATA_DIR)),
+        }
+        .join("s3");
+        let addr = SocketAddr::new(options.addr.ip(), options.s3_port);
+        match switchboard_local::s3::start(&app, addr, &root).await {
+            Ok((app, addr)) => {
+                tracing::info!(root = %root.display(), "local S3 on http://{addr}");
+                app
+            }
+            Err(e) => {
+                eprintln!("switchboard-local: cannot serve S3 on {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(options.addr).await {
         Ok(listener) => listener,
         Err(e) => {

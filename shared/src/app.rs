@@ -36,17 +36,19 @@ pub enum StartError {
 impl App {
     pub async fn new(config: Config) -> Result<Arc<Self>, StartError> {
         let store = open_store(&config).await?;
-        let objects = avatar_objects(&config, &aws_config().await);
+        // Without a bucket, the local server gives one of its own (switchboard_local::s3): no AWS settings.
+        let sdk = match config.bucket {
+            Some(_) => aws_config().await,
+            None => offline_sdk(),
+        };
+        let objects = avatar_objects(&config, &sdk);
         Ok(Self::over(config, store, objects))
     }
 
     /// An app over a store built elsewhere (tests give each case a fresh table); its avatar bucket is not
     /// reachable until [`App::with_avatar_objects`] gives one.
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> Arc<Self> {
-        let sdk = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .build();
-        let objects = avatar_objects(&config, &sdk);
+        let objects = avatar_objects(&config, &offline_sdk());
         Self::over(config, layered(store), objects)
     }
 
@@ -106,6 +108,13 @@ pub fn avatar_objects(config: &Config, sdk: &aws_config::SdkConfig) -> AvatarObj
         objects::client(sdk, emulated),
         config.bucket.as_deref().unwrap_or(objects::LOCAL_BUCKET),
     )
+}
+
+/// SDK settings that reach nothing, until `App::with_avatar_objects` gives the avatar bucket.
+fn offline_sdk() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build()
 }
 
 fn layered(store: Arc<dyn Store>) -> Arc<dyn Store> {

@@ -178,6 +178,8 @@ pub struct Config {
     pub outbound: crate::outbound::Policy,
     /// Webhook delivery retries (`SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE`, default about 1 min to 24 h).
     pub webhook_retry: crate::webhooks::retry::RetrySchedule,
+    /// The largest avatar the server receives itself (`SWITCHBOARD_AVATAR_MAX_SIZE`, default 5,242,880).
+    pub avatar_max_size: usize,
 }
 
 fn identity_settings(env: &impl Fn(&str) -> Option<String>) -> (String, IdentityTypes) {
@@ -245,6 +247,7 @@ impl Config {
             lockout: Lockout::from_env(&env)?,
             outbound: crate::outbound::Policy::from_env(&env),
             webhook_retry: webhook_retry(&env)?,
+            avatar_max_size: crate::avatar::max_size(&env)?,
         })
     }
 
@@ -282,6 +285,7 @@ impl Config {
             lockout: Lockout::from_env(&env)?,
             outbound: crate::outbound::Policy::from_env(&env),
             webhook_retry: webhook_retry(&env)?,
+            avatar_max_size: crate::avatar::max_size(&env)?,
         })
     }
 

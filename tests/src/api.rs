@@ -122,6 +122,11 @@ impl Api {
     pub async fn with_bucket(self) -> Self {
         let objects = crate::avatar::bucket().await;
         let app = self.app.with_avatar_objects(objects);
+        self.with_app(app)
+    }
+
+    /// The same store through `app` (e.g. the local server's, with its own S3 endpoint).
+    pub fn with_app(self, app: Arc<App>) -> Self {
         Self {
             functions: Functions::new(&app),
             app,

@@ -29,6 +29,11 @@ pub async fn bucket() -> AvatarObjects {
     AvatarObjects::new(s3, name)
 }
 
+pub fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
@@ -504,6 +509,25 @@ pub async fn profiles_show_a_fresh_avatar_url(api: &Api) {
         .send()
         .await;
     assert_eq!(renamed.body["avatar"]["objectId"], object.as_str());
+    // The accounts API shows the same.
+    let account = renamed.str("identityId");
+    for (uri, at) in [
+        (format!("/accounts/{account}/profile"), "/avatar"),
+        (
+            format!("/accounts/{account}?include=profile"),
+            "/profile/avatar",
+        ),
+    ] {
+        let reply = api.get(&uri).bearer(&token).send().await;
+        let avatar = reply
+            .body
+            .pointer(at)
+            .unwrap_or_else(|| panic!("{uri}: {}", reply.text));
+        assert_eq!(avatar["objectId"], object.as_str(), "{uri}");
+        let url = avatar["url"].as_str().unwrap();
+        assert_eq!(http("GET", url, &[], b"").await.0, 200, "{uri}");
+        assert_eq!(avatar.as_object().unwrap().len(), 2, "{uri}");
+    }
 }
 
 /// The seed's flow: after the upload the client PATCHes the objectId, attached at once whether or not the
@@ -637,4 +661,79 @@ pub async fn deleting_a_user_deletes_their_avatar(api: &Api) {
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
     assert!(!exists(api, &key).await);
+}
+
+/// Antz's sync: a base64 data URI becomes the avatar; the same image again is a no-op (one object, no
+/// write); what is not an image, not base64 or over the limit is a 400; URLs to this machine are refused.
+pub async fn sync_from_base64_or_url(api: &Api) {
+    let (token, profile) = user(api, "robin").await;
+    let red = fixture("red.png");
+    let sync = |body: Value| api.post("/users/me/avatar/sync").bearer(&token).json(body);
+    let data = json!({"base64": format!("data:image/png;base64,{}", base64(&red))});
+    let first = sync(data.clone()).send().await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let url = first.str("avatarUrl");
+    assert_eq!(http("GET", &url, &[], b"").await, (200, red.clone()));
+    let attached = stored(api, &profile).await;
+    let again = sync(data).send().await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    let after = stored(api, &profile).await;
+    assert_eq!(
+        (after.version, after.avatar),
+        (attached.version, attached.avatar.clone()),
+        "a no-op"
+    );
+
+    let too_big = vec![0u8; switchboard::avatar::DEFAULT_MAX_SIZE + 1];
+    for (body, message) in [
+        (
+            json!({"base64": format!("data:image/png;base64,{}", base64(b"not an image"))}),
+            "The file is not of the declared type image/png",
+        ),
+        (
+            json!({"base64": "data:image/png;base64,%%%not-base64%%%"}),
+            "Validation Error",
+        ),
+        (
+            json!({"base64": "image/png;base64,AAAA"}),
+            "Validation Error",
+        ),
+        (
+            json!({"base64": format!("data:image/png;base64,{}", base64(&too_big))}),
+            "The image is larger than 5242880 bytes",
+        ),
+        (
+            json!({"base64": format!("data:image/svg+xml;base64,{}", base64(b"<svg/>"))}),
+            "The image type \"image/svg+xml\" is not accepted; use image/jpeg, image/png, image/gif or image/webp",
+        ),
+        (
+            json!({"url": "https://localhost/a.png"}),
+            "The URL's host is not a public internet address",
+        ),
+        (
+            json!({"url": "https://127.0.0.1/a.png"}),
+            "The URL's host is not a public internet address",
+        ),
+        (
+            json!({"url": "https://169.254.169.254/latest/meta-data"}),
+            "The URL's host is not a public internet address",
+        ),
+        (
+            json!({"url": "https://[::ffff:10.0.0.1]/a.png"}),
+            "The URL's host is not a public internet address",
+        ),
+        (
+            json!({"url": "http://example.com/a.png"}),
+            "Only https URLs are accepted",
+        ),
+        (json!({}), "Validation Error"),
+    ] {
+        let reply = sync(body.clone()).send().await;
+        assert_eq!((reply.status, reply.message()), (400, message), "{body}");
+    }
+    let unchanged = stored(api, &profile).await;
+    assert_eq!(
+        unchanged.version, attached.version,
+        "refusals change nothing"
+    );
 }

@@ -238,6 +238,7 @@ macro_rules! avatar_suite {
             profiles_show_a_fresh_avatar_url,
             patch_attaches_issued_uploads_only,
             deleting_a_user_deletes_their_avatar,
+            sync_from_base64_or_url,
         );
     };
 }

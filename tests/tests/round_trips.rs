@@ -263,6 +263,13 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         )
         .await;
     }
+    step(
+        "POST /users/me/avatar/sync",
+        api.post("/users/me/avatar/sync").bearer(&user).json(json!({
+            "base64": format!("data:image/png;base64,{}", avatar::base64(&avatar::fixture("blue.png")))
+        })),
+    )
+    .await;
     // Accounts and sessions.
     step("GET /accounts", api.get("/accounts").bearer(&admin)).await;
     step(
@@ -542,6 +549,7 @@ const S3_GRANTS: &[(&str, &str, &str)] = &[
     ("UsersFunction", "s3:GetObject", "avatars/*"),
     ("UsersFunction", "s3:PutObject", "avatars/*"),
     ("UsersFunction", "s3:DeleteObject", "avatars/*"),
+    ("AccountsFunction", "s3:GetObject", "avatars/*"),
 ];
 
 /// Each function's granted `(action, resource)` pairs and its route keys, from `template.yaml`.

@@ -3,6 +3,7 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use switchboard::Result;
+use switchboard::avatar::Avatars;
 use switchboard::error::Error;
 use switchboard::http;
 use switchboard::identity::{Actor, Identities};
@@ -80,6 +81,7 @@ pub(crate) fn include_profile(request: &Request, problems: &mut Vec<String>) -> 
 
 pub(crate) async fn find_account(
     identities: &Identities,
+    avatars: &Avatars,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
@@ -92,7 +94,7 @@ pub(crate) async fn find_account(
     let account = account_for(identities, &caller, id, false).await?;
     Ok(http::json(
         200,
-        &with_profile(identities, &account, include).await?,
+        &with_profile(identities, avatars, &account, include).await?,
     ))
 }
 
@@ -117,6 +119,7 @@ pub(crate) async fn remove_account(
 /// page's cursor comes back in the `x-next-cursor` header.
 pub(crate) async fn find_accounts(
     identities: &Identities,
+    avatars: &Avatars,
     request: &Request,
 ) -> Result<Response<Body>> {
     let caller = identities.principal(request).await?;
@@ -165,7 +168,7 @@ pub(crate) async fn find_accounts(
     };
     let mut views = Vec::with_capacity(accounts.len());
     for identity in &accounts {
-        views.push(with_profile(identities, identity, include).await?);
+        views.push(with_profile(identities, avatars, identity, include).await?);
     }
     let mut response = http::json(200, &views);
     if let Some(cursor) = cursor.and_then(|c| c.parse().ok()) {

@@ -14,65 +14,79 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use switchboard::Result;
+use switchboard::avatar::Avatars;
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
 use switchboard::identity::Identities;
-use switchboard::identity::{ADMIN_REQUIRED, Identity, NOT_AUTHORIZED, Principal, SessionContext};
+use switchboard::identity::{
+    ADMIN_REQUIRED, Identity, NOT_AUTHORIZED, Principal, Profile, SessionContext,
+};
 use switchboard::request;
 
 const ACCOUNT_NOT_FOUND: &str = "Account not found";
 const SESSION_INVALID: &str = "Session invalid";
 
-pub async fn handle(identities: Arc<Identities>, request: Request) -> Response<Body> {
+/// The identities, and the avatars profiles show.
+pub struct Accounts {
+    pub identities: Identities,
+    pub avatars: Avatars,
+}
+
+pub async fn handle(accounts: Arc<Accounts>, request: Request) -> Response<Body> {
+    let (identities, avatars) = (&accounts.identities, &accounts.avatars);
     let owned = request::segments(&request);
     let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
     let method = request.method().clone();
     let result = match (&method, segments.as_slice()) {
-        (&Method::POST, ["accounts"]) => accounts::sign_up(&identities, &request).await,
-        (&Method::GET, ["accounts"]) => accounts::find_accounts(&identities, &request).await,
-        (&Method::GET, ["accounts", id]) => accounts::find_account(&identities, &request, id).await,
+        (&Method::POST, ["accounts"]) => accounts::sign_up(identities, &request).await,
+        (&Method::GET, ["accounts"]) => {
+            accounts::find_accounts(identities, avatars, &request).await
+        }
+        (&Method::GET, ["accounts", id]) => {
+            accounts::find_account(identities, avatars, &request, id).await
+        }
         (&Method::PATCH, ["accounts", id]) => {
-            accounts::update_account(&identities, &request, id).await
+            accounts::update_account(identities, &request, id).await
         }
         (&Method::DELETE, ["accounts", id]) => {
-            accounts::remove_account(&identities, &request, id).await
+            accounts::remove_account(identities, &request, id).await
         }
         (&Method::POST, ["accounts", id, "tokens"]) => {
-            tokens::add_token(&identities, &request, id).await
+            tokens::add_token(identities, &request, id).await
         }
         (&Method::GET, ["accounts", id, "tokens"]) => {
-            tokens::find_tokens(&identities, &request, id).await
+            tokens::find_tokens(identities, &request, id).await
         }
         (&Method::GET, ["accounts", id, "tokens", token]) => {
-            tokens::find_token(&identities, &request, id, token).await
+            tokens::find_token(identities, &request, id, token).await
         }
         (&Method::DELETE, ["accounts", id, "tokens", token]) => {
-            tokens::remove_token(&identities, &request, id, token).await
+            tokens::remove_token(identities, &request, id, token).await
         }
         (&Method::GET, ["accounts", id, "roles"]) => {
-            roles::find_roles(&identities, &request, id).await
+            roles::find_roles(identities, &request, id).await
         }
         (&Method::PUT, ["accounts", id, "roles", role]) => {
-            roles::change_role(&identities, &request, id, role, true).await
+            roles::change_role(identities, &request, id, role, true).await
         }
         (&Method::DELETE, ["accounts", id, "roles", role]) => {
-            roles::change_role(&identities, &request, id, role, false).await
+            roles::change_role(identities, &request, id, role, false).await
         }
         (&Method::GET, ["accounts", id, "profile"]) => {
-            profile::find_profile(&identities, &request, id).await
+            profile::find_profile(identities, avatars, &request, id).await
         }
         (&Method::PATCH, ["accounts", id, "profile"]) => {
-            profile::update_profile(&identities, &request, id).await
+            profile::update_profile(identities, avatars, &request, id).await
         }
-        (&Method::POST, ["sessions"]) => sessions::sign_in(&identities, &request).await,
-        (&Method::POST, ["sessions", "refresh"]) => sessions::refresh(&identities, &request).await,
-        (&Method::GET, ["sessions"]) => sessions::list_sessions(&identities, &request).await,
+        (&Method::POST, ["sessions"]) => sessions::sign_in(identities, &request).await,
+        (&Method::POST, ["sessions", "refresh"]) => sessions::refresh(identities, &request).await,
+        (&Method::GET, ["sessions"]) => sessions::list_sessions(identities, &request).await,
         (&Method::DELETE, ["sessions"]) => {
-            sessions::remove_all_sessions(&identities, &request).await
+            sessions::remove_all_sessions(identities, &request).await
         }
-        (&Method::GET, ["sessions", id]) => sessions::find_session(&identities, &request, id).await,
+        (&Method::GET, ["sessions", id]) => sessions::find_session(identities, &request, id).await,
         (&Method::DELETE, ["sessions", id]) => {
-            sessions::remove_session(&identities, &request, id).await
+            sessions::remove_session(identities, &request, id).await
         }
         _ => Err(Error::NotFound("Not Found".into())),
     };
@@ -149,6 +163,7 @@ fn admin_only(identities: &Identities, caller: &Principal) -> Result<()> {
 
 async fn with_profile(
     identities: &Identities,
+    avatars: &Avatars,
     identity: &Identity,
     include: bool,
 ) -> Result<Value> {
@@ -158,7 +173,17 @@ async fn with_profile(
             Some(id) => identities.profile(id).await?,
             None => None,
         };
-        view["profile"] = profile.map_or(Value::Null, |p| p.account_view());
+        view["profile"] = match profile {
+            Some(profile) => profile_view(avatars, &profile).await?,
+            None => Value::Null,
+        };
     }
+    Ok(view)
+}
+
+/// A profile as the accounts API shows it: its avatar with a fresh download URL.
+async fn profile_view(avatars: &Avatars, profile: &Profile) -> Result<Value> {
+    let mut view = profile.account_view();
+    avatars.show(&mut view).await?;
     Ok(view)
 }

@@ -1,10 +1,15 @@
 use std::sync::Arc;
 
+use switchboard::avatar::Avatars;
 use switchboard::identity::Identities;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let (config, store) = switchboard::lambda::start().await?;
-    let identities = Arc::new(Identities::new(store, &config));
-    switchboard::lambda::serve(identities, accounts::handle).await
+    let objects = switchboard::app::avatar_objects(&config, &switchboard::app::aws_config().await);
+    let accounts = Arc::new(accounts::Accounts {
+        identities: Identities::new(store.clone(), &config),
+        avatars: Avatars::new(store, objects),
+    });
+    switchboard::lambda::serve(accounts, accounts::handle).await
 }

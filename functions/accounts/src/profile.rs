@@ -3,15 +3,17 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use switchboard::Result;
+use switchboard::avatar::Avatars;
 use switchboard::error::Error;
 use switchboard::http;
 use switchboard::identity::Identities;
 use switchboard::request;
 
-use crate::{ACCOUNT_NOT_FOUND, account_for, forbidden};
+use crate::{ACCOUNT_NOT_FOUND, account_for, forbidden, profile_view};
 
 pub(crate) async fn find_profile(
     identities: &Identities,
+    avatars: &Avatars,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
@@ -22,13 +24,14 @@ pub(crate) async fn find_profile(
         None => None,
     };
     let profile = profile.ok_or_else(|| Error::NotFound("Profile not found".into()))?;
-    Ok(http::json(200, &profile.account_view()))
+    Ok(http::json(200, &profile_view(avatars, &profile).await?))
 }
 
 /// `PATCH /accounts/{id}/profile`: merges the given properties (`null` removes one); `name` is the user
 /// entity's field (its `avatar` is set with `PATCH /users/{profileId}`). Creates the profile if the account has none.
 pub(crate) async fn update_profile(
     identities: &Identities,
+    avatars: &Avatars,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
@@ -104,5 +107,5 @@ pub(crate) async fn update_profile(
         })
         .await?
         .ok_or_else(|| Error::NotFound("Profile not found".into()))?;
-    Ok(http::json(200, &updated.account_view()))
+    Ok(http::json(200, &profile_view(avatars, &updated).await?))
 }

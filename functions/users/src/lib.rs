@@ -7,12 +7,13 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use switchboard::Result;
-use switchboard::avatar::Avatars;
+use switchboard::avatar::{self, Avatars};
 use switchboard::crm::Crm;
 use switchboard::error::Error;
 use switchboard::http::{self, Family};
 use switchboard::identity::{ADMIN_REQUIRED, NOT_AUTHORIZED, Principal, Profile, ProfileFilter};
 use switchboard::identity::{Actor, Identities};
+use switchboard::outbound::Outbound;
 use switchboard::request::{self, Kind, Schema};
 
 /// The identities, the CRM connections a revoked API key ends, and the avatars profiles show.
@@ -20,6 +21,9 @@ pub struct Users {
     pub identities: Identities,
     pub crm: Crm,
     pub avatars: Avatars,
+    /// Fetches `{url}` avatars through the outbound guard.
+    pub outbound: Arc<Outbound>,
+    pub avatar_max_size: usize,
 }
 
 /// A profile as the user service shows it: its avatar with a fresh download URL.
@@ -53,6 +57,9 @@ pub async fn handle(users: Arc<Users>, request: Request) -> Response<Body> {
             revoke_api_key(&users, &request, id).await,
             "Failed to revoke API key",
         ),
+        (&Method::POST, ["users", "me", "avatar", "sync"]) => {
+            (sync_avatar(&users, &request).await, "Failed to sync avatar")
+        }
         (&Method::GET, ["users", id]) => {
             (get_user(&users, &request, id).await, "Failed to get user")
         }
@@ -248,6 +255,77 @@ fn requested_object(avatar: &serde_json::Map<String, Value>) -> Result<&str> {
         Some(id) if problems.is_empty() => Ok(id),
         _ => Err(Error::invalid("Validation Error", problems)),
     }
+}
+
+/// Antz's `POST /users/me/avatar/sync`: `{url}` (fetched through the outbound guard) or
+/// `{base64: "data:image/…;base64,…"}` becomes the caller's avatar; the same image again is a no-op.
+async fn sync_avatar(users: &Users, request: &Request) -> Result<Response<Body>> {
+    let caller = users.identities.principal(request).await?;
+    const SCHEMA: Schema = Schema {
+        fields: &[
+            ("url", Kind::String, false),
+            ("base64", Kind::String, false),
+        ],
+        open: false,
+    };
+    let body = SCHEMA.check(request::json_body(request)?)?;
+    let limit = users.avatar_max_size;
+    let (content_type, bytes) = match (body.get("url"), body.get("base64")) {
+        (Some(Value::String(url)), None) => {
+            let fetched = users.outbound.get(url, limit).await?;
+            let content_type = fetched.content_type.unwrap_or_default();
+            (content_type, fetched.body.to_vec())
+        }
+        (None, Some(Value::String(data))) => data_uri(data, limit)?,
+        _ => {
+            return Err(Error::invalid(
+                "Validation Error",
+                vec!["request body must have exactly one of 'url' and 'base64'".into()],
+            ));
+        }
+    };
+    let profile = own_profile(users, &caller).await?;
+    let url = users
+        .avatars
+        .replace(&profile, &content_type, &bytes, limit)
+        .await?;
+    Ok(http::json(200, &json!({ "avatarUrl": url })))
+}
+
+/// The caller's own profile, if they may change it.
+async fn own_profile(users: &Users, caller: &Principal) -> Result<Profile> {
+    let id = caller
+        .identity
+        .profile_id
+        .as_deref()
+        .ok_or_else(|| Error::NotFound(PROFILE_NOT_FOUND.into()))?;
+    users
+        .identities
+        .profile_for(caller, id, true, PROFILE_NOT_FOUND)
+        .await
+}
+
+/// `data:image/png;base64,…`: the declared type and the decoded bytes (refused unread past `limit`).
+fn data_uri(data: &str, limit: usize) -> Result<(String, Vec<u8>)> {
+    use base64::Engine;
+    let invalid = || {
+        Error::invalid(
+            "Validation Error",
+            vec!["request body/base64 must be a data:image/…;base64,… URI".into()],
+        )
+    };
+    let (head, payload) = data
+        .strip_prefix("data:")
+        .and_then(|rest| rest.split_once(','))
+        .ok_or_else(invalid)?;
+    let content_type = head.strip_suffix(";base64").ok_or_else(invalid)?;
+    if payload.len() / 4 * 3 > limit + 3 {
+        return Err(avatar::image::ImageError::TooLarge { limit }.into());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .map_err(|_| invalid())?;
+    Ok((content_type.to_owned(), bytes))
 }
 
 async fn delete_user(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use switchboard::avatar::Avatars;
 use switchboard::crm::Crm;
 use switchboard::identity::Identities;
+use switchboard::outbound::Outbound;
 use users::Users;
 
 #[tokio::main]
@@ -13,6 +14,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         identities: Identities::new(store.clone(), &config),
         crm: Crm::new(store.clone(), &config),
         avatars: Avatars::new(store, objects),
+        outbound: Arc::new(Outbound::new(config.outbound.clone())),
+        avatar_max_size: config.avatar_max_size,
     });
     switchboard::lambda::serve(users, users::handle).await
 }

@@ -21,6 +21,37 @@ use records::{Avatar, AvatarUpload, UPLOAD_TTL_SECONDS};
 
 /// The largest upload a URL is issued for (the seed's 10 MB).
 pub const MAX_UPLOAD_BYTES: u64 = 10_000_000;
+/// The largest avatar the server receives itself (`SWITCHBOARD_AVATAR_MAX_SIZE`, antz's `AVATAR_MAX_SIZE`).
+pub const MAX_SIZE: &str = "SWITCHBOARD_AVATAR_MAX_SIZE";
+pub const DEFAULT_MAX_SIZE: usize = 5_242_880;
+/// The types antz accepts for uploads and syncs.
+const SERVER_TYPES: [ImageType; 4] = [
+    ImageType::Jpeg,
+    ImageType::Png,
+    ImageType::Gif,
+    ImageType::Webp,
+];
+
+/// `SWITCHBOARD_AVATAR_MAX_SIZE`, a positive number of bytes; the default when unset.
+pub fn max_size(
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<usize, crate::config::ConfigError> {
+    match env(MAX_SIZE)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(DEFAULT_MAX_SIZE),
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(crate::config::ConfigError::Invalid {
+                name: MAX_SIZE,
+                reason: "must be a positive number of bytes".into(),
+            }),
+    }
+}
+
 /// Optimistic-locking retries of an attach before it gives up with 409.
 const MAX_RETRIES: usize = 16;
 
@@ -119,7 +150,7 @@ impl Avatars {
             Ok(checked) => checked,
             Err(refusal) => {
                 tracing::warn!(profile_id, object_id, %refusal, "avatar upload refused");
-                self.forget(&upload_key).await?;
+                self.forget(Some(&upload_key)).await?;
                 self.objects.delete(&quarantine).await?;
                 return Ok(Outcome::Refused(refusal));
             }
@@ -134,7 +165,7 @@ impl Avatars {
             width: checked.width,
             height: checked.height,
         };
-        let (outcome, replaced) = self.attach(profile_id, &upload_key, avatar).await?;
+        let (outcome, replaced) = self.attach(profile_id, Some(&upload_key), avatar).await?;
         if let Some(old) = replaced {
             self.objects.delete(&old).await?;
         }
@@ -150,7 +181,7 @@ impl Avatars {
     async fn attach(
         &self,
         profile_id: &str,
-        upload_key: &crate::store::Key,
+        upload_key: Option<&crate::store::Key>,
         avatar: Avatar,
     ) -> Result<(Outcome, Option<String>), Error> {
         let mut retry = Backoff::new(MAX_RETRIES);
@@ -174,10 +205,8 @@ impl Avatars {
             let expected = profile.version;
             profile.avatar = Some(json!(avatar));
             profile.updated_at = now_rfc3339();
-            let writes = vec![
-                Write::Put(profile.to_item()?, Condition::Version(expected)),
-                Write::Delete(upload_key.clone(), Condition::Exists),
-            ];
+            let mut writes = vec![Write::Put(profile.to_item()?, Condition::Version(expected))];
+            writes.extend(upload_key.map(|k| Write::Delete(k.clone(), Condition::Exists)));
             match self.store.transact(writes).await {
                 Ok(()) => {
                     profile.version = expected + 1;
@@ -202,11 +231,65 @@ impl Avatars {
         })
     }
 
-    /// Removes the upload record (already gone is fine: another delivery settled it).
-    async fn forget(&self, key: &crate::store::Key) -> Result<(), Error> {
+    /// Removes the upload record, if any (already gone is fine: another delivery settled it).
+    async fn forget(&self, key: Option<&crate::store::Key>) -> Result<(), Error> {
+        let Some(key) = key else {
+            return Ok(());
+        };
         match self.store.delete(key, Condition::Exists).await {
             Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Antz's upload and sync: `bytes` the server received itself become `profile`'s avatar, unless they are
+    /// the current one (same SHA-256: no new object, no write). JPEG, PNG, GIF and WebP, at most `limit`
+    /// bytes. Answers the avatar's download URL.
+    pub async fn replace(
+        &self,
+        profile: &Profile,
+        declared: &str,
+        bytes: &[u8],
+        limit: usize,
+    ) -> Result<String, Error> {
+        let kind = ImageType::from_content_type(declared)
+            .filter(|k| SERVER_TYPES.contains(k))
+            .ok_or_else(|| {
+                Error::bad_request(format!(
+                    "The image type {declared:?} is not accepted; use image/jpeg, image/png, image/gif or image/webp"
+                ))
+            })?;
+        let checked = image::check(kind.content_type(), bytes, limit)?;
+        if let Some(current) = Avatar::of(profile.avatar.as_ref())
+            && current.sha256 == checked.sha256_hex()
+        {
+            return self.objects.download_url(&current.key).await;
+        }
+        let object_id = uuid::Uuid::now_v7().to_string();
+        let key = avatar_key(&profile.organization_id, &profile.id, &object_id);
+        self.objects
+            .put(&key, bytes.to_vec(), kind.content_type())
+            .await?;
+        let avatar = Avatar {
+            object_id,
+            key: key.clone(),
+            content_type: kind.content_type().to_owned(),
+            sha256: checked.sha256_hex(),
+            width: checked.width,
+            height: checked.height,
+        };
+        let (outcome, replaced) = self.attach(&profile.id, None, avatar).await?;
+        if let Some(old) = replaced {
+            self.objects.delete(&old).await?;
+        }
+        match outcome {
+            Outcome::Attached(_) => self.objects.download_url(&key).await,
+            _ => {
+                self.objects.delete(&key).await?;
+                Err(Error::Conflict(
+                    "The avatar was changed by another request; try again".into(),
+                ))
+            }
         }
     }
 

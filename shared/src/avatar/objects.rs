@@ -155,6 +155,20 @@ impl AvatarObjects {
         Ok(Some(bytes))
     }
 
+    /// Writes `bytes` at `key` (avatars the server received itself).
+    pub async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), Error> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| unavailable("storing an avatar", e))?;
+        Ok(())
+    }
+
     /// Copies `from` to `to` inside the bucket (metadata, content type included, goes along).
     pub async fn copy(&self, from: &str, to: &str) -> Result<(), Error> {
         self.s3
