@@ -269,6 +269,7 @@ macro_rules! outbox_suite {
             a_failed_change_leaves_no_event,
             concurrent_changes_each_tell_one,
             payloads_carry_no_secrets,
+            password_reset_requests,
         );
     };
 }

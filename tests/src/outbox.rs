@@ -336,3 +336,138 @@ pub async fn payloads_carry_no_secrets(api: &Api) {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
 }
+
+/// hoodie's requests: anonymous, always 202, limited per email; for an existing account a one-hour
+/// `passwordreset` token, told by `account.password_reset_requested` (the one event with a secret, expiring
+/// with it), that signs in and changes the password once.
+pub async fn password_reset_requests(api: &Api) {
+    let mut told = Told::new(api).await;
+    let reply = api
+        .post("/accounts")
+        .json(json!({"username": "robin", "password": "robin-password", "email": "Robin@Example.com"}))
+        .send()
+        .await;
+    let robin = reply.str("id");
+    told.since(api).await;
+    let ask = |email: &str| {
+        api.post("/requests")
+            .json(json!({"type": "passwordreset", "email": email}))
+            .send()
+    };
+    let known = ask("robin@example.com").await;
+    let unknown = ask("nobody@example.com").await;
+    assert_eq!(known.status, 202, "{}", known.text);
+    assert_eq!(unknown.status, 202, "{}", unknown.text);
+    assert_eq!(known.body["type"], unknown.body["type"]);
+    assert_eq!(
+        known.body.as_object().unwrap().len(),
+        unknown.body.as_object().unwrap().len(),
+        "the same answer whether or not the email has an account"
+    );
+    let event = told.one(api, "account.password_reset_requested").await;
+    assert_eq!(event.payload["accountId"], json!(robin));
+    let expires = event.expires_at - switchboard::time::unix_now();
+    assert!(
+        (3500..=3600).contains(&expires),
+        "expires with the token: {expires}"
+    );
+    let token = event.payload["token"].as_str().unwrap().to_owned();
+
+    // The token signs in once.
+    let signed = api
+        .post("/sessions")
+        .json(json!({"token": token}))
+        .send()
+        .await;
+    assert_eq!(signed.status, 201, "{}", signed.text);
+    let again = api
+        .post("/sessions")
+        .json(json!({"token": token}))
+        .send()
+        .await;
+    assert_eq!(again.status, 404, "{}", again.text);
+    // A second request's token changes the password.
+    ask("robin@example.com").await;
+    let second = told.one(api, "account.password_reset_requested").await;
+    let reset = api
+        .patch(&format!("/accounts/{robin}"))
+        .json(json!({"token": second.payload["token"], "password": "robin-password-2"}))
+        .send()
+        .await;
+    assert_eq!(reset.status, 200, "{}", reset.text);
+    assert_eq!(
+        told.one(api, "account.password_changed").await.payload["by"],
+        "reset"
+    );
+    api.sign_in("robin", "robin-password-2", None).await;
+
+    // A third is allowed this hour, a fourth is answered the same and does nothing.
+    ask("robin@example.com").await;
+    told.one(api, "account.password_reset_requested").await;
+    let over = ask("robin@example.com").await;
+    assert_eq!(over.status, 202);
+    assert_eq!(
+        told.names(api).await,
+        Vec::<String>::new(),
+        "over the limit"
+    );
+
+    for (body, problem) in [
+        (
+            json!({"type": "signup", "email": "a@b.c"}),
+            "request body/type must be equal to 'passwordreset'",
+        ),
+        (
+            json!({"type": "passwordreset"}),
+            "request body must have required property 'email'",
+        ),
+        (
+            json!({"type": "passwordreset", "email": "nope"}),
+            "request body/email must be an email address of at most 254 bytes",
+        ),
+    ] {
+        let refused = api.post("/requests").json(body.clone()).send().await;
+        assert_eq!(refused.status, 400, "{body}");
+        assert_eq!(refused.body["error"]["data"][0], problem, "{body}");
+    }
+
+    // Admins list, read and remove them.
+    let admin = api.admin_token().await;
+    let listed = api.get("/requests").bearer(&admin).send().await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let list = listed.body.as_array().unwrap();
+    assert_eq!(list.len(), 4, "the one over the limit is not stored");
+    assert_eq!(
+        list.iter()
+            .filter(|r| r["accountId"] == json!(robin))
+            .count(),
+        3
+    );
+    assert!(!listed.text.contains("sb_ott_"), "no token in the list");
+    let id = list[0]["id"].as_str().unwrap();
+    assert_eq!(
+        api.get(&format!("/requests/{id}"))
+            .bearer(&admin)
+            .send()
+            .await
+            .status,
+        200
+    );
+    let user = api.sign_in("robin", "robin-password-2", None).await;
+    assert_eq!(api.get("/requests").bearer(&user).send().await.status, 403);
+    assert_eq!(api.get("/requests").send().await.status, 401);
+    assert_eq!(
+        api.delete(&format!("/requests/{id}"))
+            .bearer(&admin)
+            .send()
+            .await
+            .status,
+        204
+    );
+    let gone = api
+        .get(&format!("/requests/{id}"))
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!((gone.status, gone.message()), (404, "Request not found"));
+}

@@ -369,6 +369,25 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
             .json(json!({"username": "sam", "password": "sam-password"})),
     )
     .await;
+    // hoodie's requests.
+    step(
+        "POST /requests",
+        api.post("/requests")
+            .json(json!({"type": "passwordreset", "email": "nobody@example.com"})),
+    )
+    .await;
+    let requests = step("GET /requests", api.get("/requests").bearer(&admin)).await;
+    let request = requests.body[0]["id"].as_str().unwrap().to_owned();
+    step(
+        "GET /requests/{requestId}",
+        api.get(&format!("/requests/{request}")).bearer(&admin),
+    )
+    .await;
+    step(
+        "DELETE /requests/{requestId}",
+        api.delete(&format!("/requests/{request}")).bearer(&admin),
+    )
+    .await;
     // Server API.
     let body =
         json!({"expiry_seconds": 3600, "user_info": {"userId": "user123", "fullName": "John Doe"}});

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod profile;
+mod requests;
 mod roles;
 mod sessions;
 mod tokens;
@@ -77,6 +78,12 @@ pub async fn handle(accounts: Arc<Accounts>, request: Request) -> Response<Body>
         }
         (&Method::PATCH, ["accounts", id, "profile"]) => {
             profile::update_profile(identities, avatars, &request, id).await
+        }
+        (&Method::POST, ["requests"]) => requests::add_request(identities, &request).await,
+        (&Method::GET, ["requests"]) => requests::find_requests(identities, &request).await,
+        (&Method::GET, ["requests", id]) => requests::find_request(identities, &request, id).await,
+        (&Method::DELETE, ["requests", id]) => {
+            requests::remove_request(identities, &request, id).await
         }
         (&Method::POST, ["sessions"]) => sessions::sign_in(identities, &request).await,
         (&Method::POST, ["sessions", "refresh"]) => sessions::refresh(identities, &request).await,

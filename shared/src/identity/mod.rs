@@ -10,6 +10,7 @@ pub mod lockout;
 pub mod migration;
 pub mod password;
 pub mod records;
+pub mod requests;
 pub mod secrets;
 pub mod server_keys;
 mod sessions;

@@ -436,13 +436,20 @@ impl Webhooks {
                 Condition::Version(subscription.version),
             ));
         }
-        match self.store.transact(writes).await {
+        let mut result = self.store.transact(writes.clone()).await;
+        if matches!(result, Err(StoreError::ConditionFailed)) && writes.len() > 1 {
+            // The subscription changed meanwhile (many of its deliveries failing at once): the attempt is
+            // recorded all the same; the next outcome updates the subscription.
+            writes.truncate(1);
+            result = self.store.transact(writes).await;
+        }
+        match result {
             Ok(()) => {
                 log.version = expected + 1;
                 Ok(log)
             }
-            // Another attempt of the same delivery, or a change of the subscription, got there first: this
-            // attempt happened, the record of it lost; the other one stands.
+            // Another attempt of the same delivery got there first: this attempt happened, its record lost;
+            // the other one stands.
             Err(StoreError::ConditionFailed) => Err(Error::Conflict(
                 "The delivery changed while it was attempted".into(),
             )),

@@ -1,0 +1,105 @@
+//! `/requests`: hoodie's account requests. Anyone may `POST /requests {type: "passwordreset", email}` and
+//! always gets 202, whether or not the email has an account; admins list, read and remove them.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use switchboard::Result;
+use switchboard::error::Error;
+use switchboard::http;
+use switchboard::identity::Identities;
+use switchboard::identity::requests::PASSWORD_RESET;
+use switchboard::request::{self, Kind, Schema};
+
+use crate::admin_only;
+
+const REQUEST_NOT_FOUND: &str = "Request not found";
+/// RFC 5321's longest address.
+const MAX_EMAIL_BYTES: usize = 254;
+
+pub(crate) async fn add_request(
+    identities: &Identities,
+    request: &Request,
+) -> Result<Response<Body>> {
+    const SCHEMA: Schema = Schema {
+        fields: &[("type", Kind::String, true), ("email", Kind::String, true)],
+        open: false,
+    };
+    let body = SCHEMA.check(request::json_body(request)?)?;
+    let text = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
+    let mut problems = Vec::new();
+    if text("type") != PASSWORD_RESET {
+        problems.push(format!(
+            "request body/type must be equal to '{PASSWORD_RESET}'"
+        ));
+    }
+    let email = text("email").trim();
+    if email.is_empty() || email.len() > MAX_EMAIL_BYTES || !email.contains('@') {
+        problems.push(format!(
+            "request body/email must be an email address of at most {MAX_EMAIL_BYTES} bytes"
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(Error::invalid("Validation Error", problems));
+    }
+    identities.request_password_reset(email).await?;
+    Ok(http::json(
+        202,
+        &json!({"type": PASSWORD_RESET, "email": email}),
+    ))
+}
+
+pub(crate) async fn find_requests(
+    identities: &Identities,
+    request: &Request,
+) -> Result<Response<Body>> {
+    let caller = identities.principal(request).await?;
+    admin_only(identities, &caller)?;
+    let mut problems = Vec::new();
+    let limit = request::bounded(request, "limit", 50, 1, 100, &mut problems);
+    if !problems.is_empty() {
+        return Err(Error::invalid("Validation Error", problems));
+    }
+    let cursor = request::query_param(request, "cursor");
+    if cursor.as_deref() == Some("") {
+        return Err(Error::bad_request("Invalid pagination cursor"));
+    }
+    let (found, next) = identities
+        .requests(&caller.identity.organization_id, limit as u32, cursor)
+        .await?;
+    let mut response = http::json(200, &found.iter().map(|r| r.view()).collect::<Vec<_>>());
+    if let Some(next) = next.and_then(|c| c.parse().ok()) {
+        response.headers_mut().insert("x-next-cursor", next);
+    }
+    Ok(response)
+}
+
+pub(crate) async fn find_request(
+    identities: &Identities,
+    request: &Request,
+    id: &str,
+) -> Result<Response<Body>> {
+    let caller = identities.principal(request).await?;
+    admin_only(identities, &caller)?;
+    let found = identities
+        .account_request(&caller.identity.organization_id, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(REQUEST_NOT_FOUND.into()))?;
+    Ok(http::json(200, &found.view()))
+}
+
+pub(crate) async fn remove_request(
+    identities: &Identities,
+    request: &Request,
+    id: &str,
+) -> Result<Response<Body>> {
+    let caller = identities.principal(request).await?;
+    admin_only(identities, &caller)?;
+    if identities
+        .remove_account_request(&caller.identity.organization_id, id)
+        .await?
+    {
+        Ok(http::empty(204))
+    } else {
+        Err(Error::NotFound(REQUEST_NOT_FOUND.into()))
+    }
+}

@@ -1,0 +1,242 @@
+//! hoodie's requests, the last part of its account API (`requests.add({type: 'passwordreset', email})`,
+//! `find`, `findAll`, `remove`): anyone may ask for a password reset by email and always hears the same,
+//! so no one learns which emails have accounts. For an existing account the request makes a one-time
+//! `passwordreset` token (1 hour) and tells `account.password_reset_requested` with it, for the integrator to
+//! email; the event item expires with the token. Requests per email are limited per hour.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::records::{Identity, Marker, OneTimeToken};
+use super::{Identities, MAX_RETRIES, secrets};
+use crate::error::Error;
+use crate::store::{Backoff, Condition, Index, Key, Query, Record, StoreError, Write, versioned};
+use crate::time::{now_rfc3339, unix_now, unix_to_rfc3339};
+use crate::webhooks::Event;
+use crate::webhooks::events::{EVENT_TTL_SECONDS, PASSWORD_RESET_REQUESTED};
+
+/// The one request type hoodie defines.
+pub const PASSWORD_RESET: &str = "passwordreset";
+/// A reset token lasts an hour.
+pub const RESET_TOKEN_SECONDS: i64 = 3600;
+/// Requests one email may make an hour; more are accepted and do nothing.
+pub const MAX_REQUESTS_PER_HOUR: u32 = 3;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountRequest {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub email: String,
+    pub organization_id: String,
+    /// The account the email belongs to, if any (admins see it; the requester never does).
+    pub account_id: Option<String>,
+    pub created_at: String,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl AccountRequest {
+    pub fn key_of(id: &str) -> Key {
+        Key::new(format!("REQUEST#{id}"), "REQUEST")
+    }
+
+    pub fn view(&self) -> Value {
+        json!({
+            "id": self.id,
+            "type": self.kind,
+            "email": self.email,
+            "accountId": self.account_id,
+            "createdAt": self.created_at,
+        })
+    }
+}
+
+impl Record for AccountRequest {
+    fn key(&self) -> Key {
+        Self::key_of(&self.id)
+    }
+    fn index(&self) -> Option<Key> {
+        Some(Key::new(
+            format!("ORG#{}#REQUESTS", self.organization_id),
+            format!("{}#{}", self.created_at, self.id),
+        ))
+    }
+    /// Kept as long as events are.
+    fn expires_at(&self) -> Option<i64> {
+        Some(unix_now() + EVENT_TTL_SECONDS)
+    }
+    versioned!();
+}
+
+/// Requests of one email in one hour.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RequestCount {
+    #[serde(skip)]
+    pk: String,
+    count: u32,
+    #[serde(skip)]
+    version: u64,
+}
+
+impl Record for RequestCount {
+    fn key(&self) -> Key {
+        Key::new(self.pk.clone(), "REQLIMIT")
+    }
+    fn expires_at(&self) -> Option<i64> {
+        Some(unix_now() + 3600)
+    }
+    versioned!();
+}
+
+impl Identities {
+    /// `POST /requests {type: "passwordreset", email}`. The answer is the same whatever happened; the
+    /// request is stored unless the email is over its hourly limit.
+    pub async fn request_password_reset(&self, email: &str) -> Result<(), Error> {
+        let email = email.trim().to_lowercase();
+        let org = self.default_organization.clone();
+        let hour = unix_now() / 3600;
+        let pk = format!("REQLIMIT#{org}#{email}#{hour}");
+        let counter = Key::new(pk.clone(), "REQLIMIT");
+        let mut retry = Backoff::new(MAX_RETRIES);
+        while retry.attempt().await {
+            let count = match self.store.get(&counter).await? {
+                Some(item) => RequestCount {
+                    pk: pk.clone(),
+                    ..RequestCount::from_item(&item)?
+                },
+                None => RequestCount {
+                    pk: pk.clone(),
+                    count: 0,
+                    version: 0,
+                },
+            };
+            if count.count >= MAX_REQUESTS_PER_HOUR {
+                tracing::info!("password reset requests over the hourly limit for one email");
+                return Ok(());
+            }
+            let identity: Option<Identity> = match self
+                .load::<Marker>(&Marker::email_key(&org, &email))
+                .await?
+            {
+                Some(marker) => self.identity(&marker.identity_id).await?,
+                None => None,
+            };
+            let request = AccountRequest {
+                id: uuid::Uuid::now_v7().to_string(),
+                kind: PASSWORD_RESET.into(),
+                email: email.clone(),
+                organization_id: org.clone(),
+                account_id: identity.as_ref().map(|i| i.id.clone()),
+                created_at: now_rfc3339(),
+                version: 0,
+            };
+            let next = RequestCount {
+                count: count.count + 1,
+                ..count.clone()
+            };
+            let condition = match count.version {
+                0 => Condition::Absent,
+                v => Condition::Version(v),
+            };
+            let mut writes = vec![
+                Write::Put(next.to_item()?, condition),
+                Write::Put(request.to_item()?, Condition::Absent),
+            ];
+            if let Some(identity) = identity.as_ref().filter(|i| !i.locked) {
+                writes.extend(reset_token(identity, &request)?);
+            }
+            match self.store.transact(writes).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(
+            "Too many requests at once for this email; try again".into(),
+        ))
+    }
+
+    /// The organization's requests, newest first.
+    pub async fn requests(
+        &self,
+        org: &str,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<(Vec<AccountRequest>, Option<String>), Error> {
+        let query = Query::new(format!("ORG#{org}#REQUESTS"))
+            .on(Index::Gsi1)
+            .descending()
+            .limit(limit)
+            .after(cursor);
+        let page = self.store.query(&query).await?;
+        let requests = page
+            .items
+            .iter()
+            .map(AccountRequest::from_item)
+            .collect::<Result<_, _>>()?;
+        Ok((requests, page.cursor))
+    }
+
+    /// One request of the organization.
+    pub async fn account_request(
+        &self,
+        org: &str,
+        id: &str,
+    ) -> Result<Option<AccountRequest>, Error> {
+        Ok(self
+            .load::<AccountRequest>(&AccountRequest::key_of(id))
+            .await?
+            .filter(|r| r.organization_id == org))
+    }
+
+    /// Removes a request (its token, if any, stays valid until used or expired).
+    pub async fn remove_account_request(&self, org: &str, id: &str) -> Result<bool, Error> {
+        let Some(request) = self.account_request(org, id).await? else {
+            return Ok(false);
+        };
+        match self
+            .store
+            .delete(&request.key(), Condition::Version(request.version))
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The reset token and the event that carries it (expiring with it), as writes.
+fn reset_token(identity: &Identity, request: &AccountRequest) -> Result<[Write; 2], Error> {
+    let secret = secrets::generate("sb_ott_");
+    let expires_at = unix_now() + RESET_TOKEN_SECONDS;
+    let mut properties = Map::new();
+    properties.insert("requestId".into(), json!(request.id));
+    let token = OneTimeToken {
+        id: secrets::digest(&secret),
+        kind: PASSWORD_RESET.into(),
+        identity_id: identity.id.clone(),
+        organization_id: identity.organization_id.clone(),
+        created_at: now_rfc3339(),
+        expires_at,
+        properties,
+        version: 0,
+    };
+    let event = Event::new(
+        PASSWORD_RESET_REQUESTED,
+        &identity.organization_id,
+        json!({
+            "accountId": identity.id,
+            "email": request.email,
+            "token": secret,
+            "expiresAt": unix_to_rfc3339(expires_at),
+        }),
+    )
+    .expiring_at(expires_at);
+    Ok([
+        Write::Put(token.to_item()?, Condition::Absent),
+        event.write()?,
+    ])
+}
