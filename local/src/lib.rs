@@ -18,6 +18,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use switchboard::App;
 use switchboard::crm::Crm;
 use switchboard::identity::Identities;
+use switchboard::push::Push;
+use switchboard::push::endpoints::Endpoints;
 use tower_http::cors::{Any, CorsLayer};
 
 /// The request headers browsers may send cross-origin: `template.yaml`'s `CorsConfiguration.AllowHeaders`
@@ -45,10 +47,17 @@ pub struct Functions {
     pub users: Arc<users::Users>,
     /// accounts, server-api.
     pub identities: Arc<Identities>,
+    pub push: Arc<push::PushApi>,
 }
 
 impl Functions {
+    /// Push's SNS endpoints from the environment (`SWITCHBOARD_SNS_APNS_ARN`, `SWITCHBOARD_SNS_FCM_ARN`).
     pub fn new(app: &App) -> Arc<Self> {
+        Self::with_endpoints(app, Endpoints::from_env(|name| std::env::var(name).ok()))
+    }
+
+    /// With the push service's SNS endpoints given (tests point them at moto).
+    pub fn with_endpoints(app: &App, endpoints: Endpoints) -> Arc<Self> {
         Arc::new(Self {
             health: Arc::new(health::Health {
                 public_url: app.config.public_url.clone(),
@@ -63,8 +72,23 @@ impl Functions {
                 crm: app.crm.clone(),
             }),
             identities: Arc::new(app.identities.clone()),
+            push: Arc::new(push::PushApi {
+                identities: app.identities.clone(),
+                push: local_push(app, endpoints),
+            }),
         })
     }
+}
+
+/// The push service, whose recorded notifications go to `push-dispatch`'s handler in process, as the
+/// table's stream hands them to it in AWS.
+fn local_push(app: &App, endpoints: Endpoints) -> Push {
+    let dispatcher = Arc::new(Push::new(app.store.clone(), Arc::new(endpoints)));
+    let push = (*dispatcher).clone();
+    push.on_recorded(Arc::new(move |id: &str| {
+        let event = push_dispatch::insert_event(id);
+        tokio::spawn(push_dispatch::handle(dispatcher.clone(), event));
+    }))
 }
 
 pub type Handler = fn(&Functions, Request) -> BoxFuture<'static, Response<Body>>;
@@ -150,6 +174,15 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/api/v1/server/users/{uid}" => server_api::handle, identities),
         route!(DELETE "/api/v1/server/users/{uid}" => server_api::handle, identities),
         route!(POST "/api/v1/client/validate-key" => server_api::handle, identities),
+        route!(POST "/api/v1/server/users/{uid}/notifications" => push::handle, push),
+        // Push notifications.
+        route!(POST "/users/me/devices" => push::handle, push),
+        route!(GET "/users/me/devices" => push::handle, push),
+        route!(DELETE "/users/me/devices/{deviceId}" => push::handle, push),
+        route!(GET "/users/me/preferences" => push::handle, push),
+        route!(PATCH "/users/me/preferences" => push::handle, push),
+        route!(POST "/users/{profileId}/notifications" => push::handle, push),
+        route!(GET "/notifications/{id}" => push::handle, push),
     ]
 }
 

@@ -131,6 +131,12 @@ impl Api {
         }
     }
 
+    /// With the push service's SNS endpoints given (tests point them at moto).
+    pub fn with_endpoints(mut self, endpoints: switchboard::push::endpoints::Endpoints) -> Self {
+        self.functions = Functions::with_endpoints(&self.app, endpoints);
+        self
+    }
+
     pub fn call(&self, method: &str, uri: &str) -> Call<'_> {
         Call {
             api: self,

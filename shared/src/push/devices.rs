@@ -30,6 +30,16 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// The name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Apns => "apns",
+            Self::Fcm => "fcm",
+            Self::Expo => "expo",
+            Self::WebPush => "web-push",
+        }
+    }
+
     /// The platforms this provider delivers to: APNs to Apple devices, FCM to all three, Expo to the
     /// native apps it builds, Web Push to browsers.
     pub fn serves(self, platform: Platform) -> bool {
