@@ -16,10 +16,14 @@ use futures::future::BoxFuture;
 use lambda_http::http::{HeaderName, Method};
 use lambda_http::{Body, Request, RequestExt, Response};
 use switchboard::App;
+use switchboard::config::Storage;
 use switchboard::crm::Crm;
 use switchboard::identity::Identities;
+use switchboard::outbound::{Outbound, Policy};
 use switchboard::push::Push;
 use switchboard::push::endpoints::Endpoints;
+use switchboard::push::expo::Expo;
+use switchboard::push::web_push::WebPush;
 use tower_http::cors::{Any, CorsLayer};
 
 /// The request headers browsers may send cross-origin: `template.yaml`'s `CorsConfiguration.AllowHeaders`
@@ -53,11 +57,17 @@ pub struct Functions {
 impl Functions {
     /// Push's SNS endpoints from the environment (`SWITCHBOARD_SNS_APNS_ARN`, `SWITCHBOARD_SNS_FCM_ARN`).
     pub fn new(app: &App) -> Arc<Self> {
-        Self::with_endpoints(app, Endpoints::from_env(|name| std::env::var(name).ok()))
+        let env = |name: &str| std::env::var(name).ok();
+        Self::with_push(app, Endpoints::from_env(env), env)
     }
 
-    /// With the push service's SNS endpoints given (tests point them at moto).
-    pub fn with_endpoints(app: &App, endpoints: Endpoints) -> Arc<Self> {
+    /// With the push service's SNS endpoints given and its other settings from `env` (tests point them
+    /// at moto and at loopback receivers).
+    pub fn with_push(
+        app: &App,
+        endpoints: Endpoints,
+        env: impl Fn(&str) -> Option<String> + Copy,
+    ) -> Arc<Self> {
         Arc::new(Self {
             health: Arc::new(health::Health {
                 public_url: app.config.public_url.clone(),
@@ -74,7 +84,7 @@ impl Functions {
             identities: Arc::new(app.identities.clone()),
             push: Arc::new(push::PushApi {
                 identities: app.identities.clone(),
-                push: local_push(app, endpoints),
+                push: local_push(app, endpoints, env),
             }),
         })
     }
@@ -82,8 +92,27 @@ impl Functions {
 
 /// The push service, whose recorded notifications go to `push-dispatch`'s handler in process, as the
 /// table's stream hands them to it in AWS.
-fn local_push(app: &App, endpoints: Endpoints) -> Push {
-    let dispatcher = Arc::new(Push::new(app.store.clone(), Arc::new(endpoints)));
+fn local_push(
+    app: &App,
+    endpoints: Endpoints,
+    env: impl Fn(&str) -> Option<String> + Copy,
+) -> Push {
+    let outbound = Arc::new(Outbound::new(Policy::from_env(env)));
+    // A VAPID key is generated into the embedded store's data directory unless one is configured.
+    let dir = match &app.config.storage {
+        Storage::Embedded { dir } => Some(dir.as_path()),
+        Storage::DynamoDb { .. } => None,
+    };
+    let web_push = WebPush::from_env(env, dir, outbound.clone())
+        .unwrap_or_else(|e| {
+            tracing::warn!(cause = %e, "Web Push is off");
+            None
+        })
+        .map(Arc::new);
+    let expo = Arc::new(Expo::from_env(env, outbound));
+    let dispatcher = Arc::new(
+        Push::new(app.store.clone(), Arc::new(endpoints)).with_senders(web_push, Some(expo)),
+    );
     let push = (*dispatcher).clone();
     push.on_recorded(Arc::new(move |id: &str| {
         let event = push_dispatch::insert_event(id);
@@ -183,6 +212,7 @@ pub fn routes() -> Vec<Route> {
         route!(PATCH "/users/me/preferences" => push::handle, push),
         route!(POST "/users/{profileId}/notifications" => push::handle, push),
         route!(GET "/notifications/{id}" => push::handle, push),
+        route!(GET "/push/web-push-key" => push::handle, push),
     ]
 }
 

@@ -29,10 +29,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, USER_AGENT};
-use hyper::{Request, Response};
+use hyper::{HeaderMap, Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use ipnet::{Ipv4Net, Ipv6Net};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -154,10 +154,33 @@ impl Outbound {
             .map_err(|_| OutboundError::Timeout)?
     }
 
+    /// POSTs `body` with `headers` to `url` under the policy (no redirects: the services posted to, push
+    /// services, do not redirect) and answers the status, whatever it is, with a body of at most `limit`
+    /// bytes.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        body: Bytes,
+        limit: usize,
+    ) -> Result<(u16, Bytes), OutboundError> {
+        let url = Url::parse(url).map_err(|_| OutboundError::InvalidUrl)?;
+        let exchange = async {
+            let response = self.request(&url, Method::POST, headers, body).await?;
+            let status = response.status().as_u16();
+            Ok((status, read_body(url.clone(), response, limit).await?.body))
+        };
+        tokio::time::timeout(self.policy.total_timeout, exchange)
+            .await
+            .map_err(|_| OutboundError::Timeout)?
+    }
+
     async fn follow(&self, mut url: Url, limit: usize) -> Result<Fetched, OutboundError> {
         let mut redirects = 0;
         loop {
-            let response = self.request(&url).await?;
+            let response = self
+                .request(&url, Method::GET, HeaderMap::new(), Bytes::new())
+                .await?;
             let status = response.status();
             if matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
                 if redirects == self.policy.max_redirects {
@@ -179,8 +202,14 @@ impl Outbound {
         }
     }
 
-    /// One hop: check the scheme, resolve and vet the host, connect to a vetted address, send the GET.
-    async fn request(&self, url: &Url) -> Result<Response<Incoming>, OutboundError> {
+    /// One hop: check the scheme, resolve and vet the host, connect to a vetted address, send the request.
+    async fn request(
+        &self,
+        url: &Url,
+        method: Method,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Response<Incoming>, OutboundError> {
         let https = match url.scheme() {
             "https" => true,
             "http" if self.policy.allow_http => false,
@@ -194,11 +223,14 @@ impl Outbound {
             Some(port) => format!("{host}:{port}"),
             None => host.to_string(),
         };
-        let request = Request::get(&url[Position::BeforePath..Position::AfterQuery])
+        let mut request = Request::builder()
+            .method(method)
+            .uri(&url[Position::BeforePath..Position::AfterQuery])
             .header(HOST, host_header)
             .header(USER_AGENT, "Switchboard")
-            .body(Empty::<Bytes>::new())
+            .body(Full::new(body))
             .map_err(|_| OutboundError::InvalidUrl)?;
+        request.headers_mut().extend(headers);
         let connect = async {
             let addresses = vet(&host, resolve(&host, port).await?, &self.policy)?;
             let stream = connect(&addresses).await?;
@@ -292,7 +324,7 @@ async fn connect(addresses: &[SocketAddr]) -> Result<TcpStream, OutboundError> {
 
 async fn exchange<S>(
     io: S,
-    request: Request<Empty<Bytes>>,
+    request: Request<Full<Bytes>>,
 ) -> Result<Response<Incoming>, OutboundError>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,

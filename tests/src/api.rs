@@ -131,9 +131,14 @@ impl Api {
         }
     }
 
-    /// With the push service's SNS endpoints given (tests point them at moto).
-    pub fn with_endpoints(mut self, endpoints: switchboard::push::endpoints::Endpoints) -> Self {
-        self.functions = Functions::with_endpoints(&self.app, endpoints);
+    /// With the push service's SNS endpoints given (tests point them at moto) and its other settings
+    /// from `env`.
+    pub fn with_push(
+        mut self,
+        endpoints: switchboard::push::endpoints::Endpoints,
+        env: impl Fn(&str) -> Option<String> + Copy,
+    ) -> Self {
+        self.functions = Functions::with_push(&self.app, endpoints, env);
         self
     }
 

@@ -260,6 +260,7 @@ macro_rules! push_suite {
             suppressed_notifications_are_recorded_not_sent,
             sending_is_validated_and_authorized,
             the_server_sdk_sends_notifications,
+            web_push_and_expo_reach_loopback_receivers,
         );
     };
 }

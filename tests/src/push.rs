@@ -85,7 +85,7 @@ impl Sns {
 /// An API whose push service uses moto's SNS.
 pub async fn with_sns(api: Api) -> (Api, Sns) {
     let sns = Sns::new().await;
-    (api.with_endpoints(sns.endpoints()), sns)
+    (api.with_push(sns.endpoints(), |_| None), sns)
 }
 
 /// A regular user: (identity id, profile id, access token).
@@ -664,4 +664,235 @@ pub async fn the_server_sdk_sends_notifications(api: &Api) {
         .send()
         .await;
     assert_eq!(unknown.status, 404);
+}
+
+/// A request a loopback push service received, and when.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: lambda_http::http::HeaderMap,
+    pub body: Vec<u8>,
+    pub at: std::time::Instant,
+}
+
+/// A Web Push service and Expo's push API on loopback: every request is kept; a Web Push path with
+/// `gone` answers 410, an Expo token with `gone` gets a `DeviceNotRegistered` ticket.
+pub struct Receiver {
+    pub url: String,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        use axum::response::IntoResponse;
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = received.clone();
+        let router = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let kept = kept.clone();
+            async move {
+                let at = std::time::Instant::now();
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap().to_vec();
+                let path = parts.uri.path().to_owned();
+                let answer = if path == "/--/api/v2/push/send" {
+                    let messages: Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let gone = messages[0]["to"]
+                        .as_str()
+                        .is_some_and(|t| t.contains("gone"));
+                    let ticket = if gone {
+                        json!({"status": "error", "message": "not registered",
+                               "details": {"error": "DeviceNotRegistered"}})
+                    } else {
+                        json!({"status": "ok", "id": "ticket-1"})
+                    };
+                    (
+                        axum::http::StatusCode::OK,
+                        json!({ "data": [ticket] }).to_string(),
+                    )
+                        .into_response()
+                } else if path.contains("gone") {
+                    axum::http::StatusCode::GONE.into_response()
+                } else {
+                    axum::http::StatusCode::CREATED.into_response()
+                };
+                kept.lock().unwrap().push(Received {
+                    path,
+                    headers: parts.headers,
+                    body,
+                    at,
+                });
+                answer
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self { url, received }
+    }
+
+    pub fn request(&self, path: &str) -> Received {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|r| r.path == path)
+            .cloned()
+            .unwrap_or_else(|| panic!("no request to {path}"))
+    }
+}
+
+/// A browser's push subscription keys: (private key, p256dh, auth), the last two base64url.
+fn browser_keys() -> (web_push_native::p256::SecretKey, String, String) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let random = [
+        uuid::Uuid::new_v4().into_bytes(),
+        uuid::Uuid::new_v4().into_bytes(),
+    ]
+    .concat();
+    let secret = web_push_native::p256::SecretKey::from_slice(&random).unwrap();
+    let public = secret.public_key().to_sec1_bytes();
+    let auth = uuid::Uuid::new_v4().into_bytes();
+    (
+        secret,
+        URL_SAFE_NO_PAD.encode(public),
+        URL_SAFE_NO_PAD.encode(auth),
+    )
+}
+
+/// The VAPID `Authorization: vapid t=<jwt>, k=<key>` of a push request, verified with its own key, which
+/// must be the server's published key; answers the JWT's claims.
+fn verified_vapid(received: &Received, public_key: &str) -> Value {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = received.headers["authorization"].to_str().unwrap();
+    let rest = header
+        .strip_prefix("vapid ")
+        .expect("a VAPID authorization");
+    let (mut jwt, mut key) = ("", "");
+    for part in rest.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => jwt = v,
+            Some(("k", v)) => key = v,
+            _ => {}
+        }
+    }
+    assert_eq!(key, public_key, "signed with the published key");
+    let point = URL_SAFE_NO_PAD.decode(key).unwrap();
+    let decoding = jsonwebtoken::DecodingKey::from_ec_components(
+        &URL_SAFE_NO_PAD.encode(&point[1..33]),
+        &URL_SAFE_NO_PAD.encode(&point[33..65]),
+    )
+    .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&["http://127.0.0.1"]);
+    validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+    jsonwebtoken::decode::<Value>(jwt, &decoding, &validation)
+        .expect("a valid VAPID JWT")
+        .claims
+}
+
+pub async fn web_push_and_expo_reach_loopback_receivers(api: &Api) {
+    let receiver = Receiver::start().await;
+    let expo_url = receiver.url.clone();
+    let env = move |name: &str| match name {
+        "SWITCHBOARD_ALLOW_PRIVATE_TARGETS" => Some("1".to_owned()),
+        "SWITCHBOARD_EXPO_URL" => Some(expo_url.clone()),
+        "SWITCHBOARD_EXPO_ACCESS_TOKEN" => Some("expo-access-token".to_owned()),
+        _ => None,
+    };
+    let env: &'static _ = Box::leak(Box::new(env));
+    let api = api
+        .reconfigured(|_| {})
+        .with_push(Endpoints::from_env(|_| None), |n| env(n));
+    let admin = api.admin_token().await;
+    let (robin, profile, token) = user(&api, "robin").await;
+    let key = api.get("/push/web-push-key").send().await;
+    assert_eq!(key.status, 200, "{}", key.text);
+    let public_key = key.str("publicKey");
+
+    let (browser_secret, p256dh, auth) = browser_keys();
+    let (browser, stale, phone, old_phone) = (device_id(), device_id(), device_id(), device_id());
+    let web = |device: &str, path: &str| {
+        json!({"deviceId": device, "platform": "web", "provider": "web-push",
+               "endpoint": format!("{}{path}", receiver.url), "p256dh": p256dh, "auth": auth})
+    };
+    for body in [
+        web(&browser, "/push/subscription-1"),
+        web(&stale, "/gone/subscription-2"),
+        json!({"deviceId": phone, "platform": "android", "provider": "expo", "token": "ExponentPushToken[ok-1]"}),
+        json!({"deviceId": old_phone, "platform": "ios", "provider": "expo", "token": "ExponentPushToken[gone-2]"}),
+    ] {
+        let reply = register(&api, &token, body).await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+    }
+
+    let started = std::time::Instant::now();
+    let id = send(&api, &admin, &profile, message()).await;
+    let note = delivered(&api, &token, &id, 4).await;
+    let status = |device: &str| {
+        note["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["deviceId"] == device)
+            .map(|d| d["status"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(status(&browser), "sent", "{note}");
+    assert_eq!(status(&stale), "deactivated", "{note}");
+    assert_eq!(status(&phone), "sent", "{note}");
+    assert_eq!(status(&old_phone), "deactivated", "{note}");
+    for gone in [&stale, &old_phone] {
+        assert!(!stored_device(&api, &robin, gone).await.active);
+    }
+
+    // Web Push: VAPID signed with the published key, aes128gcm that the subscription's keys decrypt.
+    let push = receiver.request("/push/subscription-1");
+    let first_call = push.at.duration_since(started);
+    println!("dispatch latency, request to first provider call: {first_call:?}");
+    assert_eq!(push.headers["content-encoding"], "aes128gcm");
+    assert!(push.headers.contains_key("ttl"));
+    let claims = verified_vapid(&push, &public_key);
+    assert_eq!(claims["sub"], "mailto:push@switchboard.local");
+    let auth_bytes = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&auth)
+            .unwrap()
+    };
+    let plain = web_push_native::decrypt(
+        push.body.clone(),
+        &browser_secret,
+        &web_push_native::Auth::clone_from_slice(&auth_bytes),
+    )
+    .expect("the subscription's keys decrypt the payload");
+    let shown: Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(
+        shown,
+        json!({"title": "Ada", "body": "Lunch at noon?", "sound": "default", "badge": 2,
+               "data": {"conversationId": "c1"}})
+    );
+
+    // Expo: its push API's request format, with the access token.
+    let expo = receiver.request("/--/api/v2/push/send");
+    assert_eq!(expo.headers["content-type"], "application/json");
+    assert_eq!(expo.headers["authorization"], "Bearer expo-access-token");
+    let messages: Vec<Value> = receiver
+        .received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path == "/--/api/v2/push/send")
+        .flat_map(|r| serde_json::from_slice::<Vec<Value>>(&r.body).unwrap())
+        .collect();
+    let to_phone = messages
+        .iter()
+        .find(|m| m["to"] == "ExponentPushToken[ok-1]")
+        .cloned();
+    assert_eq!(
+        to_phone.unwrap(),
+        json!({"to": "ExponentPushToken[ok-1]", "title": "Ada", "body": "Lunch at noon?",
+               "sound": "default", "badge": 2, "data": {"conversationId": "c1"}})
+    );
 }

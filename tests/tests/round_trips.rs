@@ -333,7 +333,9 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     .await;
     // Push notifications: an FCM device (SNS from moto) whose endpoint is disabled, and an Expo device.
     let sns = Sns::new().await;
-    let push_api = api.reconfigured(|_| {}).with_endpoints(sns.endpoints());
+    let push_api = api
+        .reconfigured(|_| {})
+        .with_push(sns.endpoints(), |_| None);
     let (listener, _, listener_token) = switchboard_tests::push::user(&push_api, "listener").await;
     let listener_profile = push_api
         .app
@@ -427,6 +429,7 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty());
+    step("GET /push/web-push-key", push_api.get("/push/web-push-key")).await;
     step(
         "DELETE /users/me/devices/{deviceId}",
         push_api

@@ -49,7 +49,7 @@ fn inserted(event: &aws_lambda_events::event::dynamodb::Event) -> Vec<String> {
 
 async fn runs_each_event(api: Api) {
     let sns = Sns::new().await;
-    let api = api.with_endpoints(sns.endpoints());
+    let api = api.with_push(sns.endpoints(), |_| None);
     let (robin, _, token) = user(&api, "robin").await;
     let phone = device_id();
     let reply = api

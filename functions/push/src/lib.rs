@@ -54,6 +54,7 @@ pub async fn handle(api: Arc<PushApi>, request: Request) -> Response<Body> {
         (&Method::GET, ["notifications", id]) => {
             (notification(&api, &request, id).await, Family::Users)
         }
+        (&Method::GET, ["push", "web-push-key"]) => (web_push_key(&api), Family::Users),
         _ => (Err(Error::NotFound("Not Found".into())), Family::Users),
     };
     result.unwrap_or_else(|e| http::error(family, e))
@@ -65,7 +66,17 @@ async fn caller(api: &PushApi, request: &Request) -> Result<Principal> {
 
 async fn register(api: &PushApi, request: &Request) -> Result<Response<Body>> {
     let caller = caller(api, request).await?;
-    let registration = devices::registration(request::json_body(request)?)?;
+    let web_push = api.push.web_push.as_ref();
+    let registration = devices::registration_for(
+        request::json_body(request)?,
+        web_push.is_some_and(|w| w.allow_http),
+    )?;
+    if registration.provider() == devices::Provider::WebPush && web_push.is_none() {
+        return Err(Error::invalid(
+            "Validation Error",
+            vec!["request body/provider 'web-push' is not enabled on this server".into()],
+        ));
+    }
     let (device, registered) = api
         .push
         .register(&caller.identity.id, &registration)
@@ -177,4 +188,17 @@ async fn notification(api: &PushApi, request: &Request, id: &str) -> Result<Resp
         })
         .ok_or_else(|| Error::NotFound(NOTIFICATION_NOT_FOUND.into()))?;
     Ok(http::json(200, &notifications::view(&record, &deliveries)))
+}
+
+/// The VAPID public key browsers subscribe with (`applicationServerKey`); public, so no token is needed.
+fn web_push_key(api: &PushApi) -> Result<Response<Body>> {
+    let web_push = api
+        .push
+        .web_push
+        .as_ref()
+        .ok_or_else(|| Error::NotFound("Web Push is not enabled on this server".into()))?;
+    Ok(http::json(
+        200,
+        &json!({ "publicKey": web_push.public_key() }),
+    ))
 }

@@ -131,13 +131,41 @@ impl Push {
                     .publish(arn, sns::message(platform, message))
                     .await
             }
-            provider => Err(SendError::Permanent(format!(
-                "provider {} is not enabled on this server",
-                provider.name()
-            ))),
+            Provider::WebPush => match &self.web_push {
+                Some(web_push) => web_push.send(device, &payload(message)).await,
+                None => Err(not_enabled(Provider::WebPush)),
+            },
+            Provider::Expo => match (&self.expo, &device.token) {
+                (Some(expo), Some(token)) => expo.send(token, message).await,
+                _ => Err(not_enabled(Provider::Expo)),
+            },
         }
     }
+}
 
+fn not_enabled(provider: Provider) -> SendError {
+    SendError::Permanent(format!(
+        "provider {} is not enabled on this server",
+        provider.name()
+    ))
+}
+
+/// What a browser's service worker receives (decrypted): the notification as JSON.
+fn payload(message: &Message) -> Vec<u8> {
+    let mut payload = serde_json::json!({ "title": message.title, "body": message.body });
+    if message.sound {
+        payload["sound"] = serde_json::json!("default");
+    }
+    if let Some(badge) = message.badge {
+        payload["badge"] = serde_json::json!(badge);
+    }
+    if let Some(data) = &message.data {
+        payload["data"] = serde_json::Value::Object(data.clone());
+    }
+    payload.to_string().into_bytes()
+}
+
+impl Push {
     /// The provider said the device is gone: deactivate it (unless it changed since: a new registration
     /// wins) and let its token and endpoint go.
     async fn device_gone(&self, device: &Device) -> Result<(), Error> {
