@@ -71,6 +71,31 @@ impl Sns {
             .and_then(|a| a.attributes)
     }
 
+    /// The messages moto recorded as published to an endpoint (its `/moto-api/data.json` state), parsed.
+    pub async fn published(&self, arn: &str) -> Vec<Value> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let url = crate::service_url(MOTO_URL);
+        let address = url.trim_start_matches("http://").trim_end_matches('/');
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let request = format!(
+            "GET /moto-api/data.json HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        let (_, body) = answer.split_once("\r\n\r\n").unwrap();
+        let state: Value = serde_json::from_str(body).unwrap();
+        state["sns"]["PlatformEndpoint"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["arn"] == arn)
+            .flat_map(|e| e["messages"].as_object().cloned().unwrap_or_default())
+            .map(|(_, m)| serde_json::from_str(m.as_str().unwrap()).unwrap())
+            .collect()
+    }
+
     pub async fn disable(&self, arn: &str) {
         self.client
             .set_endpoint_attributes()
