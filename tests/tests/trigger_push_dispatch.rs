@@ -1,6 +1,7 @@
 //! Every event in `events/triggers/push-dispatch/` through push-dispatch's handler, on both stores: the
 //! notification each INSERT names is delivered to its user's device once (a delivery record per device),
-//! other changes are left alone, and a redelivered batch sends nothing twice.
+//! each identity a REMOVE names loses its devices, their SNS endpoints and its preferences, other changes
+//! are left alone, and a redelivered batch does nothing twice.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,17 +32,21 @@ fn events() -> Vec<(String, aws_lambda_events::event::dynamodb::Event)> {
         .collect()
 }
 
-/// The notification ids the events' INSERTs name.
-fn inserted(event: &aws_lambda_events::event::dynamodb::Event) -> Vec<String> {
+/// The ids the event's records of `kind` name under the key prefix `prefix`.
+fn named(
+    event: &aws_lambda_events::event::dynamodb::Event,
+    kind: &str,
+    prefix: &str,
+) -> Vec<String> {
     event
         .records
         .iter()
-        .filter(|r| r.event_name == "INSERT")
+        .filter(|r| r.event_name == kind)
         .filter_map(|r| {
             let keys = serde_json::to_value(&r.change.keys).unwrap();
             keys["pk"]["S"]
                 .as_str()?
-                .strip_prefix("PUSHNOTE#")
+                .strip_prefix(prefix)
                 .map(str::to_owned)
         })
         .collect()
@@ -62,8 +67,23 @@ async fn runs_each_event(api: Api) {
     let store: Arc<dyn Store> = api.app.store.clone();
     let push = Arc::new(Push::new(store.clone(), Arc::new(sns.endpoints())));
     for (name, event) in events() {
-        let ids = inserted(&event);
-        assert!(!ids.is_empty(), "{name}: no notification INSERT");
+        let ids = named(&event, "INSERT", "PUSHNOTE#");
+        let deleted = named(&event, "REMOVE", "IDENT#");
+        assert!(
+            !(ids.is_empty() && deleted.is_empty()),
+            "{name}: nothing for the dispatcher"
+        );
+        // Each deleted identity has a device with an SNS endpoint, and preferences.
+        let mut endpoints = Vec::new();
+        for identity in &deleted {
+            let registration = switchboard::push::devices::registration(Some(fcm(
+                &device_id(),
+                &fcm_token(10 + endpoints.len() as u32),
+            )))
+            .unwrap();
+            let (device, _) = push.register(identity, &registration).await.unwrap();
+            endpoints.push(device.endpoint_arn.unwrap());
+        }
         for id in &ids {
             let record = NotificationRecord {
                 id: id.clone(),
@@ -95,6 +115,14 @@ async fn runs_each_event(api: Api) {
             let delivery = Delivery::from_item(&item).unwrap();
             assert_eq!(delivery.outcome, Outcome::Sent, "{name}");
             assert_eq!(delivery.attempts.len(), 1, "{name}: sent once");
+        }
+        for (identity, arn) in deleted.iter().zip(&endpoints) {
+            assert!(push.devices(identity).await.unwrap().is_empty(), "{name}");
+            assert_eq!(push.preferences(identity).await.unwrap(), None, "{name}");
+            assert!(
+                sns.attributes(arn).await.is_none(),
+                "{name}: endpoint deleted"
+            );
         }
     }
     // A notification that is not (or no longer) stored is skipped, not failed.

@@ -1,5 +1,6 @@
 //! The push dispatcher: consumes the table's DynamoDB stream, filtered (template.yaml) to the inserts of
-//! notification records, and delivers each notification. A record whose delivery could not be completed
+//! notification records, and delivers each notification; and to the removals of identities, whose devices
+//! (with their SNS endpoints) and preferences it deletes. A record whose delivery could not be completed
 //! (a store failure) is answered as a batch item failure, so Lambda retries from it; deliveries already
 //! recorded are not sent again.
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde_json::{Value, json};
+use switchboard::identity::Identity;
 use switchboard::push::Push;
 use switchboard::push::records::{NOTIFICATION_PREFIX, NOTIFICATION_SK};
 use switchboard::store::table::{ATTR_PK, ATTR_SK};
@@ -18,11 +20,13 @@ pub async fn handle(
 ) -> Result<DynamoDbEventResponse, lambda_http::Error> {
     let mut response = DynamoDbEventResponse::default();
     for record in &event.records {
-        let Some(id) = notification_id(record) else {
-            continue;
+        let done = match change(record) {
+            Some(Change::Notification(id)) => push.dispatch(&id).await,
+            Some(Change::AccountDeleted(id)) => push.forget(&id).await,
+            None => continue,
         };
-        if let Err(e) = push.dispatch(&id).await {
-            tracing::error!(cause = %e, notification = id, "push dispatch failed; the record is retried");
+        if let Err(e) = done {
+            tracing::error!(cause = %e, "push dispatch failed; the record is retried");
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = record.change.sequence_number.clone();
             response.batch_item_failures.push(failure);
@@ -33,20 +37,30 @@ pub async fn handle(
     Ok(response)
 }
 
-/// The notification an insert into the table recorded; `None` for any other change (the stream's filter
-/// lets only these through, but the handler does not rely on it).
-fn notification_id(record: &EventRecord) -> Option<String> {
-    if record.event_name != "INSERT" {
-        return None;
-    }
+/// The changes the dispatcher acts on.
+enum Change {
+    /// A notification was recorded.
+    Notification(String),
+    /// An identity (account) was deleted.
+    AccountDeleted(String),
+}
+
+/// What a stream record means to the dispatcher; `None` for any other change (the stream's filter lets
+/// only these through, but the handler does not rely on it).
+fn change(record: &EventRecord) -> Option<Change> {
     let keys = serde_json::to_value(&record.change.keys).ok()?;
     let text = |name: &str| keys.get(name)?.get("S")?.as_str().map(str::to_owned);
-    if text(ATTR_SK)? != NOTIFICATION_SK {
-        return None;
+    let (pk, sk) = (text(ATTR_PK)?, text(ATTR_SK)?);
+    let identity = Identity::key_of("");
+    match record.event_name.as_str() {
+        "INSERT" if sk == NOTIFICATION_SK => pk
+            .strip_prefix(NOTIFICATION_PREFIX)
+            .map(|id| Change::Notification(id.to_owned())),
+        "REMOVE" if sk == identity.sk => pk
+            .strip_prefix(identity.pk.as_str())
+            .map(|id| Change::AccountDeleted(id.to_owned())),
+        _ => None,
     }
-    text(ATTR_PK)?
-        .strip_prefix(NOTIFICATION_PREFIX)
-        .map(str::to_owned)
 }
 
 /// The stream event the insert of notification `id` produces, as the local server hands it to [`handle`].

@@ -377,3 +377,53 @@ impl Push {
         ))
     }
 }
+
+impl Push {
+    /// A deleted account's push records go: its devices (with their token markers and SNS endpoints) and
+    /// its preferences. Run by the dispatcher on the identity's removal from the table's stream.
+    pub async fn forget(&self, identity_id: &str) -> Result<(), Error> {
+        let mut retry = Backoff::new(MAX_RETRIES);
+        while retry.attempt().await {
+            let records = self.user_records(identity_id).await?;
+            let mut writes = Vec::new();
+            let mut endpoints = Vec::new();
+            for device in &records.devices {
+                if device.active
+                    && let Some(marker) = device.token_key()
+                {
+                    writes.push(Write::Delete(marker, Condition::Exists));
+                }
+                endpoints.extend(device.endpoint_arn.clone());
+                writes.push(Write::Delete(
+                    device.key(),
+                    Condition::Version(device.version),
+                ));
+            }
+            if let Some(preferences) = &records.preferences {
+                writes.push(Write::Delete(
+                    preferences.key(),
+                    Condition::Version(preferences.version),
+                ));
+            }
+            let mut lost_race = false;
+            for chunk in writes.chunks(crate::store::MAX_TRANSACTION_ITEMS) {
+                match self.store.transact(chunk.to_vec()).await {
+                    Ok(()) => {}
+                    Err(StoreError::ConditionFailed | StoreError::Conflict) => {
+                        lost_race = true;
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if lost_race {
+                continue;
+            }
+            for arn in endpoints {
+                self.endpoints.delete(&arn).await;
+            }
+            return Ok(());
+        }
+        Err(conflict())
+    }
+}
