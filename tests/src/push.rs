@@ -701,7 +701,7 @@ pub struct Received {
 }
 
 /// A Web Push service and Expo's push API on loopback: every request is kept; a Web Push path with
-/// `gone` answers 410, an Expo token with `gone` gets a `DeviceNotRegistered` ticket.
+/// `gone` answers 410, one with `busy` 503, an Expo token with `gone` gets a `DeviceNotRegistered` ticket.
 pub struct Receiver {
     pub url: String,
     pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
@@ -737,6 +737,8 @@ impl Receiver {
                         .into_response()
                 } else if path.contains("gone") {
                     axum::http::StatusCode::GONE.into_response()
+                } else if path.contains("busy") {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response()
                 } else {
                     axum::http::StatusCode::CREATED.into_response()
                 };
@@ -838,6 +840,7 @@ pub async fn web_push_and_expo_reach_loopback_receivers(api: &Api) {
 
     let (browser_secret, p256dh, auth) = browser_keys();
     let (browser, stale, phone, old_phone) = (device_id(), device_id(), device_id(), device_id());
+    let busy = device_id();
     let web = |device: &str, path: &str| {
         json!({"deviceId": device, "platform": "web", "provider": "web-push",
                "endpoint": format!("{}{path}", receiver.url), "p256dh": p256dh, "auth": auth})
@@ -845,6 +848,7 @@ pub async fn web_push_and_expo_reach_loopback_receivers(api: &Api) {
     for body in [
         web(&browser, "/push/subscription-1"),
         web(&stale, "/gone/subscription-2"),
+        web(&busy, "/busy/subscription-3"),
         json!({"deviceId": phone, "platform": "android", "provider": "expo", "token": "ExponentPushToken[ok-1]"}),
         json!({"deviceId": old_phone, "platform": "ios", "provider": "expo", "token": "ExponentPushToken[gone-2]"}),
     ] {
@@ -854,16 +858,22 @@ pub async fn web_push_and_expo_reach_loopback_receivers(api: &Api) {
 
     let started = std::time::Instant::now();
     let id = send(&api, &admin, &profile, message()).await;
-    let note = delivered(&api, &token, &id, 4).await;
-    let status = |device: &str| {
+    let note = delivered(&api, &token, &id, 5).await;
+    let delivery = |device: &str| {
         note["deliveries"]
             .as_array()
             .unwrap()
             .iter()
             .find(|d| d["deviceId"] == device)
-            .map(|d| d["status"].as_str().unwrap().to_owned())
+            .cloned()
             .unwrap()
     };
+    let status = |device: &str| delivery(device)["status"].as_str().unwrap().to_owned();
+    // A service that keeps failing: retried with backoff, each attempt recorded, then failed (kept active).
+    assert_eq!(status(&busy), "failed", "{note}");
+    assert_eq!(delivery(&busy)["reason"], "Web Push 503");
+    assert_eq!(delivery(&busy)["attempts"].as_array().unwrap().len(), 3);
+    assert!(stored_device(&api, &robin, &busy).await.active);
     assert_eq!(status(&browser), "sent", "{note}");
     assert_eq!(status(&stale), "deactivated", "{note}");
     assert_eq!(status(&phone), "sent", "{note}");
