@@ -201,6 +201,7 @@ PY
 
 setup_identity() {
   local run user user_profile bare patched gone doomed_profile token_id session refresh ended key_id victim server
+  local note device
   run="st$(date +%s)$$"
   read -r user user_profile <<<"$(account "$run-user" profile)"
   bare=$(account "$run-bare")
@@ -214,6 +215,11 @@ setup_identity() {
   key_id=$(post_json /users/me/api-keys '{}' id "$access_token")
   victim=$(post_json /sessions "{\"username\":\"$run-gone\",\"password\":\"$run-gone-password\"}" accessToken)
   server=$(sdk_token "$run-uid")
+  note=$(post_json "/users/$user_profile/notifications" '{"title":"Hi","body":"Hello","category":"system"}' \
+    id "$access_token")
+  device=$(post_json /users/me/devices \
+    "{\"deviceId\":\"$(python3 -c 'import uuid; print(uuid.uuid4())')\",\"platform\":\"ios\",\"provider\":\"expo\",\"token\":\"ExponentPushToken[$run]\"}" \
+    deviceId "$access_token")
   cat >"$config" <<TOML
 headers = { Authorization = "Bearer $access_token" }
 
@@ -228,6 +234,8 @@ $warnings
 "path.sessionId" = "$session"
 "path.keyId" = "$key_id"
 "path.uid" = "$run-uid"
+"path.id" = "$note"
+"path.deviceId" = "$device"
 
 [dictionaries.usernames]
 values = ["$run-user", "$run-bare", "admin"]
@@ -300,6 +308,21 @@ checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401"
 [[operations]]
 include-operation-id = "serverDeleteUser"
 headers = { Authorization = "Bearer $server" }
+
+# Push: a device token must have its provider's shape, a Web Push key must lie on the P-256 curve, and APNs
+# and FCM need their SNS platform application (none locally); a badge written as a float is refused as above.
+[[operations]]
+include-operation-id = "registerDevice"
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "404", "409"] } }
+
+[[operations]]
+include-operation-id = "sendNotification"
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "404"] } }
+
+[[operations]]
+include-operation-id = "serverSendNotification"
+headers = { Authorization = "Bearer $server" }
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "404"] } }
 TOML
 }
 

@@ -17,8 +17,14 @@ use futures::future::BoxFuture;
 use lambda_http::http::{HeaderName, Method};
 use lambda_http::{Body, Request, RequestExt, Response};
 use switchboard::App;
+use switchboard::config::Storage;
 use switchboard::crm::Crm;
 use switchboard::identity::Identities;
+use switchboard::outbound::{Outbound, Policy};
+use switchboard::push::Push;
+use switchboard::push::endpoints::Endpoints;
+use switchboard::push::expo::Expo;
+use switchboard::push::web_push::WebPush;
 use switchboard::webhooks::subscriptions::Webhooks;
 use switchboard::outbound::Outbound;
 use tower_http::cors::{Any, CorsLayer};
@@ -51,10 +57,23 @@ pub struct Functions {
     pub accounts: Arc<accounts::Accounts>,
     pub avatar_uploads: Arc<avatar_upload_url::AvatarUploads>,
     pub webhooks: Arc<webhooks::State>,
+    pub push: Arc<push::PushApi>,
 }
 
 impl Functions {
+    /// Push's SNS endpoints from the environment (`SWITCHBOARD_SNS_APNS_ARN`, `SWITCHBOARD_SNS_FCM_ARN`).
     pub fn new(app: &App) -> Arc<Self> {
+        let env = |name: &str| std::env::var(name).ok();
+        Self::with_push(app, Endpoints::from_env(env), env)
+    }
+
+    /// With the push service's SNS endpoints given and its other settings from `env` (tests point them
+    /// at moto and at loopback receivers).
+    pub fn with_push(
+        app: &App,
+        endpoints: Endpoints,
+        env: impl Fn(&str) -> Option<String> + Copy,
+    ) -> Arc<Self> {
         Arc::new(Self {
             health: Arc::new(health::Health {
                 public_url: app.config.public_url.clone(),
@@ -84,8 +103,42 @@ impl Functions {
                 identities: app.identities.clone(),
                 webhooks: Arc::new(Webhooks::new(app.store.clone(), &app.config)),
             }),
+            push: Arc::new(push::PushApi {
+                identities: app.identities.clone(),
+                push: local_push(app, endpoints, env),
+            }),
         })
     }
+}
+
+/// The push service, whose recorded notifications go to `push-dispatch`'s handler in process, as the
+/// table's stream hands them to it in AWS.
+fn local_push(
+    app: &App,
+    endpoints: Endpoints,
+    env: impl Fn(&str) -> Option<String> + Copy,
+) -> Push {
+    let outbound = Arc::new(Outbound::new(Policy::from_env(env)));
+    // A VAPID key is generated into the embedded store's data directory unless one is configured.
+    let dir = match &app.config.storage {
+        Storage::Embedded { dir } => Some(dir.as_path()),
+        Storage::DynamoDb { .. } => None,
+    };
+    let web_push = WebPush::from_env(env, dir, outbound.clone())
+        .unwrap_or_else(|e| {
+            tracing::warn!(cause = %e, "Web Push is off");
+            None
+        })
+        .map(Arc::new);
+    let expo = Arc::new(Expo::from_env(env, outbound));
+    let dispatcher = Arc::new(
+        Push::new(app.store.clone(), Arc::new(endpoints)).with_senders(web_push, Some(expo)),
+    );
+    let push = (*dispatcher).clone();
+    push.on_recorded(Arc::new(move |id: &str| {
+        let event = push_dispatch::insert_event(id);
+        tokio::spawn(push_dispatch::handle(dispatcher.clone(), event));
+    }))
 }
 
 pub type Handler = fn(&Functions, Request) -> BoxFuture<'static, Response<Body>>;
@@ -171,6 +224,16 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/sessions" => accounts::handle, accounts),
         route!(DELETE "/sessions" => accounts::handle, accounts),
         route!(POST "/sessions/refresh" => accounts::handle, accounts),
+        route!(POST "/api/v1/server/users/{uid}/notifications" => push::handle, push),
+        // Push notifications.
+        route!(POST "/users/me/devices" => push::handle, push),
+        route!(GET "/users/me/devices" => push::handle, push),
+        route!(DELETE "/users/me/devices/{deviceId}" => push::handle, push),
+        route!(GET "/users/me/preferences" => push::handle, push),
+        route!(PATCH "/users/me/preferences" => push::handle, push),
+        route!(POST "/users/{profileId}/notifications" => push::handle, push),
+        route!(GET "/notifications/{id}" => push::handle, push),
+        route!(GET "/push/web-push-key" => push::handle, push),
         route!(GET "/sessions/{sessionId}" => accounts::handle, accounts),
         route!(DELETE "/sessions/{sessionId}" => accounts::handle, accounts),
         // Server API (ContactsManager SDKs).

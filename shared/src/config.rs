@@ -2,7 +2,8 @@
 //! it); the local server falls back to an embedded store and secrets it keeps in its data directory.
 //!
 //! Emulator endpoints use the AWS SDK's own variables (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`,
-//! `AWS_ENDPOINT_URL_SNS`, or `AWS_ENDPOINT_URL` for all), which `aws-config` reads itself.
+//! `AWS_ENDPOINT_URL_SNS`, or `AWS_ENDPOINT_URL` for all), which `aws-config` reads itself. Push settings
+//! (SNS platform applications, VAPID, Expo) are read by the push module's own types.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub const TABLE: &str = "SWITCHBOARD_TABLE";
 pub const BUCKET: &str = "SWITCHBOARD_BUCKET";
-pub const TOPIC_ARN: &str = "SWITCHBOARD_TOPIC_ARN";
 pub const TOKEN_SECRET: &str = "SWITCHBOARD_TOKEN_SECRET";
 /// App Connect's name for the key its JWTs are signed with; the CRM extension API keeps it.
 pub const CRM_SECRET: &str = "APP_SERVER_SECRET_KEY";
@@ -158,8 +158,6 @@ pub struct Config {
     pub storage: Storage,
     /// Avatar bucket; required by the functions that presign uploads.
     pub bucket: Option<String>,
-    /// Push topic; required by the functions that publish.
-    pub topic_arn: Option<String>,
     /// Signs access tokens and pagination cursors.
     pub token_secret: Secret,
     /// Signs the CRM extension's `jwtToken`.
@@ -238,7 +236,6 @@ impl Config {
                 table: required(&env, TABLE)?,
             },
             bucket: optional(&env, BUCKET),
-            topic_arn: optional(&env, TOPIC_ARN),
             token_secret: lambda_secret(&env, TOKEN_SECRET)?,
             crm_secret: lambda_secret(&env, CRM_SECRET)?,
             default_organization,
@@ -276,7 +273,6 @@ impl Config {
                 None => Storage::Embedded { dir: dir.clone() },
             },
             bucket: optional(&env, BUCKET),
-            topic_arn: optional(&env, TOPIC_ARN),
             token_secret: secret(TOKEN_SECRET)?,
             crm_secret: secret(CRM_SECRET)?,
             default_organization,
@@ -291,12 +287,6 @@ impl Config {
 
     pub fn require_bucket(&self) -> Result<&str, ConfigError> {
         self.bucket.as_deref().ok_or(ConfigError::Missing(BUCKET))
-    }
-
-    pub fn require_topic(&self) -> Result<&str, ConfigError> {
-        self.topic_arn
-            .as_deref()
-            .ok_or(ConfigError::Missing(TOPIC_ARN))
     }
 }
 

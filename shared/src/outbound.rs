@@ -34,7 +34,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION, USER_AGENT};
-use hyper::{Method, Request, Response};
+use hyper::{HeaderMap, Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use ipnet::{Ipv4Net, Ipv6Net};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -167,6 +167,32 @@ impl Outbound {
             .map_err(|_| OutboundError::Timeout)
             .and_then(|addresses| vet(&host, addresses?, &self.policy))
             .map(drop)
+    }
+
+    /// POSTs `body` with `headers` to `url` under the policy (no redirects: the services posted to, push
+    /// services, do not redirect) and answers the status, whatever it is, with a body of at most `limit`
+    /// bytes, all within the policy's total timeout.
+    pub async fn post_for_answer(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+        limit: usize,
+    ) -> Result<(u16, Bytes), OutboundError> {
+        let url = Url::parse(url).map_err(|_| OutboundError::InvalidUrl)?;
+        // Push services' headers (VAPID authorization, encoding, TTL) are ASCII.
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .collect();
+        let exchange = async {
+            let response = self.request(Method::POST, &url, &headers, body).await?;
+            let status = response.status().as_u16();
+            Ok((status, read_body(url.clone(), response, limit).await?.body))
+        };
+        tokio::time::timeout(self.policy.total_timeout, exchange)
+            .await
+            .map_err(|_| OutboundError::Timeout)?
     }
 
     /// POSTs `body` with `headers` to `url` under the policy, within `timeout`, and answers the status. A

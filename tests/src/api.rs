@@ -148,6 +148,17 @@ impl Api {
         }
     }
 
+    /// With the push service's SNS endpoints given (tests point them at moto) and its other settings
+    /// from `env`.
+    pub fn with_push(
+        mut self,
+        endpoints: switchboard::push::endpoints::Endpoints,
+        env: impl Fn(&str) -> Option<String> + Copy,
+    ) -> Self {
+        self.functions = Functions::with_push(&self.app, endpoints, env);
+        self
+    }
+
     pub fn call(&self, method: &str, uri: &str) -> Call<'_> {
         Call {
             api: self,

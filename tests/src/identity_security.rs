@@ -326,6 +326,14 @@ pub async fn tenants_cannot_reach_each_other(api: &Api) {
         .send()
         .await;
     assert_eq!(server.status, 200, "{}", server.text);
+    let device = crate::push::device_id();
+    let registered = api
+        .post("/users/me/devices")
+        .bearer(&robin_token)
+        .json(crate::push::expo(&device, 1))
+        .send()
+        .await;
+    assert_eq!(registered.status, 201, "{}", registered.text);
 
     let matrix: Vec<(&str, &str, String, Option<serde_json::Value>)> = vec![
         (
@@ -460,6 +468,18 @@ pub async fn tenants_cannot_reach_each_other(api: &Api) {
             "/api/v1/server/users/shared-uid".into(),
             None,
         ),
+        (
+            "DELETE",
+            "/users/me/devices/{deviceId}",
+            format!("/users/me/devices/{device}"),
+            None,
+        ),
+        (
+            "POST",
+            "/users/{profileId}/notifications",
+            format!("/users/{profile}/notifications"),
+            Some(json!({"title": "t", "body": "b", "category": "system"})),
+        ),
     ];
     // Every identity route that takes an id is in the matrix.
     for route in switchboard_local::routes() {
@@ -529,6 +549,12 @@ pub async fn tenants_cannot_reach_each_other(api: &Api) {
         .send()
         .await;
     assert_eq!((user.status, &user.body["name"]), (200, &json!("robin")));
+    let devices = api
+        .get("/users/me/devices")
+        .bearer(&robin_token)
+        .send()
+        .await;
+    assert_eq!(devices.body[0]["active"], true, "{}", devices.text);
     let account = api
         .get(&format!("/accounts/{robin}"))
         .bearer(&admin)

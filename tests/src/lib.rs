@@ -11,6 +11,7 @@ pub mod crm;
 pub mod extension;
 pub mod iam;
 pub mod identity;
+pub mod push;
 pub mod identity_security;
 pub mod outbox;
 pub mod receiver;
@@ -67,15 +68,20 @@ pub fn local_client(
     let config = config
         .endpoint_url(url)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "switchboardtest",
-            "switchboardtestsecret",
-            None,
-            None,
-            "tests",
-        ))
+        .credentials_provider(credentials())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// The test services' credentials (`scripts/services.sh`).
+pub fn credentials() -> Credentials {
+    Credentials::new(
+        "switchboardtest",
+        "switchboardtestsecret",
+        None,
+        None,
+        "tests",
+    )
 }
 
 /// Counts the DynamoDB API calls a client makes (each operation once, whatever its retries).
@@ -289,6 +295,28 @@ macro_rules! webhooks_suite {
             a_spent_schedule_fails_the_delivery,
             concurrent_changes_are_all_delivered,
             a_restarted_loop_delivers_what_was_pending,
+        );
+    };
+}
+
+/// The push notification suite (issue 8) on the [`api::Api`] `$api` yields: every case, listed once.
+#[macro_export]
+macro_rules! push_suite {
+    ($api:expr) => {
+        $crate::api_suite!($api; push;
+            devices_register_list_and_remove,
+            sns_endpoints_are_reused_and_follow_rotation,
+            a_token_belongs_to_one_device,
+            twenty_active_devices_at_most,
+            registrations_are_validated,
+            concurrent_registrations_make_one_record,
+            concurrent_preference_patches_lose_nothing,
+            preferences_are_validated,
+            notifications_are_delivered_through_sns,
+            suppressed_notifications_are_recorded_not_sent,
+            sending_is_validated_and_authorized,
+            the_server_sdk_sends_notifications,
+            web_push_and_expo_reach_loopback_receivers,
         );
     };
 }

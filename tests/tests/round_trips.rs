@@ -6,11 +6,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 use switchboard::avatar::Outcome;
+use std::sync::Arc;
+use switchboard::push::Push;
+use switchboard::push::records::Device;
+use switchboard::store::Record;
 use switchboard_tests::CallCounter;
+use switchboard_tests::api::ORG;
 use switchboard_tests::api::{Api, ORG_API_KEY, ORG_API_SECRET};
 use switchboard_tests::avatar;
 use switchboard_tests::iam::{ActionRecorder, Grant, ROUTE};
 use switchboard_tests::identity::sdk_token;
+use switchboard_tests::push::{Sns, device_id, expo, fcm, fcm_token};
 
 #[tokio::test]
 async fn dynamodb_calls_per_request() {
@@ -398,6 +404,112 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
             .json(body),
     )
     .await;
+    // Push notifications: an FCM device (SNS from moto) whose endpoint is disabled, and an Expo device.
+    let sns = Sns::new().await;
+    let push_api = api
+        .reconfigured(|_| {})
+        .with_push(sns.endpoints(), |_| None);
+    let (listener, _, listener_token) = switchboard_tests::push::user(&push_api, "listener").await;
+    let listener_profile = push_api
+        .app
+        .identities
+        .identity(&listener)
+        .await
+        .unwrap()
+        .unwrap()
+        .profile_id
+        .unwrap();
+    let (phone, tablet) = (device_id(), device_id());
+    step(
+        "GET /users/me/preferences",
+        push_api
+            .get("/users/me/preferences")
+            .bearer(&listener_token),
+    )
+    .await;
+    step(
+        "POST /users/me/devices",
+        push_api
+            .post("/users/me/devices")
+            .bearer(&listener_token)
+            .json(fcm(&phone, &fcm_token(1))),
+    )
+    .await;
+    push_api
+        .post("/users/me/devices")
+        .bearer(&listener_token)
+        .json(expo(&tablet, 1))
+        .send()
+        .await;
+    step(
+        "PATCH /users/me/preferences",
+        push_api
+            .patch("/users/me/preferences")
+            .bearer(&listener_token)
+            .json(json!({"soundEnabled": false})),
+    )
+    .await;
+    step(
+        "GET /users/me/devices",
+        push_api.get("/users/me/devices").bearer(&listener_token),
+    )
+    .await;
+    let note = json!({"title": "Ada", "body": "Lunch?", "category": "message"});
+    let sent = step(
+        "POST /users/{profileId}/notifications",
+        push_api
+            .post(&format!("/users/{listener_profile}/notifications"))
+            .bearer(&admin)
+            .json(note.clone()),
+    )
+    .await;
+    step(
+        "GET /notifications/{id}",
+        push_api
+            .get(&format!("/notifications/{}", sent.str("id")))
+            .bearer(&listener_token),
+    )
+    .await;
+    step(
+        "POST /api/v1/server/users/{uid}/notifications",
+        push_api
+            .post("/api/v1/server/users/user123/notifications")
+            .bearer(&sdk)
+            .json(note.clone()),
+    )
+    .await;
+    // The dispatcher, as its trigger runs it: a notification recorded without the in-process hook.
+    let item = api
+        .app
+        .store
+        .get(&Device::key_of(&listener, &phone))
+        .await
+        .unwrap()
+        .unwrap();
+    sns.disable(&Device::from_item(&item).unwrap().endpoint_arn.unwrap())
+        .await;
+    let dispatcher = Arc::new(Push::new(api.app.store.clone(), Arc::new(sns.endpoints())));
+    let notification = serde_json::from_value(note).unwrap();
+    let id = dispatcher
+        .record(&listener, ORG, notification)
+        .await
+        .unwrap();
+    let response = ROUTE
+        .scope(
+            "trigger push-dispatch".into(),
+            push_dispatch::handle(dispatcher, push_dispatch::insert_event(&id)),
+        )
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    step("GET /push/web-push-key", push_api.get("/push/web-push-key")).await;
+    step(
+        "DELETE /users/me/devices/{deviceId}",
+        push_api
+            .delete(&format!("/users/me/devices/{tablet}"))
+            .bearer(&listener_token),
+    )
+    .await;
     step(
         "POST /api/v1/client/validate-key",
         api.post("/api/v1/client/validate-key")
@@ -519,9 +631,11 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         .await;
 
     walked.insert("POST /apiKeyLogin".into()); // api.crm_login above
+    walked.insert("trigger push-dispatch".into()); // push_dispatch::handle above
     let routes: BTreeSet<String> = switchboard_local::routes()
         .iter()
         .map(|r| r.key())
+        .chain(["trigger push-dispatch".to_owned()])
         .collect();
     assert_eq!(walked, routes, "walk every route");
     let recorded = recorder.0.lock().unwrap().clone();
@@ -583,6 +697,7 @@ fn template_functions() -> BTreeMap<String, (BTreeSet<Grant>, BTreeSet<String>)>
         }
         let properties = &resource["Properties"];
         let mut grants = BTreeSet::new();
+        // The SNS statements (conditional on a configured platform application) are not DynamoDB's.
         for policy in properties["Policies"].as_sequence().into_iter().flatten() {
             for statement in policy["Statement"].as_sequence().into_iter().flatten() {
                 assert_eq!(statement["Effect"], "Allow");

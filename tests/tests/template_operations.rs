@@ -62,6 +62,8 @@ fn secrets_only_where_used() {
         ("ContactFunction", &crm[..]),
         ("CallLogFunction", &crm[..]),
         ("MessageLogFunction", &crm[..]),
+        ("PushFunction", &token[..]),
+        ("PushDispatchFunction", &[][..]),
         ("AvatarUploadUrlFunction", &token[..]),
         ("AvatarProcessorFunction", &[][..]),
         ("WebhooksFunction", &token[..]),

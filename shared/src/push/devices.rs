@@ -30,6 +30,16 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// The name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Apns => "apns",
+            Self::Fcm => "fcm",
+            Self::Expo => "expo",
+            Self::WebPush => "web-push",
+        }
+    }
+
     /// The platforms this provider delivers to: APNs to Apple devices, FCM to all three, Expo to the
     /// native apps it builds, Web Push to browsers.
     pub fn serves(self, platform: Platform) -> bool {
@@ -94,6 +104,12 @@ const MAX_ENDPOINT: usize = 2048;
 
 /// Validates a registration body, reporting every problem in the user service's 400.
 pub fn registration(body: Option<Value>) -> Result<Registration, Error> {
+    registration_for(body, false)
+}
+
+/// As [`registration`]; `allow_http` also accepts an `http` Web Push endpoint, where the outbound guard
+/// allows http (`SWITCHBOARD_ALLOW_PRIVATE_TARGETS=1`: tests and local development only).
+pub fn registration_for(body: Option<Value>, allow_http: bool) -> Result<Registration, Error> {
     let body = BODY.check(body)?;
     let mut problems = Vec::new();
     let text = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
@@ -123,7 +139,7 @@ pub fn registration(body: Option<Value>) -> Result<Registration, Error> {
             ));
             None
         }
-        (_, Some(provider)) => target(provider, &body, &mut problems),
+        (_, Some(provider)) => target(provider, &body, allow_http, &mut problems),
         _ => None,
     };
     match (device_id, platform, target) {
@@ -153,6 +169,7 @@ fn parse_device_id(text: &str) -> Option<String> {
 fn target(
     provider: Provider,
     body: &Map<String, Value>,
+    allow_http: bool,
     problems: &mut Vec<String>,
 ) -> Option<Target> {
     let (needed, foreign) = match provider {
@@ -178,7 +195,7 @@ fn target(
     let text = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
     match provider {
         Provider::WebPush => {
-            let endpoint = web_push_endpoint(text("endpoint"));
+            let endpoint = web_push_endpoint(text("endpoint"), allow_http);
             let p256dh = web_push_key(text("p256dh"), 65).filter(|key| is_p256_point(key));
             let auth = web_push_key(text("auth"), 16);
             if endpoint.is_none() {
@@ -248,11 +265,11 @@ fn token(provider: Provider, token: &str) -> Option<String> {
     }
 }
 
-fn web_push_endpoint(text: &str) -> Option<String> {
+fn web_push_endpoint(text: &str, allow_http: bool) -> Option<String> {
     let url = url::Url::parse(text).ok()?;
     // Kept as the push service gave it: it is the subscription's identity.
     (text.len() <= MAX_ENDPOINT
-        && url.scheme() == "https"
+        && (url.scheme() == "https" || (allow_http && url.scheme() == "http"))
         && url.host_str().is_some_and(|h| !h.is_empty())
         && url.username().is_empty()
         && url.password().is_none())

@@ -1,0 +1,82 @@
+//! The push dispatcher: consumes the table's DynamoDB stream, filtered (template.yaml) to the inserts of
+//! notification records, and delivers each notification; and to the removals of identities, whose devices
+//! (with their SNS endpoints) and preferences it deletes. A record whose delivery could not be completed
+//! (a store failure) is answered as a batch item failure, so Lambda retries from it; deliveries already
+//! recorded are not sent again.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use serde_json::{Value, json};
+use switchboard::identity::Identity;
+use switchboard::push::Push;
+use switchboard::push::records::{NOTIFICATION_PREFIX, NOTIFICATION_SK};
+use switchboard::store::table::{ATTR_PK, ATTR_SK};
+
+pub async fn handle(
+    push: Arc<Push>,
+    event: Event,
+) -> Result<DynamoDbEventResponse, lambda_http::Error> {
+    let mut response = DynamoDbEventResponse::default();
+    for record in &event.records {
+        let done = match change(record) {
+            Some(Change::Notification(id)) => push.dispatch(&id).await,
+            Some(Change::AccountDeleted(id)) => push.forget(&id).await,
+            None => continue,
+        };
+        if let Err(e) = done {
+            tracing::error!(cause = %e, "push dispatch failed; the record is retried");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = record.change.sequence_number.clone();
+            response.batch_item_failures.push(failure);
+            // Lambda retries from the first failure: later records would be sent again anyway.
+            break;
+        }
+    }
+    Ok(response)
+}
+
+/// The changes the dispatcher acts on.
+enum Change {
+    /// A notification was recorded.
+    Notification(String),
+    /// An identity (account) was deleted.
+    AccountDeleted(String),
+}
+
+/// What a stream record means to the dispatcher; `None` for any other change (the stream's filter lets
+/// only these through, but the handler does not rely on it).
+fn change(record: &EventRecord) -> Option<Change> {
+    let keys = serde_json::to_value(&record.change.keys).ok()?;
+    let text = |name: &str| keys.get(name)?.get("S")?.as_str().map(str::to_owned);
+    let (pk, sk) = (text(ATTR_PK)?, text(ATTR_SK)?);
+    let identity = Identity::key_of("");
+    match record.event_name.as_str() {
+        "INSERT" if sk == NOTIFICATION_SK => pk
+            .strip_prefix(NOTIFICATION_PREFIX)
+            .map(|id| Change::Notification(id.to_owned())),
+        "REMOVE" if sk == identity.sk => pk
+            .strip_prefix(identity.pk.as_str())
+            .map(|id| Change::AccountDeleted(id.to_owned())),
+        _ => None,
+    }
+}
+
+/// The stream event the insert of notification `id` produces, as the local server hands it to [`handle`].
+pub fn insert_event(id: &str) -> Event {
+    let keys = json!({
+        ATTR_PK: { "S": format!("{NOTIFICATION_PREFIX}{id}") },
+        ATTR_SK: { "S": NOTIFICATION_SK },
+    });
+    let event: Value = json!({
+        "Records": [{
+            "eventID": id,
+            "eventName": "INSERT",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "local",
+            "dynamodb": { "Keys": keys, "SequenceNumber": id, "SizeBytes": 0, "StreamViewType": "KEYS_ONLY" }
+        }]
+    });
+    serde_json::from_value(event).unwrap_or_default()
+}

@@ -1,0 +1,19 @@
+use std::sync::Arc;
+
+use switchboard::outbound::{Outbound, Policy};
+use switchboard::push::Push;
+use switchboard::push::endpoints::Endpoints;
+use switchboard::push::expo::Expo;
+use switchboard::push::web_push::WebPush;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let (_config, store) = switchboard::lambda::start().await?;
+    let env = |name: &str| std::env::var(name).ok();
+    let outbound = Arc::new(Outbound::new(Policy::from_env(env)));
+    let web_push = WebPush::from_env(env, None, outbound.clone())?.map(Arc::new);
+    let expo = Arc::new(Expo::from_env(env, outbound));
+    let endpoints = Endpoints::from_env(env);
+    let push = Arc::new(Push::new(store, Arc::new(endpoints)).with_senders(web_push, Some(expo)));
+    switchboard::lambda::serve_trigger(push, push_dispatch::handle).await
+}
