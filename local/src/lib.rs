@@ -26,7 +26,6 @@ use switchboard::push::endpoints::Endpoints;
 use switchboard::push::expo::Expo;
 use switchboard::push::web_push::WebPush;
 use switchboard::webhooks::subscriptions::Webhooks;
-use switchboard::outbound::Outbound;
 use tower_http::cors::{Any, CorsLayer};
 
 /// The request headers browsers may send cross-origin: `template.yaml`'s `CorsConfiguration.AllowHeaders`
