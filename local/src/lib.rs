@@ -20,13 +20,13 @@ use switchboard::App;
 use switchboard::config::Storage;
 use switchboard::crm::Crm;
 use switchboard::identity::Identities;
+use switchboard::outbound::Outbound;
 use switchboard::outbound::{Outbound, Policy};
 use switchboard::push::Push;
 use switchboard::push::endpoints::Endpoints;
 use switchboard::push::expo::Expo;
 use switchboard::push::web_push::WebPush;
 use switchboard::webhooks::subscriptions::Webhooks;
-use switchboard::outbound::Outbound;
 use tower_http::cors::{Any, CorsLayer};
 
 /// The request headers browsers may send cross-origin: `template.yaml`'s `CorsConfiguration.AllowHeaders`
