@@ -81,7 +81,7 @@ impl App {
 /// tracing around it.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     match &config.storage {
-        Storage::DynamoDb { table } => Ok(open_dynamodb(config, table).await),
+        Storage::DynamoDb { table } => Ok(open_dynamodb(config, table, &aws_config().await)),
         Storage::Embedded { dir } => Ok(layered(Arc::new(EmbeddedStore::open(
             dir,
             CursorCodec::new(config.token_secret.expose()),
@@ -90,8 +90,8 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
 }
 
 /// The DynamoDB store alone: what a Lambda function opens, so its binary links no embedded store.
-pub async fn open_dynamodb(config: &Config, table: &str) -> Arc<dyn Store> {
-    let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
+pub fn open_dynamodb(config: &Config, table: &str, sdk: &aws_config::SdkConfig) -> Arc<dyn Store> {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
     let cursors = CursorCodec::new(config.token_secret.expose());
     layered(Arc::new(DynamoStore::new(
         client,

@@ -21,8 +21,16 @@ pub async fn start() -> Result<(Config, Arc<dyn Store>), lambda_http::Error> {
     let Storage::DynamoDb { table } = &config.storage else {
         return Err("a Lambda function stores in DynamoDB".into());
     };
-    let store = crate::app::open_dynamodb(&config, table).await;
+    let store = crate::app::open_dynamodb(&config, table, aws_config().await);
     Ok((config, store))
+}
+
+static AWS: tokio::sync::OnceCell<aws_config::SdkConfig> = tokio::sync::OnceCell::const_new();
+
+/// The SDK configuration every client of this function shares (DynamoDB, S3, SNS, SQS), loaded once per
+/// cold start: its credentials chain and HTTPS client are the costly part of init (bench/README.md).
+pub async fn aws_config() -> &'static aws_config::SdkConfig {
+    AWS.get_or_init(crate::app::aws_config).await
 }
 
 /// Serves `handler` with the state the function's `main` built once. A function that needs no store (no

@@ -373,6 +373,16 @@ pub async fn uploads_are_checked_and_attached_once(api: &Api) {
     assert!(matches!(again, Outcome::AlreadyAttached), "{again:?}");
     let unchanged = api.app.identities.profile(&profile).await.unwrap().unwrap();
     assert_eq!(unchanged.version, attached.version, "one attach");
+    // The outbox: the attach told `avatar.updated` once, the refusals and the second event nothing.
+    let told: Vec<_> = crate::outbox::pending(api)
+        .await
+        .into_iter()
+        .filter(|e| e.event == "avatar.updated")
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].payload["profileId"], profile);
+    assert_eq!(told[0].payload["objectId"], object);
+    assert_eq!(told[0].payload["contentType"], "image/png");
     let avatar = stored_avatar(api, &profile).await.unwrap();
     assert_eq!(avatar["objectId"], object);
     assert!(!exists(api, &key).await, "nothing left in quarantine");

@@ -567,6 +567,20 @@ pub async fn suppressed_notifications_are_recorded_not_sent(api: &Api) {
     assert_eq!(delivery["status"], "suppressed", "{note}");
     assert_eq!(delivery["rule"], "notifyOnMention");
     assert_eq!(delivery["attempts"], json!([]), "no provider was called");
+    // The fan-out's end is told once, with the outcomes, even when the record is dispatched again.
+    api.functions.push.push.dispatch(&id).await.unwrap();
+    let told: Vec<_> = crate::outbox::pending(api)
+        .await
+        .into_iter()
+        .filter(|e| e.event == "notification.sent")
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].payload["notificationId"], id);
+    assert_eq!(told[0].payload["category"], "mention");
+    assert_eq!(
+        told[0].payload["deliveries"],
+        json!({"sent": 0, "suppressed": 1, "failed": 0, "deactivated": 0})
+    );
 }
 
 pub async fn sending_is_validated_and_authorized(api: &Api) {

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
-use switchboard::avatar::Outcome;
 use std::sync::Arc;
+use switchboard::avatar::Outcome;
 use switchboard::push::Push;
 use switchboard::push::records::Device;
 use switchboard::store::Record;

@@ -95,6 +95,7 @@ async fn runs_each_event(api: Api) {
                 .unwrap(),
                 created_at: switchboard::time::now_rfc3339(),
                 expires_at: switchboard::time::unix_now() + 3600,
+                fanned_out: false,
                 version: 0,
             };
             store.create(record.to_item().unwrap()).await.unwrap();

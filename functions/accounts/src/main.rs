@@ -6,7 +6,8 @@ use switchboard::identity::Identities;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let (config, store) = switchboard::lambda::start().await?;
-    let objects = switchboard::app::avatar_objects(&config, &switchboard::app::aws_config().await);
+    let objects =
+        switchboard::app::avatar_objects(&config, switchboard::lambda::aws_config().await);
     let accounts = Arc::new(accounts::Accounts {
         identities: Identities::new(store.clone(), &config),
         avatars: Avatars::new(store, objects),

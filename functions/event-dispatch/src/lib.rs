@@ -37,7 +37,7 @@ impl State {
         let queue_url = std::env::var(QUEUE_URL).map_err(|_| format!("{QUEUE_URL} is not set"))?;
         Ok(Self {
             webhooks: Arc::new(Webhooks::new(store, &config)),
-            sqs: aws_sdk_sqs::Client::new(&switchboard::app::aws_config().await),
+            sqs: aws_sdk_sqs::Client::new(switchboard::lambda::aws_config().await),
             queue_url,
         })
     }

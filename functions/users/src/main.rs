@@ -9,7 +9,8 @@ use users::Users;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let (config, store) = switchboard::lambda::start().await?;
-    let objects = switchboard::app::avatar_objects(&config, &switchboard::app::aws_config().await);
+    let objects =
+        switchboard::app::avatar_objects(&config, switchboard::lambda::aws_config().await);
     let users = Arc::new(Users {
         identities: Identities::new(store.clone(), &config),
         crm: Crm::new(store.clone(), &config),

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::identity::Profile;
 use crate::store::{Backoff, Condition, Record, Store, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now};
+use crate::webhooks::Event;
 use image::{ImageError, ImageType};
 use objects::{AvatarObjects, avatar_key, parse_quarantine_key, quarantine_key};
 use records::{Avatar, AvatarUpload, UPLOAD_TTL_SECONDS};
@@ -207,6 +208,7 @@ impl Avatars {
             profile.updated_at = now_rfc3339();
             let mut writes = vec![Write::Put(profile.to_item()?, Condition::Version(expected))];
             writes.extend(upload_key.map(|k| Write::Delete(k.clone(), Condition::Exists)));
+            writes.push(updated_event(&profile, &avatar).write()?);
             match self.store.transact(writes).await {
                 Ok(()) => {
                     profile.version = expected + 1;
@@ -352,4 +354,21 @@ impl Avatars {
             None => Ok(None),
         }
     }
+}
+
+/// `avatar.updated` (docs/events.md), written in the attach's own transaction: the outbox.
+fn updated_event(profile: &Profile, avatar: &Avatar) -> Event {
+    Event::new(
+        "avatar.updated",
+        &profile.organization_id,
+        json!({
+            "profileId": profile.id,
+            "objectId": avatar.object_id,
+            "sha256": avatar.sha256,
+            "contentType": avatar.content_type,
+            "width": avatar.width,
+            "height": avatar.height,
+            "updatedAt": profile.updated_at,
+        }),
+    )
 }

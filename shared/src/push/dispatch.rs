@@ -19,6 +19,8 @@ use super::sns;
 use crate::error::Error;
 use crate::store::{Condition, Record, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now};
+use crate::webhooks::Event;
+use serde_json::json;
 
 /// Provider calls per device: the first and two retries.
 pub const MAX_ATTEMPTS: usize = 3;
@@ -49,7 +51,46 @@ impl Push {
                 .map(|device| self.deliver(&notification, device, &decision)),
         )
         .await;
-        results.into_iter().collect()
+        results.into_iter().collect::<Result<(), Error>>()?;
+        self.fanned_out(id).await
+    }
+
+    /// Marks the notification fanned out and tells `notification.sent` with the outcomes, in one
+    /// transaction (the outbox): a second dispatch of the same record finds it marked and tells nothing.
+    async fn fanned_out(&self, id: &str) -> Result<(), Error> {
+        let Some((mut notification, deliveries)) = self.notification(id).await? else {
+            return Ok(());
+        };
+        if notification.fanned_out {
+            return Ok(());
+        }
+        let count = |outcome: Outcome| deliveries.iter().filter(|d| d.outcome == outcome).count();
+        let event = Event::new(
+            "notification.sent",
+            &notification.organization_id,
+            json!({
+                "notificationId": notification.id,
+                "recipientId": notification.identity_id,
+                "category": notification.notification.category,
+                "deliveries": {
+                    "sent": count(Outcome::Sent),
+                    "suppressed": count(Outcome::Suppressed),
+                    "failed": count(Outcome::Failed),
+                    "deactivated": count(Outcome::Deactivated),
+                },
+            }),
+        );
+        let expected = notification.version;
+        notification.fanned_out = true;
+        let writes = vec![
+            Write::Put(notification.to_item()?, Condition::Version(expected)),
+            event.write()?,
+        ];
+        match self.store.transact(writes).await {
+            // Another dispatch of the same record marked it first.
+            Ok(()) | Err(StoreError::ConditionFailed | StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn deliver(

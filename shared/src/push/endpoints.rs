@@ -26,7 +26,8 @@ pub enum SendError {
 }
 
 /// The platform applications (from `SWITCHBOARD_SNS_APNS_ARN` and `SWITCHBOARD_SNS_FCM_ARN`; unset = that
-/// provider is off) and the SNS client, built once on first use.
+/// provider is off) and the SNS client: built at init in Lambda ([`Endpoints::built`]); on the local server
+/// on first use, so a laptop without AWS settings never builds one.
 pub struct Endpoints {
     apns: Option<String>,
     fcm: Option<String>,
@@ -45,6 +46,12 @@ impl Endpoints {
             fcm: arn(FCM_ARN),
             client: OnceCell::new(),
         }
+    }
+
+    /// With the SNS client built now over `sdk`: a Lambda function's init, not its first request.
+    pub fn built(mut self, sdk: &aws_config::SdkConfig) -> Self {
+        self.client = OnceCell::new_with(Some(Client::new(sdk)));
+        self
     }
 
     /// With a client built elsewhere (tests point it at moto).

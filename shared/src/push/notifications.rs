@@ -78,6 +78,7 @@ impl Push {
             notification,
             created_at: now_rfc3339(),
             expires_at: unix_now() + NOTIFICATION_SECONDS,
+            fanned_out: false,
             version: 0,
         };
         self.store.create(record.to_item()?).await?;

@@ -207,6 +207,9 @@ pub struct NotificationRecord {
     pub notification: Notification,
     pub created_at: String,
     pub expires_at: i64,
+    /// Every device has its delivery and `notification.sent` was told, in one transaction: once.
+    #[serde(default)]
+    pub fanned_out: bool,
     #[serde(skip)]
     pub version: u64,
 }
