@@ -20,7 +20,6 @@ use switchboard::App;
 use switchboard::config::Storage;
 use switchboard::crm::Crm;
 use switchboard::identity::Identities;
-use switchboard::outbound::Outbound;
 use switchboard::outbound::{Outbound, Policy};
 use switchboard::push::Push;
 use switchboard::push::endpoints::Endpoints;
