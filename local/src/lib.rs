@@ -26,7 +26,6 @@ use switchboard::push::endpoints::Endpoints;
 use switchboard::push::expo::Expo;
 use switchboard::push::web_push::WebPush;
 use switchboard::webhooks::subscriptions::Webhooks;
-use switchboard::outbound::Outbound;
 use tower_http::cors::{Any, CorsLayer};
 
 /// The request headers browsers may send cross-origin: `template.yaml`'s `CorsConfiguration.AllowHeaders`
@@ -200,6 +199,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/users/me/api-keys" => users::handle, users),
         route!(DELETE "/users/me/api-keys/{keyId}" => users::handle, users),
         route!(POST "/users/me/avatar/sync" => users::handle, users),
+        route!(PUT "/users/me/avatar" => users::handle, users),
         route!(GET "/user-profiles/{profileId}/avatar-upload-url" => avatar_upload_url::handle, avatar_uploads),
         // Accounts and sessions.
         route!(POST "/accounts" => accounts::handle, accounts),

@@ -11,9 +11,9 @@ pub mod crm;
 pub mod extension;
 pub mod iam;
 pub mod identity;
-pub mod push;
 pub mod identity_security;
 pub mod outbox;
+pub mod push;
 pub mod receiver;
 pub mod resilience;
 pub mod triggers;
@@ -245,6 +245,7 @@ macro_rules! avatar_suite {
             patch_attaches_issued_uploads_only,
             deleting_a_user_deletes_their_avatar,
             sync_from_base64_or_url,
+            upload_multipart,
         );
     };
 }

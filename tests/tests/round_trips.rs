@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
-use switchboard::avatar::Outcome;
 use std::sync::Arc;
+use switchboard::avatar::Outcome;
 use switchboard::push::Push;
 use switchboard::push::records::Device;
 use switchboard::store::Record;
@@ -274,6 +274,14 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         api.post("/users/me/avatar/sync").bearer(&user).json(json!({
             "base64": format!("data:image/png;base64,{}", avatar::base64(&avatar::fixture("blue.png")))
         })),
+    )
+    .await;
+    step(
+        "PUT /users/me/avatar",
+        api.put("/users/me/avatar").bearer(&user).bytes(
+            &avatar::multipart(),
+            avatar::form(&[avatar::png(&red)], true),
+        ),
     )
     .await;
     // Accounts and sessions.
