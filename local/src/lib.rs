@@ -199,6 +199,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/users/me/api-keys" => users::handle, users),
         route!(DELETE "/users/me/api-keys/{keyId}" => users::handle, users),
         route!(POST "/users/me/avatar/sync" => users::handle, users),
+        route!(PUT "/users/me/avatar" => users::handle, users),
         route!(GET "/user-profiles/{profileId}/avatar-upload-url" => avatar_upload_url::handle, avatar_uploads),
         // Accounts and sessions.
         route!(POST "/accounts" => accounts::handle, accounts),

@@ -178,6 +178,9 @@ impl Api {
     pub fn patch(&self, uri: &str) -> Call<'_> {
         self.call("PATCH", uri)
     }
+    pub fn put(&self, uri: &str) -> Call<'_> {
+        self.call("PUT", uri)
+    }
     pub fn delete(&self, uri: &str) -> Call<'_> {
         self.call("DELETE", uri)
     }
@@ -247,7 +250,7 @@ pub struct Call<'a> {
     method: Method,
     uri: String,
     headers: Vec<(String, String)>,
-    body: Option<String>,
+    body: Option<Vec<u8>>,
 }
 
 impl Call<'_> {
@@ -261,13 +264,19 @@ impl Call<'_> {
     }
 
     pub fn json(mut self, body: Value) -> Self {
-        self.body = Some(body.to_string());
+        self.body = Some(body.to_string().into_bytes());
         self.header("content-type", "application/json")
     }
 
     pub fn raw(mut self, body: &str) -> Self {
-        self.body = Some(body.to_owned());
+        self.body = Some(body.as_bytes().to_vec());
         self
+    }
+
+    /// A body of any bytes, with its content type.
+    pub fn bytes(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self.header("content-type", content_type)
     }
 
     pub async fn send(self) -> Reply {
@@ -281,7 +290,7 @@ impl Call<'_> {
         let path = parts.uri.path().to_owned();
         let (route, params) = find(&self.api.routes, &self.method, &path)
             .unwrap_or_else(|| panic!("no route for {} {path}", self.method));
-        let request = lambda_request(parts, self.body.unwrap_or_default().into_bytes(), params);
+        let request = lambda_request(parts, self.body.unwrap_or_default(), params);
         let response = crate::iam::ROUTE
             .scope(route.key(), (route.handler)(&self.api.functions, request))
             .await;

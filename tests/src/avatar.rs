@@ -747,3 +747,176 @@ pub async fn sync_from_base64_or_url(api: &Api) {
         "refusals change nothing"
     );
 }
+
+/// One part of a multipart/form-data body: `(field name, file name, content type, bytes)`.
+pub type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+const BOUNDARY: &str = "----switchboard-test-boundary";
+
+/// A multipart/form-data body of `parts`, closed or (`closed: false`) cut before its final boundary.
+pub fn form(parts: &[Part], closed: bool) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, file_name, content_type, bytes) in parts {
+        body.extend(
+            format!("--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"{name}\"").bytes(),
+        );
+        if let Some(file_name) = file_name {
+            body.extend(format!("; filename=\"{file_name}\"").bytes());
+        }
+        body.extend(b"\r\n");
+        if let Some(content_type) = content_type {
+            body.extend(format!("content-type: {content_type}\r\n").bytes());
+        }
+        body.extend(b"\r\n");
+        body.extend(*bytes);
+        body.extend(b"\r\n");
+    }
+    if closed {
+        body.extend(format!("--{BOUNDARY}--\r\n").bytes());
+    }
+    body
+}
+
+/// The file part of a PNG.
+pub fn png(bytes: &[u8]) -> Part<'_> {
+    ("avatar", Some("robin.png"), Some("image/png"), bytes)
+}
+
+pub fn multipart() -> String {
+    format!("multipart/form-data; boundary={BOUNDARY}")
+}
+
+/// Antz's upload: the one file part of a multipart/form-data body becomes the avatar as sync's bytes do (the
+/// same image again keeps its object, no write); every refusal is a 400 that changes nothing; a body over
+/// API Gateway's real ceiling (4,194,304 bytes) is a 413.
+pub async fn upload_multipart(api: &Api) {
+    let (token, profile) = user(api, "robin").await;
+    let red = fixture("red.png");
+    let put = |content_type: &str, body: Vec<u8>| {
+        api.put("/users/me/avatar")
+            .bearer(&token)
+            .bytes(content_type, body)
+    };
+    let first = put(&multipart(), form(&[png(&red)], true)).send().await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(
+        http("GET", &first.str("avatarUrl"), &[], b"").await,
+        (200, red.clone())
+    );
+    let shown = api
+        .get(&format!("/users/{profile}"))
+        .bearer(&token)
+        .send()
+        .await;
+    let url = shown.body["avatar"]["url"].as_str().expect("an avatar url");
+    assert_eq!(http("GET", url, &[], b"").await, (200, red.clone()));
+    let attached = stored(api, &profile).await;
+    // Other (text) parts are ignored.
+    let note = ("note", None, None, b"hello".as_slice());
+    let again = put(&multipart(), form(&[note, png(&red)], true))
+        .send()
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    let after = stored(api, &profile).await;
+    assert_eq!(
+        (after.version, after.avatar),
+        (attached.version, attached.avatar.clone()),
+        "the same image: same objectId, no write"
+    );
+
+    let validation = "Validation Error";
+    for (content_type, body, message) in [
+        (
+            "application/json".to_owned(),
+            br#"{"avatar": "robin.png"}"#.to_vec(),
+            validation,
+        ),
+        (
+            "multipart/form-data".to_owned(),
+            form(&[png(&red)], true),
+            validation,
+        ),
+        (multipart(), form(&[note], true), validation),
+        (multipart(), form(&[png(&red), png(&red)], true), validation),
+        (multipart(), form(&[png(&red)], false), validation),
+        (
+            multipart(),
+            form(&[png(b"not an image".as_slice())], true),
+            "The file is not of the declared type image/png",
+        ),
+        (
+            multipart(),
+            form(
+                &[(
+                    "avatar",
+                    Some("a.txt"),
+                    Some("text/plain"),
+                    b"hello".as_slice(),
+                )],
+                true,
+            ),
+            "The image type \"text/plain\" is not accepted; use image/jpeg, image/png, image/gif or image/webp",
+        ),
+        (
+            multipart(),
+            form(
+                &[(
+                    "avatar",
+                    Some("a.svg"),
+                    Some("image/svg+xml"),
+                    b"<svg/>".as_slice(),
+                )],
+                true,
+            ),
+            "The image type \"image/svg+xml\" is not accepted; use image/jpeg, image/png, image/gif or image/webp",
+        ),
+        (
+            multipart(),
+            form(&[("avatar", Some("robin.png"), None, &red[..])], true),
+            "The image type \"application/octet-stream\" is not accepted; use image/jpeg, image/png, image/gif or image/webp",
+        ),
+    ] {
+        let reply = put(&content_type, body).send().await;
+        assert_eq!(
+            (reply.status, reply.message()),
+            (400, message),
+            "{content_type}: {}",
+            reply.text
+        );
+    }
+    // Over SWITCHBOARD_AVATAR_MAX_SIZE.
+    let small = api.reconfigured(|c| c.avatar_max_size = red.len() - 1);
+    let blue = fixture("blue.png");
+    let reply = small
+        .put("/users/me/avatar")
+        .bearer(&token)
+        .bytes(&multipart(), form(&[png(&blue)], true))
+        .send()
+        .await;
+    let limit = format!("The image is larger than {} bytes", red.len() - 1);
+    assert_eq!((reply.status, reply.message()), (400, limit.as_str()));
+
+    // API Gateway's real ceiling: a body of 4,194,304 bytes is read (and refused as no image), one more byte
+    // is a 413 without being read.
+    let ceiling = 4_194_304;
+    let padding = ceiling - form(&[png(&[])], true).len();
+    let at_ceiling = form(&[png(&vec![0; padding])], true);
+    assert_eq!(at_ceiling.len(), ceiling);
+    let reply = put(&multipart(), at_ceiling).send().await;
+    assert_eq!(
+        (reply.status, reply.message()),
+        (400, "The file is not of the declared type image/png")
+    );
+    let over = form(&[png(&vec![0; padding + 1])], true);
+    let reply = put(&multipart(), over).send().await;
+    assert_eq!(
+        (reply.status, reply.message()),
+        (413, "The request body is larger than 4194304 bytes")
+    );
+    let unchanged = stored(api, &profile).await;
+    assert_eq!(
+        (unchanged.version, unchanged.avatar),
+        (attached.version, attached.avatar),
+        "refusals change nothing"
+    );
+}

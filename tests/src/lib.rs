@@ -245,6 +245,7 @@ macro_rules! avatar_suite {
             patch_attaches_issued_uploads_only,
             deleting_a_user_deletes_their_avatar,
             sync_from_base64_or_url,
+            upload_multipart,
         );
     };
 }

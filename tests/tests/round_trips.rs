@@ -276,6 +276,14 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         })),
     )
     .await;
+    step(
+        "PUT /users/me/avatar",
+        api.put("/users/me/avatar").bearer(&user).bytes(
+            &avatar::multipart(),
+            avatar::form(&[avatar::png(&red)], true),
+        ),
+    )
+    .await;
     // Accounts and sessions.
     step("GET /accounts", api.get("/accounts").bearer(&admin)).await;
     step(

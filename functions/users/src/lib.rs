@@ -60,6 +60,10 @@ pub async fn handle(users: Arc<Users>, request: Request) -> Response<Body> {
         (&Method::POST, ["users", "me", "avatar", "sync"]) => {
             (sync_avatar(&users, &request).await, "Failed to sync avatar")
         }
+        (&Method::PUT, ["users", "me", "avatar"]) => (
+            upload_avatar(&users, &request).await,
+            "Failed to upload avatar",
+        ),
         (&Method::GET, ["users", id]) => {
             (get_user(&users, &request, id).await, "Failed to get user")
         }
@@ -284,12 +288,73 @@ async fn sync_avatar(users: &Users, request: &Request) -> Result<Response<Body>>
             ));
         }
     };
-    let profile = own_profile(users, &caller).await?;
+    set_avatar(users, &caller, &content_type, &bytes).await
+}
+
+/// Bytes the server received become the caller's avatar (the same image again is a no-op): `{avatarUrl}`.
+async fn set_avatar(
+    users: &Users,
+    caller: &Principal,
+    content_type: &str,
+    bytes: &[u8],
+) -> Result<Response<Body>> {
+    let profile = own_profile(users, caller).await?;
     let url = users
         .avatars
-        .replace(&profile, &content_type, &bytes, limit)
+        .replace(&profile, content_type, bytes, users.avatar_max_size)
         .await?;
     Ok(http::json(200, &json!({ "avatarUrl": url })))
+}
+
+/// The largest `PUT /users/me/avatar` body. A Lambda request is at most 6 MB (6,291,456 bytes, the whole
+/// event) and API Gateway base64-encodes multipart bodies (4/3 larger), so about 4.7 MB of body can reach the
+/// function; 4 MiB leaves room for the rest of the event. Beyond it: 413, on the local server too.
+pub const MAX_UPLOAD_BODY: usize = 4_194_304;
+
+/// Antz's `PUT /users/me/avatar`: the one file part of a multipart/form-data body becomes the caller's
+/// avatar, checked and deduplicated as sync's bytes are.
+async fn upload_avatar(users: &Users, request: &Request) -> Result<Response<Body>> {
+    if request.body().len() > MAX_UPLOAD_BODY {
+        let message = format!("The request body is larger than {MAX_UPLOAD_BODY} bytes");
+        return Ok(http::json(413, &json!({ "error": { "message": message } })));
+    }
+    let caller = users.identities.principal(request).await?;
+    let (content_type, bytes) = file_part(request).await?;
+    set_avatar(users, &caller, &content_type, &bytes).await
+}
+
+/// The one file part (a part with a file name) of a multipart/form-data body: its declared content type
+/// (RFC 7578's default when it has none) and its bytes. Other parts are ignored.
+async fn file_part(request: &Request) -> Result<(String, Vec<u8>)> {
+    let invalid = |problem: &str| Error::invalid("Validation Error", vec![problem.to_owned()]);
+    let boundary = request
+        .headers()
+        .get(lambda_http::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| multer::parse_boundary(v).ok())
+        .ok_or_else(|| invalid("request body must be multipart/form-data"))?;
+    let body = request.body().to_vec();
+    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let malformed = |_| invalid("request body must be well-formed multipart/form-data");
+    let mut file = None;
+    while let Some(field) = multipart.next_field().await.map_err(malformed)? {
+        if field.file_name().is_none() {
+            continue;
+        }
+        if file.is_some() {
+            return Err(invalid("request body must have exactly one file part"));
+        }
+        let content_type = field.content_type().map_or_else(
+            || "application/octet-stream".to_owned(),
+            ToString::to_string,
+        );
+        file = Some((
+            content_type,
+            field.bytes().await.map_err(malformed)?.to_vec(),
+        ));
+    }
+    file.ok_or_else(|| invalid("request body must have exactly one file part"))
 }
 
 /// The caller's own profile, if they may change it.
