@@ -319,11 +319,21 @@ checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401"
 include-operation-id = "syncAvatar"
 checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403"] } }
 
+# An uploaded file must be the image its part declares (the spec's example PNG sent as image/jpeg is a 400).
+[[operations]]
+include-operation-id = "uploadAvatar"
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403"] } }
+
 # Push: a device token must have its provider's shape, a Web Push key must lie on the P-256 curve, and APNs
 # and FCM need their SNS platform application (none locally); a badge written as a float is refused as above.
 [[operations]]
 include-operation-id = "registerDevice"
 checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "404", "409"] } }
+
+# A quiet-hours timezone must be a real IANA zone name, which a JSON schema cannot list.
+[[operations]]
+include-operation-id = "updatePreferences"
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "409"] } }
 
 [[operations]]
 include-operation-id = "sendNotification"
