@@ -45,9 +45,7 @@ export SWITCHBOARD_ORG_API_SECRET=st-secret-0123456789abcdef0123456789
 export SWITCHBOARD_ADMIN_USERNAME=admin
 export SWITCHBOARD_ADMIN_PASSWORD=admin-password-1
 
-cargo build -q -p switchboard-local
-server_bin="$(cargo metadata --format-version 1 --no-deps |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug/switchboard-local"
+server_bin="$(scripts/local-bin.sh)"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 work_dir=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-schemathesis.XXXXXX")
 server_log="$work_dir/server.log"

@@ -22,7 +22,7 @@ trap cleanup EXIT
 source .tools/services.env
 # The official ContactsManager SDK, which tests/tests/webhook_sdk.rs drives.
 scripts/sdk-venv.sh
-cargo test --workspace --all-targets "$@"
+cargo test --workspace "$@"
 # The official ContactsManager SDK against the local server (skipped when cargo test got a filter).
 if [ $# -eq 0 ]; then
   scripts/sdk-test.sh
