@@ -4,6 +4,7 @@
 
 pub mod first_start;
 pub mod s3;
+pub mod stream;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +74,10 @@ impl Functions {
         endpoints: Endpoints,
         env: impl Fn(&str) -> Option<String> + Copy,
     ) -> Arc<Self> {
+        let stream = stream::TableStream::over(app.store.clone());
+        let app = &app.over_store(stream.clone());
+        let (push, dispatcher) = local_push(app, endpoints, env);
+        stream.deliver_to(dispatcher);
         Arc::new(Self {
             health: Arc::new(health::Health {
                 public_url: app.config.public_url.clone(),
@@ -104,19 +109,19 @@ impl Functions {
             }),
             push: Arc::new(push::PushApi {
                 identities: app.identities.clone(),
-                push: local_push(app, endpoints, env),
+                push,
             }),
         })
     }
 }
 
-/// The push service, whose recorded notifications go to `push-dispatch`'s handler in process, as the
-/// table's stream hands them to it in AWS.
+/// The push service and its dispatcher, to which recorded notifications go in process (to `push-dispatch`'s
+/// handler), as the table's stream hands them to it in AWS.
 fn local_push(
     app: &App,
     endpoints: Endpoints,
     env: impl Fn(&str) -> Option<String> + Copy,
-) -> Push {
+) -> (Push, Arc<Push>) {
     let outbound = Arc::new(Outbound::new(Policy::from_env(env)));
     // A VAPID key is generated into the embedded store's data directory unless one is configured.
     let dir = match &app.config.storage {
@@ -133,11 +138,12 @@ fn local_push(
     let dispatcher = Arc::new(
         Push::new(app.store.clone(), Arc::new(endpoints)).with_senders(web_push, Some(expo)),
     );
-    let push = (*dispatcher).clone();
-    push.on_recorded(Arc::new(move |id: &str| {
+    let to_dispatch = dispatcher.clone();
+    let push = (*dispatcher).clone().on_recorded(Arc::new(move |id: &str| {
         let event = push_dispatch::insert_event(id);
-        tokio::spawn(push_dispatch::handle(dispatcher.clone(), event));
-    }))
+        tokio::spawn(push_dispatch::handle(to_dispatch.clone(), event));
+    }));
+    (push, dispatcher)
 }
 
 pub type Handler = fn(&Functions, Request) -> BoxFuture<'static, Response<Body>>;

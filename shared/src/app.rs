@@ -63,6 +63,11 @@ impl App {
         })
     }
 
+    /// The same app over `store`, a layer around this one's (the local server's table stream).
+    pub fn over_store(&self, store: Arc<dyn Store>) -> Arc<Self> {
+        Self::over(self.config.clone(), store, self.avatars.objects.clone())
+    }
+
     fn over(config: Config, store: Arc<dyn Store>, objects: AvatarObjects) -> Arc<Self> {
         let identities = Identities::new(store.clone(), &config);
         let crm = Crm::new(store.clone(), &config);

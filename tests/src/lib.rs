@@ -291,6 +291,7 @@ macro_rules! webhooks_suite {
             ping_is_signed_as_the_sdk_verifies,
             rotation_signs_with_the_new_secret_only,
             gone_disables_and_failures_can_be_retried,
+            a_day_of_failures_disables_the_subscription,
             events_reach_their_subscribers_signed,
             a_receiver_that_was_down_gets_the_event_on_the_schedule,
             a_spent_schedule_fails_the_delivery,
@@ -306,6 +307,7 @@ macro_rules! push_suite {
     ($api:expr) => {
         $crate::api_suite!($api; push;
             devices_register_list_and_remove,
+            deleting_an_account_removes_its_push_records,
             sns_endpoints_are_reused_and_follow_rotation,
             a_token_belongs_to_one_device,
             twenty_active_devices_at_most,

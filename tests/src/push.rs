@@ -271,6 +271,76 @@ pub async fn devices_register_list_and_remove(api: &Api) {
     assert_eq!(unknown.message(), "Device not found");
 }
 
+/// Deleting an account removes its devices (their token markers and SNS endpoints) and its preferences: in
+/// AWS push-dispatch does it on the identity's removal from the table's stream, locally the same handler runs
+/// in process. Another user's records stay.
+pub async fn deleting_an_account_removes_its_push_records(api: &Api) {
+    let (api, sns) = with_sns(api.reconfigured(|_| {})).await;
+    let admin = api.admin_token().await;
+    let (robin, _, robin_token) = user(&api, "robin").await;
+    let (ada, _, ada_token) = user(&api, "ada").await;
+    let (phone, tablet, ada_phone) = (device_id(), device_id(), device_id());
+    for (token, body) in [
+        (&robin_token, apns(&phone, &apns_token(1))),
+        (&robin_token, expo(&tablet, 1)),
+        (&ada_token, apns(&ada_phone, &apns_token(2))),
+    ] {
+        assert_eq!(register(&api, token, body).await.status, 201);
+    }
+    let robin_phone = stored_device(&api, &robin, &phone).await;
+    let robin_arn = robin_phone.endpoint_arn.clone().expect("an SNS endpoint");
+    let ada_arn = stored_device(&api, &ada, &ada_phone)
+        .await
+        .endpoint_arn
+        .unwrap();
+
+    let deleted = api
+        .delete(&format!("/accounts/{robin}"))
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+
+    let store = &api.app.store;
+    let robin_keys = [
+        Device::key_of(&robin, &phone),
+        Device::key_of(&robin, &tablet),
+        Preferences::key_of(&robin),
+        robin_phone.token_key().unwrap(),
+    ];
+    let mut left = robin_keys.len();
+    for _ in 0..200 {
+        left = store.batch_get(&robin_keys).await.unwrap().len();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        left, 0,
+        "robin's devices, token marker and preferences are deleted"
+    );
+    assert!(
+        sns.attributes(&robin_arn).await.is_none(),
+        "robin's endpoint is deleted"
+    );
+    assert!(
+        stored_device(&api, &ada, &ada_phone).await.active,
+        "ada's device stays"
+    );
+    assert!(
+        sns.attributes(&ada_arn).await.is_some(),
+        "ada's endpoint stays"
+    );
+    assert!(
+        store
+            .get(&Preferences::key_of(&ada))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 pub async fn sns_endpoints_are_reused_and_follow_rotation(api: &Api) {
     let (api, sns) = with_sns(api.reconfigured(|_| {})).await;
     let (robin, _, token) = user(&api, "robin").await;
@@ -802,8 +872,9 @@ fn browser_keys() -> (web_push_native::p256::SecretKey, String, String) {
 }
 
 /// The VAPID `Authorization: vapid t=<jwt>, k=<key>` of a push request, verified with its own key, which
-/// must be the server's published key; answers the JWT's claims.
-fn verified_vapid(received: &Received, public_key: &str) -> Value {
+/// must be the server's published key, for the push service at `origin` (RFC 8292's audience: scheme, host
+/// and port); answers the JWT's claims.
+fn verified_vapid(received: &Received, public_key: &str, origin: &str) -> Value {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let header = received.headers["authorization"].to_str().unwrap();
@@ -826,7 +897,7 @@ fn verified_vapid(received: &Received, public_key: &str) -> Value {
     )
     .unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    validation.set_audience(&["http://127.0.0.1"]);
+    validation.set_audience(&[origin]);
     validation.set_required_spec_claims(&["exp", "aud", "sub"]);
     jsonwebtoken::decode::<Value>(jwt, &decoding, &validation)
         .expect("a valid VAPID JWT")
@@ -902,7 +973,12 @@ pub async fn web_push_and_expo_reach_loopback_receivers(api: &Api) {
     println!("dispatch latency, request to first provider call: {first_call:?}");
     assert_eq!(push.headers["content-encoding"], "aes128gcm");
     assert!(push.headers.contains_key("ttl"));
-    let claims = verified_vapid(&push, &public_key);
+    let claims = verified_vapid(&push, &public_key, &receiver.url);
+    let valid_for = claims["exp"].as_u64().unwrap() - jsonwebtoken::get_current_timestamp();
+    assert!(
+        valid_for <= 24 * 3600,
+        "RFC 8292: at most 24 hours, got {valid_for} s"
+    );
     assert_eq!(claims["sub"], "mailto:push@switchboard.local");
     let auth_bytes = {
         use base64::Engine;

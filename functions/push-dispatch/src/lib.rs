@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use switchboard::identity::Identity;
 use switchboard::push::Push;
 use switchboard::push::records::{NOTIFICATION_PREFIX, NOTIFICATION_SK};
+use switchboard::store::Key;
 use switchboard::store::table::{ATTR_PK, ATTR_SK};
 
 pub async fn handle(
@@ -65,18 +66,29 @@ fn change(record: &EventRecord) -> Option<Change> {
 
 /// The stream event the insert of notification `id` produces, as the local server hands it to [`handle`].
 pub fn insert_event(id: &str) -> Event {
-    let keys = json!({
-        ATTR_PK: { "S": format!("{NOTIFICATION_PREFIX}{id}") },
-        ATTR_SK: { "S": NOTIFICATION_SK },
-    });
-    let event: Value = json!({
-        "Records": [{
-            "eventID": id,
-            "eventName": "INSERT",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": "local",
-            "dynamodb": { "Keys": keys, "SequenceNumber": id, "SizeBytes": 0, "StreamViewType": "KEYS_ONLY" }
-        }]
-    });
-    serde_json::from_value(event).unwrap_or_default()
+    let key = Key::new(format!("{NOTIFICATION_PREFIX}{id}"), NOTIFICATION_SK);
+    stream_event([("INSERT", &key)])
+}
+
+/// A KEYS_ONLY stream event of `changes` (event name and key), as the local server hands them to [`handle`].
+pub fn stream_event<'a>(changes: impl IntoIterator<Item = (&'static str, &'a Key)>) -> Event {
+    let records: Vec<Value> = changes
+        .into_iter()
+        .enumerate()
+        .map(|(sequence, (name, key))| {
+            json!({
+                "eventID": format!("{sequence}"),
+                "eventName": name,
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "local",
+                "dynamodb": {
+                    "Keys": { ATTR_PK: { "S": key.pk }, ATTR_SK: { "S": key.sk } },
+                    "SequenceNumber": format!("{sequence}"),
+                    "SizeBytes": 0,
+                    "StreamViewType": "KEYS_ONLY",
+                },
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap_or_default()
 }

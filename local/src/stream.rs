@@ -1,0 +1,62 @@
+//! The table's stream, as the local server has it. In AWS, DynamoDB Streams hands `push-dispatch` the
+//! removals of identities (template.yaml filters them), whose devices, endpoints and preferences it then
+//! deletes. Locally this store layer does the same: after a transaction commits, the keys it deleted go to
+//! the same handler in process, as KEYS_ONLY `REMOVE` records, and the handler keeps the ones it acts on.
+//! (Inserted notifications reach it through `Push::on_recorded`.)
+
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use switchboard::push::Push;
+use switchboard::store::{Item, Key, Page, Query, Store, StoreError, Write};
+
+pub struct TableStream {
+    inner: Arc<dyn Store>,
+    dispatcher: OnceLock<Arc<Push>>,
+}
+
+impl TableStream {
+    pub fn over(inner: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            dispatcher: OnceLock::new(),
+        })
+    }
+
+    /// Removals from now on go to `dispatcher` (built over this store, hence set afterwards).
+    pub fn deliver_to(&self, dispatcher: Arc<Push>) {
+        // Set once, by `Functions::with_push`.
+        let _ = self.dispatcher.set(dispatcher);
+    }
+}
+
+#[async_trait]
+impl Store for TableStream {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.inner.batch_get(keys).await
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let removed: Vec<Key> = writes
+            .iter()
+            .filter_map(|write| match write {
+                Write::Delete(key, _) => Some(key.clone()),
+                _ => None,
+            })
+            .collect();
+        self.inner.transact(writes).await?;
+        if let (Some(dispatcher), false) = (self.dispatcher.get(), removed.is_empty()) {
+            let event = push_dispatch::stream_event(removed.iter().map(|key| ("REMOVE", key)));
+            tokio::spawn(push_dispatch::handle(dispatcher.clone(), event));
+        }
+        Ok(())
+    }
+}
