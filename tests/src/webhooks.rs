@@ -11,7 +11,10 @@ use switchboard::webhooks::retry::RetrySchedule;
 use switchboard::webhooks::subscriptions::{DELIVERY_HEADER, EVENT_HEADER};
 use switchboard::webhooks::{delivery, signature};
 
-use crate::api::Api;
+use switchboard::store::Record;
+use switchboard::webhooks::subscriptions::Subscription;
+
+use crate::api::{Api, ORG};
 use crate::receiver::{Answer, Received, Receiver, sdk_verifies};
 
 /// The same store, with deliveries allowed to loopback (`SWITCHBOARD_ALLOW_PRIVATE_TARGETS=1`).
@@ -327,6 +330,64 @@ pub async fn gone_disables_and_failures_can_be_retried(api: &Api) {
         .await;
     assert_eq!(enabled.body["enabled"], true);
     assert_eq!(enabled.body["disabledReason"], Value::Null);
+}
+
+/// Deliveries that keep failing for a day disable the subscription (`failing_too_long`); a success before
+/// that clears the count. The day is taken back in the stored subscription, as a day of failures leaves it.
+pub async fn a_day_of_failures_disables_the_subscription(api: &Api) {
+    let api = &local_targets(api);
+    let admin = api.admin_token().await;
+    let receiver = Receiver::start().await;
+    let id = create(api, &admin, &receiver.url).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = &Subscription::key_of(ORG, &id);
+    let (receiver, admin, id) = (&receiver, &admin, &id);
+    let stored = || async move {
+        let item = api.app.store.get(key).await.unwrap().unwrap();
+        Subscription::from_item(&item).unwrap()
+    };
+    let ping = |answer| async move {
+        receiver.script([answer]);
+        api.post(&format!("/webhooks/{id}/ping"))
+            .bearer(admin)
+            .send()
+            .await
+    };
+    let shown = || async move {
+        api.get(&format!("/webhooks/{id}"))
+            .bearer(admin)
+            .send()
+            .await
+            .body
+    };
+
+    assert_eq!(ping(Answer::Status(500)).await.body["status"], "failed");
+    let failing_since = stored()
+        .await
+        .failing_since
+        .expect("the failures are counted");
+    assert_eq!(
+        shown().await["enabled"],
+        true,
+        "failing for less than a day"
+    );
+    assert_eq!(ping(Answer::Status(204)).await.body["status"], "delivered");
+    assert_eq!(stored().await.failing_since, None, "a success clears it");
+
+    ping(Answer::Status(500)).await;
+    let mut subscription = stored().await;
+    subscription.failing_since = Some(failing_since - 24 * 3600);
+    api.app
+        .store
+        .update(subscription.to_item().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(ping(Answer::Status(502)).await.body["status"], "failed");
+    let got = shown().await;
+    assert_eq!(got["enabled"], false, "{got}");
+    assert_eq!(got["disabledReason"], "failing_too_long");
 }
 
 /// The store as `api` has it, delivering in process (as the local server does) to loopback, with the
