@@ -41,7 +41,23 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ["accounts", "call-log", "contact", "crm-auth", "health", "message-log", "server-api", "users"]
+FUNCTIONS = [
+    "accounts",
+    "avatar-processor",
+    "avatar-upload-url",
+    "call-log",
+    "contact",
+    "crm-auth",
+    "event-dispatch",
+    "health",
+    "message-log",
+    "push",
+    "push-dispatch",
+    "server-api",
+    "users",
+    "webhook-deliver",
+    "webhooks",
+]
 SAMPLE_TOKEN = "eyJhbGciOiJIUzI1NiJ9.sample.token"
 ADMIN = ("admin", "admin-password-1")
 NUMBER = "+16505559876"
@@ -250,7 +266,8 @@ def setup(bin_dir, env):
                 {"phoneNumber": NUMBER, "newContactName": "Ada Lovelace", "newContactType": "Contact"},
             )
             assert created["successful"], created
-            return {"access": access, "key": key, "jwt": jwt}
+            profile = api(base, "POST", "/users", {"name": "Bench Admin"}, access)["id"]
+            return {"access": access, "key": key, "jwt": jwt, "profile": profile}
         finally:
             server.terminate()
             server.wait()
@@ -261,6 +278,10 @@ def setup(bin_dir, env):
 
 def load_event(name):
     return json.loads((ROOT / "events" / f"{name}.json").read_text())
+
+
+def load_trigger(name):
+    return json.loads((ROOT / "events" / "triggers" / f"{name}.json").read_text())
 
 
 def with_token(event, token, header=False):
@@ -299,6 +320,9 @@ def cases(creds):
     def same(event):
         return lambda run: [event, event]
 
+    upload = load_event("avatar-upload-url/get-user-profiles-profileId-avatar-upload-url")
+    sample_profile = upload["pathParameters"]["profileId"]
+    upload_url = with_token(json.loads(json.dumps(upload).replace(sample_profile, creds["profile"])), creds["access"], header=True)
     sign_in = with_body(load_event("accounts/post-sessions"), {"username": ADMIN[0], "password": ADMIN[1]})
     key_login = with_body(load_event("crm-auth/post-apiKeyLogin"), {"platform": "switchboard", "apiKey": creds["key"]})
     return [
@@ -330,6 +354,32 @@ def cases(creds):
             None,
         ),
         ("server-api: POST /api/v1/client/validate-key, bad key", "server-api", same(load_event("server-api/post-api-v1-client-validate-key")), None, None),
+        (
+            "avatar-upload-url: presigned PUT (no S3 call)",
+            "avatar-upload-url",
+            same(upload_url),
+            200,
+            None,
+        ),
+        (
+            "push: GET /users/me/devices",
+            "push",
+            same(with_token(load_event("push/get-users-me-devices"), creds["access"], header=True)),
+            200,
+            None,
+        ),
+        (
+            "webhooks: GET /webhooks",
+            "webhooks",
+            same(with_token(load_event("webhooks/get-webhooks"), creds["access"], header=True)),
+            200,
+            None,
+        ),
+        # Triggers: their replies are batch item failures, not HTTP responses.
+        ("push-dispatch: stream batch", "push-dispatch", same(load_trigger("push-dispatch/notification-recorded")), None, None),
+        ("event-dispatch: scheduled sweep", "event-dispatch", same(load_trigger("event-dispatch/schedule-sweep")), None, None),
+        ("webhook-deliver: SQS batch", "webhook-deliver", same(load_trigger("webhook-deliver/sqs-one-malformed-message")), None, None),
+        ("avatar-processor: S3 ObjectCreated", "avatar-processor", same(load_trigger("avatar-processor/object-created")), None, None),
     ]
 
 
@@ -393,8 +443,12 @@ def main():
             "SWITCHBOARD_ORG_API_KEY": "bench-key",
             "SWITCHBOARD_ORG_API_SECRET": "bench-secret-0123456789abcdef0123456789",
             "RUST_LOG": "info",
+            # Presigning is local; the processor reads from the test services' S3 (s3s-fs) when it runs.
+            "SWITCHBOARD_BUCKET": "switchboard-avatars",
         }
     )
+    if os.environ.get("SWITCHBOARD_TEST_S3S_URL"):
+        env["AWS_ENDPOINT_URL_S3"] = os.environ["SWITCHBOARD_TEST_S3S_URL"]
     log(f"setting up table {env['SWITCHBOARD_TABLE']}")
     creds = setup(bin_dir, env)
 
