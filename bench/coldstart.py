@@ -22,6 +22,7 @@ run with the same table and secrets. Everything stays on 127.0.0.1.
 """
 
 import argparse
+import atexit
 import copy
 import http.server
 import io
@@ -29,6 +30,7 @@ import json
 import os
 import queue
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -256,7 +258,8 @@ def setup(bin_dir, env):
                     if server.poll() is not None:
                         raise RuntimeError("switchboard-local exited during start-up")
                     time.sleep(0.1)
-            access = api(base, "POST", "/sessions", {"username": ADMIN[0], "password": ADMIN[1]})["accessToken"]
+            session = api(base, "POST", "/sessions", {"username": ADMIN[0], "password": ADMIN[1]})
+            access = session["accessToken"]
             key = api(base, "POST", "/users/me/api-keys", {}, access)["key"]
             jwt = api(base, "POST", "/apiKeyLogin", {"platform": "switchboard", "apiKey": key})["jwtToken"]
             created = api(
@@ -266,7 +269,8 @@ def setup(bin_dir, env):
                 {"phoneNumber": NUMBER, "newContactName": "Ada Lovelace", "newContactType": "Contact"},
             )
             assert created["successful"], created
-            profile = api(base, "POST", "/users", {"name": "Bench Admin"}, access)["id"]
+            # The bootstrapped admin's profile: the avatar upload URL is issued for it.
+            profile = api(base, "GET", f"/users?identityId={session['account']['id']}", None, access)[0]["id"]
             return {"access": access, "key": key, "jwt": jwt, "profile": profile}
         finally:
             server.terminate()
@@ -393,6 +397,34 @@ def zipped_size(binary):
     return buffer.tell()
 
 
+def private_s3(env):
+    """An s3s-fs of its own (the test services' binary) holding the configured bucket and the one the
+    processor's sample event names, stopped at exit; its URL, or None without s3s-fs."""
+    binary = ROOT / ".tools" / "cargo" / "bin" / "s3s-fs"
+    if not binary.exists():
+        return None
+    event = load_trigger("avatar-processor/object-created")
+    root = tempfile.mkdtemp(prefix="coldstart-s3-")
+    atexit.register(shutil.rmtree, root, True)
+    for bucket in {event["Records"][0]["s3"]["bucket"]["name"], env["SWITCHBOARD_BUCKET"]}:
+        (Path(root) / bucket).mkdir()
+    port = free_port()
+    server = subprocess.Popen(
+        [str(binary), "--host", "127.0.0.1", "--port", str(port), "--access-key", env["AWS_ACCESS_KEY_ID"],
+         "--secret-key", env["AWS_SECRET_ACCESS_KEY"], root],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    atexit.register(server.terminate)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("s3s-fs did not start")
+
+
 def build(target):
     packages = [arg for name in FUNCTIONS + ["switchboard-local"] for arg in ("-p", name)]
     log(f"nice -n 19 cargo build --release {' '.join(packages)} (target {target})")
@@ -447,8 +479,13 @@ def main():
             "SWITCHBOARD_BUCKET": "switchboard-avatars",
         }
     )
-    if os.environ.get("SWITCHBOARD_TEST_S3S_URL"):
-        env["AWS_ENDPOINT_URL_S3"] = os.environ["SWITCHBOARD_TEST_S3S_URL"]
+    s3 = private_s3(env)
+    if s3:
+        env["AWS_ENDPOINT_URL_S3"] = s3
+    # The webhook queue the event functions are configured with (the sweep of an empty outbox sends nothing).
+    if os.environ.get("SWITCHBOARD_TEST_MOTO_URL"):
+        env["AWS_ENDPOINT_URL_SQS"] = os.environ["SWITCHBOARD_TEST_MOTO_URL"]
+        env["SWITCHBOARD_WEBHOOK_QUEUE_URL"] = os.environ["SWITCHBOARD_TEST_MOTO_URL"] + "/123456789012/bench-webhooks"
     log(f"setting up table {env['SWITCHBOARD_TABLE']}")
     creds = setup(bin_dir, env)
 
