@@ -437,6 +437,43 @@ pub async fn the_later_upload_wins(api: &Api) {
     }
 }
 
+/// Removing the avatar outlasts uploads issued before the removal: one whose S3 event comes late does not
+/// bring an avatar back; one issued after the removal attaches.
+pub async fn a_removal_outlasts_earlier_uploads(api: &Api) {
+    let (token, profile) = user(api, "robin").await;
+    attached(api, &token, &profile, &fixture("red.png")).await;
+    let blue = fixture("blue.png");
+    let (late, late_url) = upload_url(api, &token, &profile, "image/png", blue.len()).await;
+    assert_eq!(upload(&late_url, "image/png", &blue).await, 200);
+
+    let removed = api
+        .patch(&format!("/users/{profile}"))
+        .bearer(&token)
+        .json(json!({"avatar": null}))
+        .send()
+        .await;
+    assert_eq!(
+        (removed.status, &removed.body["avatar"]),
+        (200, &Value::Null)
+    );
+    let late_key = quarantine(&profile, &late);
+    let outcome = api.app.avatars.process(&late_key).await.unwrap();
+    assert!(matches!(outcome, Outcome::Superseded), "{outcome:?}");
+    assert_eq!(stored_avatar(api, &profile).await, None);
+    for key in [
+        late_key,
+        objects::avatar_key(crate::api::ORG, &profile, &late),
+    ] {
+        assert!(!exists(api, &key).await, "{key} is gone");
+    }
+
+    let fresh = attached(api, &token, &profile, &blue).await;
+    assert_eq!(
+        stored_avatar(api, &profile).await.unwrap()["objectId"],
+        fresh
+    );
+}
+
 /// An object nobody issued, or under another profile's prefix, is deleted and attaches nothing.
 pub async fn only_issued_uploads_attach(api: &Api) {
     let (token, profile) = user(api, "robin").await;

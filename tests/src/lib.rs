@@ -240,6 +240,7 @@ macro_rules! avatar_suite {
             upload_url_authorization_and_validation,
             uploads_are_checked_and_attached_once,
             the_later_upload_wins,
+            a_removal_outlasts_earlier_uploads,
             only_issued_uploads_attach,
             profiles_show_a_fresh_avatar_url,
             patch_attaches_issued_uploads_only,

@@ -222,7 +222,7 @@ async fn update_user(users: &Users, request: &Request, id: &str) -> Result<Respo
                 write = true;
             }
             if remove && p.avatar.is_some() {
-                removed = p.avatar.take();
+                removed = p.remove_avatar();
                 write = true;
             }
             changed |= write;

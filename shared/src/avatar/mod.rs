@@ -194,14 +194,20 @@ impl Avatars {
             };
             let current = Avatar::of(profile.avatar.as_ref());
             if let Some(current) = &current
-                && current.object_id >= avatar.object_id
+                && current.object_id == avatar.object_id
             {
                 self.forget(upload_key).await?;
-                return Ok(if current.object_id == avatar.object_id {
-                    (Outcome::AlreadyAttached, None)
-                } else {
-                    (Outcome::Superseded, None)
-                });
+                return Ok((Outcome::AlreadyAttached, None));
+            }
+            // Object ids are UUIDv7s minted when the upload was issued: one issued before the attached
+            // avatar, or before the last removal, is stale.
+            let newest = current
+                .as_ref()
+                .map(|c| c.object_id.as_str())
+                .max(profile.avatar_removed.as_deref());
+            if newest.is_some_and(|newest| newest > avatar.object_id.as_str()) {
+                self.forget(upload_key).await?;
+                return Ok((Outcome::Superseded, None));
             }
             let expected = profile.version;
             profile.avatar = Some(json!(avatar));

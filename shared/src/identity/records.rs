@@ -252,6 +252,10 @@ pub struct Profile {
     pub organization_id: String,
     pub name: String,
     pub avatar: Option<Value>,
+    /// A UUIDv7 minted when the avatar was last removed: an upload issued before then (a smaller objectId,
+    /// also a UUIDv7) never attaches, however late its S3 event comes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_removed: Option<String>,
     /// Free-form profile properties of the accounts API (hoodie's `profile: {...}`).
     #[serde(default)]
     pub properties: Map<String, Value>,
@@ -264,6 +268,12 @@ pub struct Profile {
 impl Profile {
     pub fn key_of(id: &str) -> Key {
         Key::new(format!("PROFILE#{id}"), "PROFILE")
+    }
+
+    /// Takes the avatar off, and marks when: uploads issued before now can no longer attach.
+    pub fn remove_avatar(&mut self) -> Option<Value> {
+        self.avatar_removed = Some(uuid::Uuid::now_v7().to_string());
+        self.avatar.take()
     }
 
     /// The user entity of the user service.
