@@ -5,6 +5,11 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_sdk_dynamodb::config::SharedCredentialsProvider;
+use aws_smithy_async::rt::sleep::default_async_sleep;
+use aws_types::sdk_config::SharedTimeSource;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use lambda_http::{Body, LambdaEvent, Request, Response, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,12 +30,47 @@ pub async fn start() -> Result<(Config, Arc<dyn Store>), lambda_http::Error> {
     Ok((config, store))
 }
 
-static AWS: tokio::sync::OnceCell<aws_config::SdkConfig> = tokio::sync::OnceCell::const_new();
+static AWS: std::sync::OnceLock<aws_config::SdkConfig> = std::sync::OnceLock::new();
 
-/// The SDK configuration every client of this function shares (DynamoDB, S3, SNS, SQS), loaded once per
-/// cold start: its credentials chain and HTTPS client are the costly part of init (bench/README.md).
+/// The SDK configuration every client of this function shares (DynamoDB, S3, SNS, SQS), built once per
+/// cold start from what Lambda puts in the environment: the region, the execution role's credentials and
+/// any `AWS_ENDPOINT_URL[_<SERVICE>]`, with the timeouts and bounded retry of `app::aws_config`. Not
+/// aws-config's default chain: its profile files, SSO, web identity (an STS client with its own HTTPS
+/// connector) and IMDS have nothing to find in Lambda, and cost init time and binary size (bench/README.md).
 pub async fn aws_config() -> &'static aws_config::SdkConfig {
-    AWS.get_or_init(crate::app::aws_config).await
+    AWS.get_or_init(|| {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let region = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION"));
+        let mut sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .credentials_provider(SharedCredentialsProvider::new(
+                EnvironmentVariableCredentialsProvider::new(),
+            ))
+            .timeout_config(crate::app::timeouts())
+            .retry_config(crate::app::retries())
+            .service_config(EndpointsFromEnv(|name| std::env::var(name).ok()))
+            .time_source(SharedTimeSource::default());
+        // The timeouts need a timer: tokio's, as aws-config's loader would give.
+        sdk.set_sleep_impl(default_async_sleep());
+        sdk.set_region(region.map(aws_config::Region::new));
+        sdk.set_endpoint_url(env("AWS_ENDPOINT_URL"));
+        sdk.build()
+    })
+}
+
+/// A service's setting from the environment as aws-config's environment source reads it: the service's own
+/// variable first (`AWS_ENDPOINT_URL_DYNAMODB`, from the service id), then the global one (`AWS_ENDPOINT_URL`).
+/// What tests and benchmarks use to point a function at an emulator.
+#[derive(Debug)]
+struct EndpointsFromEnv(fn(&str) -> Option<String>);
+
+impl LoadServiceConfig for EndpointsFromEnv {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        let service = key.service_id().to_ascii_uppercase().replace(' ', "_");
+        [format!("{}_{service}", key.env()), key.env().to_owned()]
+            .into_iter()
+            .find_map(|name| (self.0)(&name).filter(|v| !v.is_empty()))
+    }
 }
 
 /// Serves `handler` with the state the function's `main` built once. A function that needs no store (no
@@ -64,4 +104,43 @@ where
         handler(state.clone(), event.payload)
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(env: fn(&str) -> Option<String>, service_id: &str) -> Option<String> {
+        let key = ServiceConfigKey::builder()
+            .service_id(service_id)
+            .env("AWS_ENDPOINT_URL")
+            .profile("endpoint_url")
+            .build()
+            .unwrap();
+        EndpointsFromEnv(env).load_config(key)
+    }
+
+    #[test]
+    fn a_service_endpoint_comes_from_its_own_variable_then_the_global_one() {
+        let env = |name: &str| match name {
+            "AWS_ENDPOINT_URL_DYNAMODB" => Some("http://127.0.0.1:8000".to_owned()),
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS" => Some(String::new()),
+            "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:4566".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            endpoint(env, "DynamoDB").as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+        // Blank counts as unset.
+        assert_eq!(
+            endpoint(env, "DynamoDB Streams").as_deref(),
+            Some("http://127.0.0.1:4566")
+        );
+        assert_eq!(
+            endpoint(env, "SNS").as_deref(),
+            Some("http://127.0.0.1:4566")
+        );
+        assert_eq!(endpoint(|_| None, "S3"), None);
+    }
 }

@@ -4,6 +4,7 @@
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
 
 use super::devices::Provider;
@@ -32,26 +33,29 @@ pub struct Endpoints {
     apns: Option<String>,
     fcm: Option<String>,
     client: OnceCell<Client>,
+    connect: Connect,
 }
 
+/// How the client is had on first use. A function pointer rather than a branch, so a Lambda binary, which
+/// never takes the local server's path, does not link aws-config's default chain.
+type Connect = Box<dyn Fn() -> BoxFuture<'static, Client> + Send + Sync>;
+
 impl Endpoints {
+    /// The local server's: the client is built on first use, with aws-config's default chain.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Self {
-        let arn = |name| {
-            env(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let (apns, fcm) = arns(env);
         Self {
-            apns: arn(APNS_ARN),
-            fcm: arn(FCM_ARN),
+            apns,
+            fcm,
             client: OnceCell::new(),
+            connect: Box::new(|| Box::pin(async { Client::new(&crate::app::aws_config().await) })),
         }
     }
 
-    /// With the SNS client built now over `sdk`: a Lambda function's init, not its first request.
-    pub fn built(mut self, sdk: &aws_config::SdkConfig) -> Self {
-        self.client = OnceCell::new_with(Some(Client::new(sdk)));
-        self
+    /// A Lambda function's: the client built now over `sdk`, at init rather than on the first request.
+    pub fn built(env: impl Fn(&str) -> Option<String>, sdk: &aws_config::SdkConfig) -> Self {
+        let (apns, fcm) = arns(env);
+        Self::with_client(Client::new(sdk), apns, fcm)
     }
 
     /// With a client built elsewhere (tests point it at moto).
@@ -59,14 +63,16 @@ impl Endpoints {
         Self {
             apns,
             fcm,
-            client: OnceCell::new_with(Some(client)),
+            client: OnceCell::new_with(Some(client.clone())),
+            connect: Box::new(move || {
+                let client = client.clone();
+                Box::pin(async move { client })
+            }),
         }
     }
 
     async fn client(&self) -> &Client {
-        self.client
-            .get_or_init(|| async { Client::new(&crate::app::aws_config().await) })
-            .await
+        self.client.get_or_init(|| (self.connect)()).await
     }
 
     /// The platform application of an SNS provider; `None` for the others.
@@ -190,4 +196,14 @@ fn unavailable<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>
     e: SdkError<E, R>,
 ) -> Error {
     Error::Unavailable(format!("SNS: {}", DisplayErrorContext(e)))
+}
+
+/// The platform application ARNs, `(APNs, FCM)`; unset or blank = that provider is off.
+fn arns(env: impl Fn(&str) -> Option<String>) -> (Option<String>, Option<String>) {
+    let arn = |name| {
+        env(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    (arn(APNS_ARN), arn(FCM_ARN))
 }

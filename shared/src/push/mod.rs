@@ -74,7 +74,7 @@ impl Push {
         let outbound = Arc::new(Outbound::new(config.outbound.clone()));
         let web_push = WebPush::from_env(env, None, outbound.clone())?.map(Arc::new);
         let expo = Arc::new(Expo::from_env(env, outbound));
-        let endpoints = Endpoints::from_env(env).built(crate::lambda::aws_config().await);
+        let endpoints = Endpoints::built(env, crate::lambda::aws_config().await);
         Ok(Self::new(store, Arc::new(endpoints)).with_senders(web_push, Some(expo)))
     }
 }
