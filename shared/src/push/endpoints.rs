@@ -63,7 +63,7 @@ impl Endpoints {
         Self {
             apns,
             fcm,
-            client: OnceCell::new_with(Some(client.clone())),
+            client: OnceCell::new(),
             connect: Box::new(move || {
                 let client = client.clone();
                 Box::pin(async move { client })
