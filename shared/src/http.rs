@@ -37,6 +37,15 @@ fn status(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
+/// A 200 page of a cursor-paginated listing: the next page's cursor, if any, in `x-next-cursor`.
+pub fn page<T: Serialize>(items: &T, next: Option<String>) -> Response<Body> {
+    let mut response = json(200, items);
+    if let Some(next) = next.and_then(|c| c.parse().ok()) {
+        response.headers_mut().insert("x-next-cursor", next);
+    }
+    response
+}
+
 pub fn json<T: Serialize>(code: u16, value: &T) -> Response<Body> {
     match serde_json::to_string(value) {
         Ok(text) => build(status(code), "application/json", Body::Text(text)),

@@ -11,7 +11,8 @@ use switchboard::identity::{NewIdentity, password, usernames};
 use switchboard::request::{self, Kind, Schema};
 
 use crate::{
-    ACCOUNT_NOT_FOUND, account_for, admin_only, check_password, check_type, forbidden, with_profile,
+    ACCOUNT_NOT_FOUND, account_for, admin, admin_only, check_password, check_type, forbidden,
+    with_profile,
 };
 
 /// `POST /accounts`: anyone may sign up as a regular account; an admin may choose the type.
@@ -31,8 +32,7 @@ pub(crate) async fn sign_up(identities: &Identities, request: &Request) -> Resul
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
     let type_id = match text("type") {
         Some(kind) => {
-            let caller = identities.principal(request).await?;
-            admin_only(identities, &caller)?;
+            admin(identities, request).await?;
             check_type(identities, &kind)?;
             kind
         }
@@ -122,8 +122,7 @@ pub(crate) async fn find_accounts(
     avatars: &Avatars,
     request: &Request,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
-    admin_only(identities, &caller)?;
+    let caller = admin(identities, request).await?;
     let mut problems = Vec::new();
     let limit = request::bounded(request, "limit", 50, 1, 100, &mut problems);
     let include = include_profile(request, &mut problems);
@@ -170,11 +169,7 @@ pub(crate) async fn find_accounts(
     for identity in &accounts {
         views.push(with_profile(identities, avatars, identity, include).await?);
     }
-    let mut response = http::json(200, &views);
-    if let Some(cursor) = cursor.and_then(|c| c.parse().ok()) {
-        response.headers_mut().insert("x-next-cursor", cursor);
-    }
-    Ok(response)
+    Ok(http::page(&views, cursor))
 }
 
 /// `PATCH /accounts/{id}`: by the account itself or an admin, or without a session by presenting a

@@ -168,6 +168,13 @@ fn admin_only(identities: &Identities, caller: &Principal) -> Result<()> {
     }
 }
 
+/// The caller of an admin-only route: signed in, and an admin.
+async fn admin(identities: &Identities, request: &Request) -> Result<Principal> {
+    let caller = identities.principal(request).await?;
+    admin_only(identities, &caller)?;
+    Ok(caller)
+}
+
 async fn with_profile(
     identities: &Identities,
     avatars: &Avatars,

@@ -10,7 +10,7 @@ use switchboard::identity::Identities;
 use switchboard::identity::requests::PASSWORD_RESET;
 use switchboard::request::{self, Kind, Schema};
 
-use crate::admin_only;
+use crate::admin;
 
 const REQUEST_NOT_FOUND: &str = "Request not found";
 /// RFC 5321's longest address.
@@ -52,8 +52,7 @@ pub(crate) async fn find_requests(
     identities: &Identities,
     request: &Request,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
-    admin_only(identities, &caller)?;
+    let caller = admin(identities, request).await?;
     let mut problems = Vec::new();
     let limit = request::bounded(request, "limit", 50, 1, 100, &mut problems);
     if !problems.is_empty() {
@@ -66,11 +65,8 @@ pub(crate) async fn find_requests(
     let (found, next) = identities
         .requests(&caller.identity.organization_id, limit as u32, cursor)
         .await?;
-    let mut response = http::json(200, &found.iter().map(|r| r.view()).collect::<Vec<_>>());
-    if let Some(next) = next.and_then(|c| c.parse().ok()) {
-        response.headers_mut().insert("x-next-cursor", next);
-    }
-    Ok(response)
+    let views: Vec<_> = found.iter().map(|r| r.view()).collect();
+    Ok(http::page(&views, next))
 }
 
 pub(crate) async fn find_request(
@@ -78,8 +74,7 @@ pub(crate) async fn find_request(
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
-    admin_only(identities, &caller)?;
+    let caller = admin(identities, request).await?;
     let found = identities
         .account_request(&caller.identity.organization_id, id)
         .await?
@@ -92,8 +87,7 @@ pub(crate) async fn remove_request(
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
-    admin_only(identities, &caller)?;
+    let caller = admin(identities, request).await?;
     if identities
         .remove_account_request(&caller.identity.organization_id, id)
         .await?

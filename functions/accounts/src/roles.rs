@@ -7,7 +7,7 @@ use switchboard::http;
 use switchboard::identity::tokens;
 use switchboard::identity::{Actor, Identities};
 
-use crate::{ACCOUNT_NOT_FOUND, account_for, admin_only};
+use crate::{ACCOUNT_NOT_FOUND, account_for, admin};
 
 pub(crate) async fn find_roles(
     identities: &Identities,
@@ -27,8 +27,7 @@ pub(crate) async fn change_role(
     role: &str,
     add: bool,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
-    admin_only(identities, &caller)?;
+    let caller = admin(identities, request).await?;
     if !tokens::valid_token_type(role) || role.len() > 64 {
         return Err(Error::invalid(
             "Validation Error",

@@ -9,7 +9,7 @@ use switchboard::identity::Identities;
 use switchboard::identity::OneTimeToken;
 use switchboard::request::{self, Kind, Schema};
 
-use crate::{account_for, admin_only};
+use crate::{account_for, admin};
 
 /// `POST /accounts/{id}/tokens` (admin): a one-time token; its secret is in the answer only.
 pub(crate) async fn add_token(
@@ -17,8 +17,7 @@ pub(crate) async fn add_token(
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
-    admin_only(identities, &caller)?;
+    let caller = admin(identities, request).await?;
     const SCHEMA: Schema = Schema {
         fields: &[
             ("type", Kind::String, true),
@@ -47,8 +46,7 @@ pub(crate) async fn find_tokens(
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
-    admin_only(identities, &caller)?;
+    let caller = admin(identities, request).await?;
     let account = account_for(identities, &caller, id, false).await?;
     let tokens = identities
         .tokens(&account.organization_id, &account.id)
@@ -65,8 +63,7 @@ pub(crate) async fn token_of(
     id: &str,
     token: &str,
 ) -> Result<OneTimeToken> {
-    let caller = identities.principal(request).await?;
-    admin_only(identities, &caller)?;
+    let caller = admin(identities, request).await?;
     account_for(identities, &caller, id, false).await?;
     identities
         .token_by_id(token)

@@ -147,9 +147,6 @@ async fn deliveries(
         return Err(Error::bad_request("Invalid pagination cursor"));
     }
     let (logs, next) = hooks.deliveries(org, id, limit as u32, cursor).await?;
-    let mut response = http::json(200, &logs.iter().map(|log| log.view()).collect::<Vec<_>>());
-    if let Some(next) = next.and_then(|c| c.parse().ok()) {
-        response.headers_mut().insert("x-next-cursor", next);
-    }
-    Ok(response)
+    let views: Vec<_> = logs.iter().map(|log| log.view()).collect();
+    Ok(http::page(&views, next))
 }
