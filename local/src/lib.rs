@@ -1,7 +1,9 @@
-//! The local server: every function's handler behind one HTTP listener, with the same routes as
-//! `template.yaml`. Requests are turned into the `lambda_http::Request` API Gateway would deliver (path and
-//! query parameters included), so handlers run exactly the code they run in Lambda.
+//! The local server: every function's routes behind one HTTP listener, from the functions' own route tables
+//! (the ones `template.yaml` lists). Requests are turned into the `lambda_http::Request` API Gateway would
+//! deliver (route key, path and query parameters included), so handlers run exactly the code they run in
+//! Lambda.
 
+pub mod delivery;
 pub mod first_start;
 pub mod s3;
 pub mod stream;
@@ -11,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{RawPathParams, State};
+use axum::extract::RawPathParams;
 use axum::middleware::{self, Next};
 use axum::routing::{MethodFilter, on};
 use futures::future::BoxFuture;
@@ -19,14 +21,12 @@ use lambda_http::http::{HeaderName, Method};
 use lambda_http::{Body, Request, RequestExt, Response};
 use switchboard::App;
 use switchboard::config::Storage;
-use switchboard::crm::Crm;
-use switchboard::identity::Identities;
 use switchboard::outbound::{Outbound, Policy};
 use switchboard::push::Push;
 use switchboard::push::endpoints::Endpoints;
 use switchboard::push::expo::Expo;
 use switchboard::push::web_push::WebPush;
-use switchboard::webhooks::subscriptions::Webhooks;
+use switchboard_api::route::{self, Routes};
 use tower_http::cors::{Any, CorsLayer};
 
 /// The request headers browsers may send cross-origin: `template.yaml`'s `CorsConfiguration.AllowHeaders`
@@ -44,20 +44,54 @@ pub const CORS_ALLOW_HEADERS: &[&str] = &[
 /// The largest body API Gateway accepts (10 MB); the local server refuses larger ones the same way.
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-/// Every function's state, built once over one `App`: the local server and the tests hand each handler its
-/// own, as each function's `main` does in Lambda.
-pub struct Functions {
-    pub health: Arc<health::Health>,
-    /// contact, call-log, message-log.
-    pub crm: Arc<Crm>,
-    pub crm_auth: Arc<crm_auth::CrmAuth>,
-    pub users: Arc<users::Users>,
-    /// server-api.
-    pub identities: Arc<Identities>,
-    pub accounts: Arc<accounts::Accounts>,
-    pub avatar_uploads: Arc<avatar_upload_url::AvatarUploads>,
-    pub webhooks: Arc<webhooks::State>,
-    pub push: Arc<push::PushApi>,
+/// Every function of the local server: its state field and its crate. Each crate declares its own routes
+/// (`ROUTES`) and builds its own state (`state`); this list is all the local server adds.
+macro_rules! functions {
+    ($($field:ident: $krate:ident),* $(,)?) => {
+        /// Every function's state, built once over one `App`: the local server and the tests hand each route
+        /// its function's, as each function's `main` does in Lambda.
+        pub struct Functions {
+            $(pub $field: Arc<$krate::State>,)*
+        }
+
+        /// Every route key of every function (`GET /users/{profileId}`), with its function's binary name
+        /// (`call-log`).
+        pub fn function_routes() -> Vec<(String, &'static str)> {
+            let mut keys = Vec::new();
+            $(keys.extend(
+                $krate::ROUTES.keys().map(|key| (stringify!($krate).replace('_', "-"), key)),
+            );)*
+            keys
+        }
+
+        impl Functions {
+            /// Every route, each answered by its function's table with that function's state.
+            pub fn routes(&self) -> Vec<Route> {
+                let mut routes = Vec::new();
+                $(routes.extend(mount(&$krate::ROUTES, &self.$field));)*
+                routes
+            }
+        }
+    };
+}
+
+/// Every route key of every function, in API Gateway's syntax.
+pub fn route_keys() -> Vec<&'static str> {
+    function_routes().into_iter().map(|(_, key)| key).collect()
+}
+
+functions! {
+    health: health,
+    crm_auth: crm_auth,
+    contact: contact,
+    call_log: call_log,
+    message_log: message_log,
+    users: users,
+    avatar_upload_url: avatar_upload_url,
+    accounts: accounts,
+    push: push,
+    server_api: server_api,
+    webhooks: webhooks,
 }
 
 impl Functions {
@@ -78,39 +112,23 @@ impl Functions {
         let app = &app.over_store(stream.clone());
         let (push, dispatcher) = local_push(app, endpoints, env);
         stream.deliver_to(dispatcher);
+        let (config, store, objects) = (&app.config, &app.store, &app.avatars.objects);
         Arc::new(Self {
-            health: Arc::new(health::Health {
-                public_url: app.config.public_url.clone(),
-            }),
-            crm: Arc::new(app.crm.clone()),
-            crm_auth: Arc::new(crm_auth::CrmAuth {
-                crm: app.crm.clone(),
-                identities: app.identities.clone(),
-            }),
-            users: Arc::new(users::Users {
-                identities: app.identities.clone(),
-                crm: app.crm.clone(),
-                avatars: app.avatars.clone(),
-                outbound: Arc::new(Outbound::new(app.config.outbound.clone())),
-                avatar_max_size: app.config.avatar_max_size,
-            }),
-            identities: Arc::new(app.identities.clone()),
-            accounts: Arc::new(accounts::Accounts {
-                identities: app.identities.clone(),
-                avatars: app.avatars.clone(),
-            }),
-            avatar_uploads: Arc::new(avatar_upload_url::AvatarUploads {
-                identities: app.identities.clone(),
-                avatars: app.avatars.clone(),
-            }),
-            webhooks: Arc::new(webhooks::State {
-                identities: app.identities.clone(),
-                webhooks: Arc::new(Webhooks::new(app.store.clone(), &app.config)),
-            }),
-            push: Arc::new(push::PushApi {
-                identities: app.identities.clone(),
-                push,
-            }),
+            health: Arc::new(health::state(config)),
+            crm_auth: Arc::new(crm_auth::state(config, store.clone())),
+            contact: Arc::new(contact::state(config, store.clone())),
+            call_log: Arc::new(call_log::state(config, store.clone())),
+            message_log: Arc::new(message_log::state(config, store.clone())),
+            users: Arc::new(users::state(config, store.clone(), objects.clone())),
+            avatar_upload_url: Arc::new(avatar_upload_url::state(
+                config,
+                store.clone(),
+                objects.clone(),
+            )),
+            accounts: Arc::new(accounts::state(config, store.clone(), objects.clone())),
+            push: Arc::new(push::state(config, store.clone(), push)),
+            server_api: Arc::new(server_api::state(config, store.clone())),
+            webhooks: Arc::new(webhooks::state(config, store.clone())),
         })
     }
 }
@@ -146,120 +164,57 @@ fn local_push(
     (push, dispatcher)
 }
 
-pub type Handler = fn(&Functions, Request) -> BoxFuture<'static, Response<Body>>;
+/// Answers a request API Gateway matched to one route (its route key and path parameters set).
+pub type Call = Arc<dyn Fn(Request) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
 
-/// One API Gateway route: method, path in API Gateway syntax (`/users/{id}`) and its function's handler.
+/// One route of one function, ready to answer.
 #[derive(Clone)]
 pub struct Route {
-    pub method: Method,
-    pub path: &'static str,
-    pub handler: Handler,
+    /// API Gateway's route key: `GET /users/{profileId}`.
+    pub key: &'static str,
+    pub call: Call,
 }
 
 impl Route {
-    /// API Gateway's route key, as events carry it: `GET /is-alive`.
-    pub fn key(&self) -> String {
-        format!("{} {}", self.method, self.path)
+    fn method(&self) -> &str {
+        self.key.split_once(' ').map_or("", |(m, _)| m)
+    }
+
+    fn path(&self) -> &'static str {
+        self.key.split_once(' ').map_or("", |(_, p)| p)
+    }
+
+    /// Answers `request` as API Gateway would hand it to the function: its route key and the path
+    /// parameters set.
+    pub async fn answer(
+        &self,
+        request: Request,
+        params: HashMap<String, String>,
+    ) -> Response<Body> {
+        (self.call)(route::matched(request, self.key, params)).await
     }
 }
 
-/// A route whose handler takes `Functions::$state`.
-macro_rules! route {
-    ($method:ident $path:literal => $handler:path, $state:ident) => {
+/// The routes of one function's table, each with the function's state.
+fn mount<S: Send + Sync + 'static>(
+    table: &'static Routes<S>,
+    state: &Arc<S>,
+) -> impl Iterator<Item = Route> + use<S> {
+    let state = state.clone();
+    table.keys().map(move |key| {
+        let state = state.clone();
         Route {
-            method: Method::$method,
-            path: $path,
-            handler: |functions, request| Box::pin($handler(functions.$state.clone(), request)),
+            key,
+            call: Arc::new(move |request| {
+                let state = state.clone();
+                Box::pin(async move { table.dispatch(&state, request).await })
+            }),
         }
-    };
+    })
 }
 
-/// Every route of every function. Adding a function to the local server is one line here.
-pub fn routes() -> Vec<Route> {
-    vec![
-        route!(GET "/is-alive" => health::handle, health),
-        route!(GET "/isAlive" => health::handle, health),
-        route!(GET "/crmManifest" => health::handle, health),
-        // CRM extension API (App Connect).
-        route!(POST "/apiKeyLogin" => crm_auth::handle, crm_auth),
-        route!(POST "/unAuthorize" => crm_auth::handle, crm_auth),
-        route!(GET "/user/settings" => crm_auth::handle, crm_auth),
-        route!(POST "/user/settings" => crm_auth::handle, crm_auth),
-        route!(GET "/contact" => contact::handle, crm),
-        route!(POST "/contact" => contact::handle, crm),
-        route!(GET "/callLog" => call_log::handle, crm),
-        route!(POST "/callLog" => call_log::handle, crm),
-        route!(PATCH "/callLog" => call_log::handle, crm),
-        route!(POST "/callLog/cacheNote" => call_log::handle, crm),
-        route!(PUT "/callDisposition" => call_log::handle, crm),
-        route!(POST "/messageLog" => message_log::handle, crm),
-        // User service (seed 003) and personal API keys.
-        route!(POST "/users" => users::handle, users),
-        route!(GET "/users" => users::handle, users),
-        route!(GET "/users/{profileId}" => users::handle, users),
-        route!(PATCH "/users/{profileId}" => users::handle, users),
-        route!(DELETE "/users/{profileId}" => users::handle, users),
-        route!(POST "/identities/{identityId}/lock" => users::handle, users),
-        route!(POST "/identities/{identityId}/unlock" => users::handle, users),
-        route!(POST "/users/me/api-keys" => users::handle, users),
-        route!(GET "/users/me/api-keys" => users::handle, users),
-        route!(DELETE "/users/me/api-keys/{keyId}" => users::handle, users),
-        route!(POST "/users/me/avatar/sync" => users::handle, users),
-        route!(PUT "/users/me/avatar" => users::handle, users),
-        route!(GET "/user-profiles/{profileId}/avatar-upload-url" => avatar_upload_url::handle, avatar_uploads),
-        // Accounts and sessions.
-        route!(POST "/accounts" => accounts::handle, accounts),
-        route!(GET "/accounts/{accountId}" => accounts::handle, accounts),
-        route!(DELETE "/accounts/{accountId}" => accounts::handle, accounts),
-        route!(POST "/accounts/{accountId}/tokens" => accounts::handle, accounts),
-        route!(GET "/accounts" => accounts::handle, accounts),
-        route!(PATCH "/accounts/{accountId}" => accounts::handle, accounts),
-        route!(GET "/accounts/{accountId}/tokens" => accounts::handle, accounts),
-        route!(GET "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle, accounts),
-        route!(DELETE "/accounts/{accountId}/tokens/{tokenId}" => accounts::handle, accounts),
-        route!(GET "/accounts/{accountId}/roles" => accounts::handle, accounts),
-        route!(PUT "/accounts/{accountId}/roles/{role}" => accounts::handle, accounts),
-        route!(DELETE "/accounts/{accountId}/roles/{role}" => accounts::handle, accounts),
-        route!(GET "/accounts/{accountId}/profile" => accounts::handle, accounts),
-        route!(PATCH "/accounts/{accountId}/profile" => accounts::handle, accounts),
-        route!(POST "/requests" => accounts::handle, accounts),
-        route!(GET "/requests" => accounts::handle, accounts),
-        route!(GET "/requests/{requestId}" => accounts::handle, accounts),
-        route!(DELETE "/requests/{requestId}" => accounts::handle, accounts),
-        route!(POST "/sessions" => accounts::handle, accounts),
-        route!(GET "/sessions" => accounts::handle, accounts),
-        route!(DELETE "/sessions" => accounts::handle, accounts),
-        route!(POST "/sessions/refresh" => accounts::handle, accounts),
-        route!(POST "/api/v1/server/users/{uid}/notifications" => push::handle, push),
-        // Push notifications.
-        route!(POST "/users/me/devices" => push::handle, push),
-        route!(GET "/users/me/devices" => push::handle, push),
-        route!(DELETE "/users/me/devices/{deviceId}" => push::handle, push),
-        route!(GET "/users/me/preferences" => push::handle, push),
-        route!(PATCH "/users/me/preferences" => push::handle, push),
-        route!(POST "/users/{profileId}/notifications" => push::handle, push),
-        route!(GET "/notifications/{id}" => push::handle, push),
-        route!(GET "/push/web-push-key" => push::handle, push),
-        route!(GET "/sessions/{sessionId}" => accounts::handle, accounts),
-        route!(DELETE "/sessions/{sessionId}" => accounts::handle, accounts),
-        // Server API (ContactsManager SDKs).
-        route!(POST "/api/v1/server/users/{uid}" => server_api::handle, identities),
-        route!(DELETE "/api/v1/server/users/{uid}" => server_api::handle, identities),
-        route!(POST "/api/v1/client/validate-key" => server_api::handle, identities),
-        // Webhook subscriptions (organization admins).
-        route!(POST "/webhooks" => webhooks::handle, webhooks),
-        route!(GET "/webhooks" => webhooks::handle, webhooks),
-        route!(GET "/webhooks/{webhookId}" => webhooks::handle, webhooks),
-        route!(PATCH "/webhooks/{webhookId}" => webhooks::handle, webhooks),
-        route!(DELETE "/webhooks/{webhookId}" => webhooks::handle, webhooks),
-        route!(POST "/webhooks/{webhookId}/secret" => webhooks::handle, webhooks),
-        route!(POST "/webhooks/{webhookId}/ping" => webhooks::handle, webhooks),
-        route!(GET "/webhooks/{webhookId}/deliveries" => webhooks::handle, webhooks),
-        route!(POST "/webhooks/{webhookId}/deliveries/{deliveryId}/retry" => webhooks::handle, webhooks),
-    ]
-}
-
-/// Finds the route for a method and a concrete path, with the path parameters it binds.
+/// Finds the route for a method and a concrete path, with the path parameters it binds (percent-decoded,
+/// as API Gateway gives them).
 pub fn find<'r>(
     routes: &'r [Route],
     method: &Method,
@@ -267,9 +222,9 @@ pub fn find<'r>(
 ) -> Option<(&'r Route, HashMap<String, String>)> {
     routes
         .iter()
-        .filter(|r| r.method == *method)
+        .filter(|r| r.method() == method.as_str())
         .find_map(|route| {
-            let pattern: Vec<&str> = route.path.split('/').collect();
+            let pattern: Vec<&str> = route.path().split('/').collect();
             let actual: Vec<&str> = path.split('/').collect();
             if pattern.len() != actual.len() {
                 return None;
@@ -278,7 +233,8 @@ pub fn find<'r>(
             for (p, a) in pattern.iter().zip(&actual) {
                 match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
                     Some(name) if !a.is_empty() => {
-                        params.insert(name.to_owned(), (*a).to_owned());
+                        let value = percent_encoding::percent_decode_str(a).decode_utf8_lossy();
+                        params.insert(name.to_owned(), value.into_owned());
                     }
                     _ if p == a => {}
                     _ => return None,
@@ -288,22 +244,18 @@ pub fn find<'r>(
         })
 }
 
-fn method_filter(method: &Method) -> MethodFilter {
-    match *method {
-        Method::POST => MethodFilter::POST,
-        Method::PATCH => MethodFilter::PATCH,
-        Method::PUT => MethodFilter::PUT,
-        Method::DELETE => MethodFilter::DELETE,
+fn method_filter(method: &str) -> MethodFilter {
+    match method {
+        "POST" => MethodFilter::POST,
+        "PATCH" => MethodFilter::PATCH,
+        "PUT" => MethodFilter::PUT,
+        "DELETE" => MethodFilter::DELETE,
         _ => MethodFilter::GET,
     }
 }
 
 /// Builds the request API Gateway's HTTP API (payload v2) would hand the function.
-pub fn lambda_request(
-    parts: lambda_http::http::request::Parts,
-    body: Vec<u8>,
-    path_parameters: HashMap<String, String>,
-) -> Request {
+pub fn lambda_request(parts: lambda_http::http::request::Parts, body: Vec<u8>) -> Request {
     let mut query: HashMap<String, Vec<String>> = HashMap::new();
     for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
         query
@@ -316,26 +268,27 @@ pub fn lambda_request(
         Ok(text) => Body::Text(text),
         Err(binary) => Body::Binary(binary.into_bytes()),
     };
-    Request::from_parts(parts, body)
-        .with_path_parameters(path_parameters)
-        .with_query_string_parameters(query)
+    Request::from_parts(parts, body).with_query_string_parameters(query)
 }
 
 async fn invoke(
-    handler: Handler,
-    functions: Arc<Functions>,
+    route: Route,
     params: RawPathParams,
     request: axum::extract::Request,
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return into_axum(switchboard::http::text(413, "Request Entity Too Large"));
+        return into_axum(switchboard_api::http::text(413, "Request Entity Too Large"));
     };
     let params = params
         .iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    into_axum(handler(&functions, lambda_request(parts, bytes.to_vec(), params)).await)
+    into_axum(
+        route
+            .answer(lambda_request(parts, bytes.to_vec()), params)
+            .await,
+    )
 }
 
 fn into_axum(response: Response<Body>) -> axum::response::Response {
@@ -362,20 +315,18 @@ async fn log_request(request: axum::extract::Request, next: Next) -> axum::respo
     response
 }
 
-/// The router for `routes`, each handler with its function's state.
-pub fn router(functions: Arc<Functions>, routes: &[Route]) -> Router {
+/// The router for `routes`, each answered by its function.
+pub fn router(routes: &[Route]) -> Router {
     let mut router = Router::new();
     for route in routes {
-        let handler = route.handler;
+        let mounted = route.clone();
         // Routes sharing a path merge their methods.
         router = router.route(
-            route.path,
+            route.path(),
             on(
-                method_filter(&route.method),
-                move |State(functions): State<Arc<Functions>>,
-                      params: RawPathParams,
-                      request: axum::extract::Request| {
-                    invoke(handler, functions, params, request)
+                method_filter(route.method()),
+                move |params: RawPathParams, request: axum::extract::Request| {
+                    invoke(mounted.clone(), params, request)
                 },
             ),
         );
@@ -383,7 +334,7 @@ pub fn router(functions: Arc<Functions>, routes: &[Route]) -> Router {
     router
         // API Gateway's answer for a route it does not have.
         .fallback(|| async {
-            into_axum(switchboard::http::json(
+            into_axum(switchboard_api::http::json(
                 404,
                 &serde_json::json!({ "message": "Not Found" }),
             ))
@@ -407,5 +358,4 @@ pub fn router(functions: Arc<Functions>, routes: &[Route]) -> Router {
                 ])
                 .max_age(Duration::from_secs(600)),
         )
-        .with_state(functions)
 }

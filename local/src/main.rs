@@ -264,10 +264,10 @@ async fn main() -> ExitCode {
     tracing::info!("listening on http://{}", options.addr);
     let functions = switchboard_local::Functions::new(&app);
     // Webhook deliveries run in process, from what is stored: a restart picks up where it stopped.
-    tokio::spawn(switchboard::webhooks::delivery::run(
+    tokio::spawn(switchboard_local::delivery::run(
         functions.webhooks.webhooks.clone(),
     ));
-    let router = switchboard_local::router(functions, &switchboard_local::routes());
+    let router = switchboard_local::router(&functions.routes());
     if let Err(e) = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
         .await

@@ -244,7 +244,7 @@ impl Config {
             lockout: Lockout::from_env(&env)?,
             outbound: crate::outbound::Policy::from_env(&env),
             webhook_retry: webhook_retry(&env)?,
-            avatar_max_size: crate::avatar::max_size(&env)?,
+            avatar_max_size: avatar_max_size(&env)?,
         })
     }
 
@@ -281,7 +281,7 @@ impl Config {
             lockout: Lockout::from_env(&env)?,
             outbound: crate::outbound::Policy::from_env(&env),
             webhook_retry: webhook_retry(&env)?,
-            avatar_max_size: crate::avatar::max_size(&env)?,
+            avatar_max_size: avatar_max_size(&env)?,
         })
     }
 
@@ -334,6 +334,27 @@ pub fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 pub fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
     std::fs::write(path, value)
+}
+
+/// The largest avatar the server receives itself (`SWITCHBOARD_AVATAR_MAX_SIZE`, antz's `AVATAR_MAX_SIZE`).
+const AVATAR_MAX_SIZE: &str = "SWITCHBOARD_AVATAR_MAX_SIZE";
+pub const DEFAULT_AVATAR_MAX_SIZE: usize = 5_242_880;
+/// `SWITCHBOARD_AVATAR_MAX_SIZE`, a positive number of bytes; the default when unset.
+fn avatar_max_size(env: &impl Fn(&str) -> Option<String>) -> Result<usize, ConfigError> {
+    match env(AVATAR_MAX_SIZE)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(DEFAULT_AVATAR_MAX_SIZE),
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(ConfigError::Invalid {
+                name: AVATAR_MAX_SIZE,
+                reason: "must be a positive number of bytes".into(),
+            }),
+    }
 }
 
 #[cfg(test)]

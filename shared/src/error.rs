@@ -1,7 +1,9 @@
-//! The one domain error. Each API family renders it in its own envelope (see [`crate::http`]).
+//! The one domain error. Each API family renders it in its own envelope (see `switchboard_api::http`).
 
-use crate::identity::AuthFailure;
 use crate::store::StoreError;
+
+/// The message of every schema violation's 400 ([`Error::validation`]).
+pub const VALIDATION_ERROR: &str = "Validation Error";
 
 /// Seconds a client is asked to wait after a 503 (`Retry-After`).
 pub const RETRY_AFTER_SECONDS: u32 = 2;
@@ -43,6 +45,11 @@ impl Error {
         }
     }
 
+    /// The user service's 400 for a body or query that breaks its schema: every problem found, in ajv's words.
+    pub fn validation(details: Vec<String>) -> Self {
+        Self::invalid(VALIDATION_ERROR, details)
+    }
+
     pub fn invalid(message: impl Into<String>, details: Vec<String>) -> Self {
         Self::BadRequest {
             message: message.into(),
@@ -82,6 +89,18 @@ impl From<StoreError> for Error {
             }
         }
     }
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug)]
+pub enum AuthFailure {
+    /// Missing, malformed, forged, expired, revoked, or its identity is gone.
+    Invalid,
+    /// The `x-nb-fingerprint` header does not match the sign-in fingerprint.
+    Fingerprint,
+    Locked,
+    /// The store could not be asked: not a verdict on the token (503, never 401).
+    Store(StoreError),
 }
 
 /// A refused token is 401, so the client drops it; a store that could not be asked is not a refusal.

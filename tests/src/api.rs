@@ -10,7 +10,7 @@ use switchboard::config::Config;
 use switchboard::identity::bootstrap::Bootstrap;
 use switchboard::store::Store;
 use switchboard::store::embedded::EmbeddedStore;
-use switchboard_local::{Functions, Route, find, lambda_request, routes};
+use switchboard_local::{Functions, Route, find, lambda_request};
 
 pub const ORG: &str = "default";
 pub const ORG_API_KEY: &str = "test-org-api-key";
@@ -110,11 +110,17 @@ impl Api {
             })
             .await
             .expect("bootstrap");
+        Self::serving(app, Arc::new(dir))
+    }
+
+    /// Every function's state over `app`, and the routes answering with them.
+    fn serving(app: Arc<App>, dir: Arc<tempfile::TempDir>) -> Self {
+        let functions = Functions::new(&app);
         Self {
-            functions: Functions::new(&app),
+            routes: functions.routes(),
+            functions,
             app,
-            routes: routes(),
-            _dir: Arc::new(dir),
+            _dir: dir,
         }
     }
 
@@ -127,11 +133,7 @@ impl Api {
 
     /// The same store through `app` (e.g. the local server's, with its own S3 endpoint).
     pub fn with_app(self, app: Arc<App>) -> Self {
-        Self {
-            functions: Functions::new(&app),
-            app,
-            ..self
-        }
+        Self::serving(app, self._dir)
     }
 
     /// The same store seen through an app with another configuration.
@@ -140,12 +142,7 @@ impl Api {
         change(&mut config);
         let app = App::with_store(config, self.app.store.clone())
             .with_avatar_objects(self.app.avatars.objects.clone());
-        Self {
-            functions: Functions::new(&app),
-            app,
-            routes: routes(),
-            _dir: self._dir.clone(),
-        }
+        Self::serving(app, self._dir.clone())
     }
 
     /// With the push service's SNS endpoints given (tests point them at moto) and its other settings
@@ -156,6 +153,7 @@ impl Api {
         env: impl Fn(&str) -> Option<String> + Copy,
     ) -> Self {
         self.functions = Functions::with_push(&self.app, endpoints, env);
+        self.routes = self.functions.routes();
         self
     }
 
@@ -290,9 +288,9 @@ impl Call<'_> {
         let path = parts.uri.path().to_owned();
         let (route, params) = find(&self.api.routes, &self.method, &path)
             .unwrap_or_else(|| panic!("no route for {} {path}", self.method));
-        let request = lambda_request(parts, self.body.unwrap_or_default(), params);
+        let request = lambda_request(parts, self.body.unwrap_or_default());
         let response = crate::iam::ROUTE
-            .scope(route.key(), (route.handler)(&self.api.functions, request))
+            .scope(route.key.to_owned(), route.answer(request, params))
             .await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();

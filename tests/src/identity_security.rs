@@ -482,7 +482,8 @@ pub async fn tenants_cannot_reach_each_other(api: &Api) {
         ),
     ];
     // Every identity route that takes an id is in the matrix.
-    for route in switchboard_local::routes() {
+    for key in switchboard_local::route_keys() {
+        let (method, path) = key.split_once(' ').unwrap();
         let identity = [
             "/users",
             "/identities",
@@ -491,18 +492,14 @@ pub async fn tenants_cannot_reach_each_other(api: &Api) {
             "/api/v1/server",
         ]
         .iter()
-        .any(|p| route.path.starts_with(p));
+        .any(|p| path.starts_with(p));
         if identity
-            && route.path.contains('{')
-            && !(route.method == "POST" && route.path.starts_with("/api/v1/server"))
+            && path.contains('{')
+            && !(method == "POST" && path.starts_with("/api/v1/server"))
         {
             assert!(
-                matrix
-                    .iter()
-                    .any(|(m, p, _, _)| route.method == *m && route.path == *p),
-                "{} {} is not in the tenant matrix",
-                route.method,
-                route.path
+                matrix.iter().any(|(m, p, _, _)| method == *m && path == *p),
+                "{key} is not in the tenant matrix"
             );
         }
     }

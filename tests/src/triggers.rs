@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use switchboard::webhooks::queue::{Deliveries, DeliveryQueue};
 
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use serde_json::Value;
@@ -89,14 +90,9 @@ pub async fn receive(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Value> {
 }
 
 /// The state of both queue functions (`event-dispatch`, `webhook-deliver`) over `api`'s store.
-pub fn queue_state(
-    api: &Api,
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-) -> Arc<event_dispatch::State> {
-    Arc::new(event_dispatch::State {
+pub fn queue_state(api: &Api, sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Arc<Deliveries> {
+    Arc::new(Deliveries {
         webhooks: api.functions.webhooks.webhooks.clone(),
-        sqs: sqs.clone(),
-        queue_url: queue_url.to_owned(),
+        queue: DeliveryQueue::new(sqs.clone(), queue_url),
     })
 }

@@ -8,8 +8,8 @@ use futures::future::join_all;
 use serde_json::{Value, json};
 use switchboard::outbound::{ALLOW_PRIVATE_TARGETS, Policy};
 use switchboard::webhooks::retry::RetrySchedule;
+use switchboard::webhooks::signature;
 use switchboard::webhooks::subscriptions::{DELIVERY_HEADER, EVENT_HEADER};
-use switchboard::webhooks::{delivery, signature};
 
 use switchboard::store::Record;
 use switchboard::webhooks::subscriptions::Subscription;
@@ -395,7 +395,9 @@ pub async fn a_day_of_failures_disables_the_subscription(api: &Api) {
 pub fn delivering(api: &Api, schedule: &str) -> (Api, tokio::task::JoinHandle<()>) {
     let schedule = RetrySchedule::parse(schedule).unwrap();
     let api = local_targets(api).reconfigured(|config| config.webhook_retry = schedule);
-    let run = tokio::spawn(delivery::run(api.functions.webhooks.webhooks.clone()));
+    let run = tokio::spawn(switchboard_local::delivery::run(
+        api.functions.webhooks.webhooks.clone(),
+    ));
     (api, run)
 }
 

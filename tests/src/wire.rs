@@ -13,7 +13,7 @@ use crate::api::{Api, Reply};
 pub async fn serve(api: &Api) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = switchboard_local::router(api.functions.clone(), &switchboard_local::routes());
+    let router = switchboard_local::router(&api.functions.routes());
     tokio::spawn(async move { axum::serve(listener, router).await });
     addr
 }

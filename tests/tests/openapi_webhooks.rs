@@ -32,10 +32,13 @@ fn operations(spec: &Value) -> BTreeSet<String> {
 }
 
 fn served(prefix: &str) -> BTreeSet<String> {
-    switchboard_local::routes()
-        .iter()
-        .filter(|r| r.path.starts_with(prefix))
-        .map(|r| r.key())
+    switchboard_local::route_keys()
+        .into_iter()
+        .filter(|key| {
+            key.split_once(' ')
+                .is_some_and(|(_, path)| path.starts_with(prefix))
+        })
+        .map(str::to_owned)
         .collect()
 }
 

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use switchboard::http::UNAVAILABLE_MESSAGE;
 use switchboard::identity::ProfileFilter;
 use switchboard::store::dynamodb::DynamoStore;
 use switchboard::store::table::ensure_table;
+use switchboard_api::http::UNAVAILABLE_MESSAGE;
 use switchboard_tests::api::{Api, ORG};
 use switchboard_tests::{cursor_codec, local_client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -226,7 +226,7 @@ async fn a_paused_dynamodb_answers_503_in_time_and_loses_nothing() {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = switchboard_local::router(api.functions.clone(), &switchboard_local::routes());
+    let router = switchboard_local::router(&api.functions.routes());
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     // Clients call until told to stop: before, during and after the pause.

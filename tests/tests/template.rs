@@ -84,12 +84,15 @@ fn table_matches_the_code() {
 }
 
 #[test]
-fn routes_match_the_local_server() {
+fn each_function_deploys_exactly_its_route_table() {
     let template = template();
     let mut deployed = BTreeSet::new();
     for (_, resource) in
         resources(&template).filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
     {
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
         for (_, event) in resource["Properties"]["Events"]
             .as_mapping()
             .into_iter()
@@ -97,19 +100,22 @@ fn routes_match_the_local_server() {
         {
             if event["Type"] == "HttpApi" {
                 let p = &event["Properties"];
-                deployed.insert(format!(
-                    "{} {}",
-                    p["Method"].as_str().unwrap().to_uppercase(),
-                    p["Path"].as_str().unwrap()
+                deployed.insert((
+                    binary.to_owned(),
+                    format!(
+                        "{} {}",
+                        p["Method"].as_str().unwrap().to_uppercase(),
+                        p["Path"].as_str().unwrap()
+                    ),
                 ));
             }
         }
     }
-    let local: BTreeSet<String> = switchboard_local::routes()
-        .iter()
-        .map(|r| r.key())
+    let tables: BTreeSet<(String, String)> = switchboard_local::function_routes()
+        .into_iter()
+        .map(|(function, key)| (function, key.to_owned()))
         .collect();
-    assert_eq!(deployed, local);
+    assert_eq!(deployed, tables);
 }
 
 #[test]

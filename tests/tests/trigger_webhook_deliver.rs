@@ -72,7 +72,9 @@ async fn a_failed_attempt_waits_as_visibility_then_delivers() {
         .unwrap();
     assert_eq!(written.len(), 1);
     let state = queue_state(&api, &sqs, &queue_url);
-    event_dispatch::enqueue(&state, &written.iter().map(Into::into).collect::<Vec<_>>())
+    state
+        .queue
+        .enqueue(&written.iter().map(Into::into).collect::<Vec<_>>())
         .await
         .unwrap();
 

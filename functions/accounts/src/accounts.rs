@@ -3,20 +3,21 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use switchboard::Result;
-use switchboard::avatar::Avatars;
 use switchboard::error::Error;
-use switchboard::http;
-use switchboard::identity::{Actor, Identities};
+use switchboard::identity::Actor;
 use switchboard::identity::{NewIdentity, password, usernames};
-use switchboard::request::{self, Kind, Schema};
+use switchboard::validate::{Kind, Schema};
+use switchboard_api::http;
+use switchboard_api::{caller, request};
 
 use crate::{
-    ACCOUNT_NOT_FOUND, account_for, admin, admin_only, check_password, check_type, forbidden,
-    with_profile,
+    ACCOUNT_NOT_FOUND, State, account_for, admin, admin_only, check_password, check_type,
+    forbidden, with_profile,
 };
 
 /// `POST /accounts`: anyone may sign up as a regular account; an admin may choose the type.
-pub(crate) async fn sign_up(identities: &Identities, request: &Request) -> Result<Response<Body>> {
+pub(crate) async fn sign_up(accounts: &State, request: &Request) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
     const SCHEMA: Schema = Schema {
         fields: &[
             ("username", Kind::String, true),
@@ -80,16 +81,19 @@ pub(crate) fn include_profile(request: &Request, problems: &mut Vec<String>) -> 
 }
 
 pub(crate) async fn find_account(
-    identities: &Identities,
-    avatars: &Avatars,
+    accounts: &State,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
+    let State {
+        identities,
+        avatars,
+    } = accounts;
+    let caller = caller::principal(identities, request).await?;
     let mut problems = Vec::new();
     let include = include_profile(request, &mut problems);
     if !problems.is_empty() {
-        return Err(Error::invalid("Validation Error", problems));
+        return Err(Error::validation(problems));
     }
     let account = account_for(identities, &caller, id, false).await?;
     Ok(http::json(
@@ -99,11 +103,12 @@ pub(crate) async fn find_account(
 }
 
 pub(crate) async fn remove_account(
-    identities: &Identities,
+    accounts: &State,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
+    let identities = &accounts.identities;
+    let caller = caller::principal(identities, request).await?;
     account_for(identities, &caller, id, true).await?;
     let removed = identities
         .delete_identity(id)
@@ -117,11 +122,11 @@ pub(crate) async fn remove_account(
 /// `GET /accounts` (admin): all accounts, or the one with `?username=` or `?token=` (a one-time token,
 /// not consumed). `include=profile`, `sort=createdAt|-createdAt`, `limit` 1..100 and `cursor`; the next
 /// page's cursor comes back in the `x-next-cursor` header.
-pub(crate) async fn find_accounts(
-    identities: &Identities,
-    avatars: &Avatars,
-    request: &Request,
-) -> Result<Response<Body>> {
+pub(crate) async fn find_accounts(accounts: &State, request: &Request) -> Result<Response<Body>> {
+    let State {
+        identities,
+        avatars,
+    } = accounts;
     let caller = admin(identities, request).await?;
     let mut problems = Vec::new();
     let limit = request::bounded(request, "limit", 50, 1, 100, &mut problems);
@@ -135,7 +140,7 @@ pub(crate) async fn find_accounts(
         }
     };
     if !problems.is_empty() {
-        return Err(Error::invalid("Validation Error", problems));
+        return Err(Error::validation(problems));
     }
     // Only a cursor this listing issued is one; an empty one never is, whatever else is asked.
     let cursor = request::query_param(request, "cursor");
@@ -175,10 +180,11 @@ pub(crate) async fn find_accounts(
 /// `PATCH /accounts/{id}`: by the account itself or an admin, or without a session by presenting a
 /// one-time token of that account in `token` (consumed). A new password ends the account's other sessions.
 pub(crate) async fn update_account(
-    identities: &Identities,
+    accounts: &State,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
     const SCHEMA: Schema = Schema {
         fields: &[
             ("username", Kind::String, false),
@@ -220,7 +226,7 @@ pub(crate) async fn update_account(
             None
         }
         _ => {
-            let caller = identities.principal(request).await?;
+            let caller = caller::principal(identities, request).await?;
             account_for(identities, &caller, id, true).await?;
             if text("type").is_some() {
                 admin_only(identities, &caller)?;

@@ -11,94 +11,115 @@ mod tokens;
 
 use std::sync::Arc;
 
-use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use serde_json::Value;
 use switchboard::Result;
 use switchboard::avatar::Avatars;
+use switchboard::avatar::objects::AvatarObjects;
+use switchboard::config::Config;
 use switchboard::error::Error;
-use switchboard::http::{self, Family};
 use switchboard::identity::Identities;
 use switchboard::identity::{
     ADMIN_REQUIRED, Identity, NOT_AUTHORIZED, Principal, Profile, SessionContext,
 };
-use switchboard::request;
+use switchboard::store::Store;
+use switchboard_api::http::Family;
+use switchboard_api::route::Routes;
+use switchboard_api::{caller, request, route};
 
 const ACCOUNT_NOT_FOUND: &str = "Account not found";
 const SESSION_INVALID: &str = "Session invalid";
 
 /// The identities, and the avatars profiles show.
-pub struct Accounts {
+pub struct State {
     pub identities: Identities,
     pub avatars: Avatars,
 }
 
-pub async fn handle(accounts: Arc<Accounts>, request: Request) -> Response<Body> {
-    let (identities, avatars) = (&accounts.identities, &accounts.avatars);
-    let owned = request::segments(&request);
-    let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
-    let method = request.method().clone();
-    let result = match (&method, segments.as_slice()) {
-        (&Method::POST, ["accounts"]) => accounts::sign_up(identities, &request).await,
-        (&Method::GET, ["accounts"]) => {
-            accounts::find_accounts(identities, avatars, &request).await
-        }
-        (&Method::GET, ["accounts", id]) => {
-            accounts::find_account(identities, avatars, &request, id).await
-        }
-        (&Method::PATCH, ["accounts", id]) => {
-            accounts::update_account(identities, &request, id).await
-        }
-        (&Method::DELETE, ["accounts", id]) => {
-            accounts::remove_account(identities, &request, id).await
-        }
-        (&Method::POST, ["accounts", id, "tokens"]) => {
-            tokens::add_token(identities, &request, id).await
-        }
-        (&Method::GET, ["accounts", id, "tokens"]) => {
-            tokens::find_tokens(identities, &request, id).await
-        }
-        (&Method::GET, ["accounts", id, "tokens", token]) => {
-            tokens::find_token(identities, &request, id, token).await
-        }
-        (&Method::DELETE, ["accounts", id, "tokens", token]) => {
-            tokens::remove_token(identities, &request, id, token).await
-        }
-        (&Method::GET, ["accounts", id, "roles"]) => {
-            roles::find_roles(identities, &request, id).await
-        }
-        (&Method::PUT, ["accounts", id, "roles", role]) => {
-            roles::change_role(identities, &request, id, role, true).await
-        }
-        (&Method::DELETE, ["accounts", id, "roles", role]) => {
-            roles::change_role(identities, &request, id, role, false).await
-        }
-        (&Method::GET, ["accounts", id, "profile"]) => {
-            profile::find_profile(identities, avatars, &request, id).await
-        }
-        (&Method::PATCH, ["accounts", id, "profile"]) => {
-            profile::update_profile(identities, avatars, &request, id).await
-        }
-        (&Method::POST, ["requests"]) => requests::add_request(identities, &request).await,
-        (&Method::GET, ["requests"]) => requests::find_requests(identities, &request).await,
-        (&Method::GET, ["requests", id]) => requests::find_request(identities, &request, id).await,
-        (&Method::DELETE, ["requests", id]) => {
-            requests::remove_request(identities, &request, id).await
-        }
-        (&Method::POST, ["sessions"]) => sessions::sign_in(identities, &request).await,
-        (&Method::POST, ["sessions", "refresh"]) => sessions::refresh(identities, &request).await,
-        (&Method::GET, ["sessions"]) => sessions::list_sessions(identities, &request).await,
-        (&Method::DELETE, ["sessions"]) => {
-            sessions::remove_all_sessions(identities, &request).await
-        }
-        (&Method::GET, ["sessions", id]) => sessions::find_session(identities, &request, id).await,
-        (&Method::DELETE, ["sessions", id]) => {
-            sessions::remove_session(identities, &request, id).await
-        }
-        _ => Err(Error::NotFound("Not Found".into())),
-    };
-    result.unwrap_or_else(|e| http::error(Family::Users, e))
+pub fn state(config: &Config, store: Arc<dyn Store>, objects: AvatarObjects) -> State {
+    State {
+        identities: Identities::new(store.clone(), config),
+        avatars: Avatars::new(store, objects),
+    }
 }
+
+pub static ROUTES: Routes<State> = Routes {
+    family: Family::Users,
+    routes: &[
+        route!("POST /accounts", accounts::sign_up),
+        route!("GET /accounts", accounts::find_accounts),
+        route!(
+            "GET /accounts/{accountId}",
+            accounts::find_account(accountId)
+        ),
+        route!(
+            "PATCH /accounts/{accountId}",
+            accounts::update_account(accountId)
+        ),
+        route!(
+            "DELETE /accounts/{accountId}",
+            accounts::remove_account(accountId)
+        ),
+        route!(
+            "POST /accounts/{accountId}/tokens",
+            tokens::add_token(accountId)
+        ),
+        route!(
+            "GET /accounts/{accountId}/tokens",
+            tokens::find_tokens(accountId)
+        ),
+        route!(
+            "GET /accounts/{accountId}/tokens/{tokenId}",
+            tokens::find_token(accountId, tokenId)
+        ),
+        route!(
+            "DELETE /accounts/{accountId}/tokens/{tokenId}",
+            tokens::remove_token(accountId, tokenId)
+        ),
+        route!(
+            "GET /accounts/{accountId}/roles",
+            roles::find_roles(accountId)
+        ),
+        route!(
+            "PUT /accounts/{accountId}/roles/{role}",
+            roles::add_role(accountId, role)
+        ),
+        route!(
+            "DELETE /accounts/{accountId}/roles/{role}",
+            roles::remove_role(accountId, role)
+        ),
+        route!(
+            "GET /accounts/{accountId}/profile",
+            profile::find_profile(accountId)
+        ),
+        route!(
+            "PATCH /accounts/{accountId}/profile",
+            profile::update_profile(accountId)
+        ),
+        route!("POST /requests", requests::add_request),
+        route!("GET /requests", requests::find_requests),
+        route!(
+            "GET /requests/{requestId}",
+            requests::find_request(requestId)
+        ),
+        route!(
+            "DELETE /requests/{requestId}",
+            requests::remove_request(requestId)
+        ),
+        route!("POST /sessions", sessions::sign_in),
+        route!("POST /sessions/refresh", sessions::refresh),
+        route!("GET /sessions", sessions::list_sessions),
+        route!("DELETE /sessions", sessions::remove_all_sessions),
+        route!(
+            "GET /sessions/{sessionId}",
+            sessions::find_session(sessionId)
+        ),
+        route!(
+            "DELETE /sessions/{sessionId}",
+            sessions::remove_session(sessionId)
+        ),
+    ],
+};
 
 fn forbidden() -> Error {
     Error::Forbidden(NOT_AUTHORIZED.into())
@@ -130,10 +151,9 @@ async fn account_for(
 /// Passwords of at least 8 characters.
 fn check_password(password: &str) -> Result<()> {
     if password.chars().count() < 8 {
-        return Err(Error::invalid(
-            "Validation Error",
-            vec!["request body/password must NOT have fewer than 8 characters".into()],
-        ));
+        return Err(Error::validation(vec![
+            "request body/password must NOT have fewer than 8 characters".into(),
+        ]));
     }
     Ok(())
 }
@@ -143,10 +163,9 @@ fn check_type(identities: &Identities, kind: &str) -> Result<()> {
     if [&types.admin, &types.regular, &types.guest].contains(&&kind.to_owned()) {
         Ok(())
     } else {
-        Err(Error::invalid(
-            "Validation Error",
-            vec!["request body/type must be a known identity type".into()],
-        ))
+        Err(Error::validation(vec![
+            "request body/type must be a known identity type".into(),
+        ]))
     }
 }
 
@@ -170,7 +189,7 @@ fn admin_only(identities: &Identities, caller: &Principal) -> Result<()> {
 
 /// The caller of an admin-only route: signed in, and an admin.
 async fn admin(identities: &Identities, request: &Request) -> Result<Principal> {
-    let caller = identities.principal(request).await?;
+    let caller = caller::principal(identities, request).await?;
     admin_only(identities, &caller)?;
     Ok(caller)
 }

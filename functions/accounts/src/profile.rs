@@ -3,21 +3,22 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use switchboard::Result;
-use switchboard::avatar::Avatars;
 use switchboard::error::Error;
-use switchboard::http;
-use switchboard::identity::Identities;
-use switchboard::request;
+use switchboard_api::http;
+use switchboard_api::{caller, request};
 
-use crate::{ACCOUNT_NOT_FOUND, account_for, forbidden, profile_view};
+use crate::{ACCOUNT_NOT_FOUND, State, account_for, forbidden, profile_view};
 
 pub(crate) async fn find_profile(
-    identities: &Identities,
-    avatars: &Avatars,
+    accounts: &State,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
+    let State {
+        identities,
+        avatars,
+    } = accounts;
+    let caller = caller::principal(identities, request).await?;
     let account = account_for(identities, &caller, id, false).await?;
     let profile = match &account.profile_id {
         Some(profile_id) => identities.profile(profile_id).await?,
@@ -30,12 +31,15 @@ pub(crate) async fn find_profile(
 /// `PATCH /accounts/{id}/profile`: merges the given properties (`null` removes one); `name` is the user
 /// entity's field (its `avatar` is set with `PATCH /users/{profileId}`). Creates the profile if the account has none.
 pub(crate) async fn update_profile(
-    identities: &Identities,
-    avatars: &Avatars,
+    accounts: &State,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
+    let State {
+        identities,
+        avatars,
+    } = accounts;
+    let caller = caller::principal(identities, request).await?;
     let account = account_for(identities, &caller, id, true).await?;
     if caller.identity.id == id && caller.identity.type_id == identities.types.guest {
         return Err(forbidden());
@@ -46,10 +50,9 @@ pub(crate) async fn update_profile(
             return Err(Error::bad_request("Request body is required"));
         }
         Some(_) => {
-            return Err(Error::invalid(
-                "Validation Error",
-                vec!["request body must be object".into()],
-            ));
+            return Err(Error::validation(vec![
+                "request body must be object".into(),
+            ]));
         }
     };
     let mut problems = Vec::new();
@@ -64,7 +67,7 @@ pub(crate) async fn update_profile(
         problems.push("request body/id must NOT be changed".to_owned());
     }
     if !problems.is_empty() {
-        return Err(Error::invalid("Validation Error", problems));
+        return Err(Error::validation(problems));
     }
     let profile_id = match &account.profile_id {
         Some(profile_id) => profile_id.clone(),

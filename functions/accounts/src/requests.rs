@@ -1,14 +1,15 @@
 //! `/requests`: hoodie's account requests. Anyone may `POST /requests {type: "passwordreset", email}` and
 //! always gets 202, whether or not the email has an account; admins list, read and remove them.
 
+use crate::State;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use switchboard::Result;
 use switchboard::error::Error;
-use switchboard::http;
-use switchboard::identity::Identities;
 use switchboard::identity::requests::PASSWORD_RESET;
-use switchboard::request::{self, Kind, Schema};
+use switchboard::validate::{Kind, Schema};
+use switchboard_api::http;
+use switchboard_api::request;
 
 use crate::admin;
 
@@ -16,10 +17,8 @@ const REQUEST_NOT_FOUND: &str = "Request not found";
 /// RFC 5321's longest address.
 const MAX_EMAIL_BYTES: usize = 254;
 
-pub(crate) async fn add_request(
-    identities: &Identities,
-    request: &Request,
-) -> Result<Response<Body>> {
+pub(crate) async fn add_request(accounts: &State, request: &Request) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
     const SCHEMA: Schema = Schema {
         fields: &[("type", Kind::String, true), ("email", Kind::String, true)],
         open: false,
@@ -39,7 +38,7 @@ pub(crate) async fn add_request(
         ));
     }
     if !problems.is_empty() {
-        return Err(Error::invalid("Validation Error", problems));
+        return Err(Error::validation(problems));
     }
     identities.request_password_reset(email).await?;
     Ok(http::json(
@@ -48,15 +47,13 @@ pub(crate) async fn add_request(
     ))
 }
 
-pub(crate) async fn find_requests(
-    identities: &Identities,
-    request: &Request,
-) -> Result<Response<Body>> {
+pub(crate) async fn find_requests(accounts: &State, request: &Request) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
     let caller = admin(identities, request).await?;
     let mut problems = Vec::new();
     let limit = request::bounded(request, "limit", 50, 1, 100, &mut problems);
     if !problems.is_empty() {
-        return Err(Error::invalid("Validation Error", problems));
+        return Err(Error::validation(problems));
     }
     let cursor = request::query_param(request, "cursor");
     if cursor.as_deref() == Some("") {
@@ -70,10 +67,11 @@ pub(crate) async fn find_requests(
 }
 
 pub(crate) async fn find_request(
-    identities: &Identities,
+    accounts: &State,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
     let caller = admin(identities, request).await?;
     let found = identities
         .account_request(&caller.identity.organization_id, id)
@@ -83,10 +81,11 @@ pub(crate) async fn find_request(
 }
 
 pub(crate) async fn remove_request(
-    identities: &Identities,
+    accounts: &State,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
     let caller = admin(identities, request).await?;
     if identities
         .remove_account_request(&caller.identity.organization_id, id)

@@ -3,36 +3,56 @@
 use lambda_http::{Body, Request, Response};
 use switchboard::Result;
 use switchboard::error::Error;
-use switchboard::http;
+use switchboard::identity::Actor;
 use switchboard::identity::tokens;
-use switchboard::identity::{Actor, Identities};
+use switchboard_api::caller;
+use switchboard_api::http;
 
-use crate::{ACCOUNT_NOT_FOUND, account_for, admin};
+use crate::{ACCOUNT_NOT_FOUND, State, account_for, admin};
 
 pub(crate) async fn find_roles(
-    identities: &Identities,
+    accounts: &State,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
+    let identities = &accounts.identities;
+    let caller = caller::principal(identities, request).await?;
     let account = account_for(identities, &caller, id, false).await?;
     Ok(http::json(200, &account.roles))
 }
 
 /// `PUT|DELETE /accounts/{id}/roles/{role}` (admin): idempotent; answers with the role name, as hoodie.
-pub(crate) async fn change_role(
-    identities: &Identities,
+pub(crate) async fn add_role(
+    accounts: &State,
+    request: &Request,
+    id: &str,
+    role: &str,
+) -> Result<Response<Body>> {
+    change_role(accounts, request, id, role, true).await
+}
+
+pub(crate) async fn remove_role(
+    accounts: &State,
+    request: &Request,
+    id: &str,
+    role: &str,
+) -> Result<Response<Body>> {
+    change_role(accounts, request, id, role, false).await
+}
+
+async fn change_role(
+    accounts: &State,
     request: &Request,
     id: &str,
     role: &str,
     add: bool,
 ) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
     let caller = admin(identities, request).await?;
     if !tokens::valid_token_type(role) || role.len() > 64 {
-        return Err(Error::invalid(
-            "Validation Error",
-            vec!["role must match ^[a-z][a-z0-9_-]*$ (64 characters at most)".into()],
-        ));
+        return Err(Error::validation(vec![
+            "role must match ^[a-z][a-z0-9_-]*$ (64 characters at most)".into(),
+        ]));
     }
     account_for(identities, &caller, id, true).await?;
     let mut found = true;

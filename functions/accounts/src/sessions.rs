@@ -4,16 +4,18 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use switchboard::Result;
 use switchboard::error::Error;
-use switchboard::http;
 use switchboard::identity::Identities;
 use switchboard::identity::Principal;
-use switchboard::request::{self, Kind, Schema};
+use switchboard::validate::{Kind, Schema};
+use switchboard_api::http;
+use switchboard_api::{caller, request};
 
-use crate::{SESSION_INVALID, admin_only, context};
+use crate::{SESSION_INVALID, State, admin_only, context};
 
 /// `POST /sessions` with `{username, password}` or `{token}` → 201 `{id, accessToken, refreshToken,
 /// expiresAt, account}`.
-pub(crate) async fn sign_in(identities: &Identities, request: &Request) -> Result<Response<Body>> {
+pub(crate) async fn sign_in(accounts: &State, request: &Request) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
     const SCHEMA: Schema = Schema {
         fields: &[
             ("username", Kind::String, false),
@@ -37,16 +39,16 @@ pub(crate) async fn sign_in(identities: &Identities, request: &Request) -> Resul
         (None, None, Some(token)) => identities.sign_in_with_token(token, context).await?,
         (None, _, None) => return Err(Error::bad_request("username must be set")),
         _ => {
-            return Err(Error::invalid(
-                "Validation Error",
-                vec!["request body must have either username and password, or token".into()],
-            ));
+            return Err(Error::validation(vec![
+                "request body must have either username and password, or token".into(),
+            ]));
         }
     };
     Ok(http::json(201, &signed_in.view()))
 }
 
-pub(crate) async fn refresh(identities: &Identities, request: &Request) -> Result<Response<Body>> {
+pub(crate) async fn refresh(accounts: &State, request: &Request) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
     const SCHEMA: Schema = Schema {
         fields: &[("refreshToken", Kind::String, true)],
         open: false,
@@ -59,19 +61,16 @@ pub(crate) async fn refresh(identities: &Identities, request: &Request) -> Resul
 }
 
 /// Own sessions; an admin's `?all=true` lists the organization's.
-pub(crate) async fn list_sessions(
-    identities: &Identities,
-    request: &Request,
-) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
+pub(crate) async fn list_sessions(accounts: &State, request: &Request) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
+    let caller = caller::principal(identities, request).await?;
     let all = match request::query_param(request, "all").as_deref() {
         None | Some("false") => false,
         Some("true") => true,
         Some(_) => {
-            return Err(Error::invalid(
-                "Validation Error",
-                vec!["request query/all must be one of true, false".into()],
-            ));
+            return Err(Error::validation(vec![
+                "request query/all must be one of true, false".into(),
+            ]));
         }
     };
     if all {
@@ -111,21 +110,23 @@ pub(crate) async fn visible_session(
 }
 
 pub(crate) async fn find_session(
-    identities: &Identities,
+    accounts: &State,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
+    let identities = &accounts.identities;
+    let caller = caller::principal(identities, request).await?;
     let session = visible_session(identities, &caller, id).await?;
     Ok(http::json(200, &session.view()))
 }
 
 pub(crate) async fn remove_session(
-    identities: &Identities,
+    accounts: &State,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
+    let identities = &accounts.identities;
+    let caller = caller::principal(identities, request).await?;
     let session = visible_session(identities, &caller, id).await?;
     if !identities.revoke_session(&session.id).await? {
         return Err(Error::NotFound(SESSION_INVALID.into()));
@@ -135,10 +136,11 @@ pub(crate) async fn remove_session(
 
 /// Logout everywhere: every session of the caller, this one included.
 pub(crate) async fn remove_all_sessions(
-    identities: &Identities,
+    accounts: &State,
     request: &Request,
 ) -> Result<Response<Body>> {
-    let caller = identities.principal(request).await?;
+    let identities = &accounts.identities;
+    let caller = caller::principal(identities, request).await?;
     let ended = identities.sign_out_everywhere(&caller.identity).await?;
     Ok(http::json(
         200,

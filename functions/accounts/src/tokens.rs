@@ -4,19 +4,21 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
 use switchboard::Result;
 use switchboard::error::Error;
-use switchboard::http;
 use switchboard::identity::Identities;
 use switchboard::identity::OneTimeToken;
-use switchboard::request::{self, Kind, Schema};
+use switchboard::validate::{Kind, Schema};
+use switchboard_api::http;
+use switchboard_api::request;
 
-use crate::{account_for, admin};
+use crate::{State, account_for, admin};
 
 /// `POST /accounts/{id}/tokens` (admin): a one-time token; its secret is in the answer only.
 pub(crate) async fn add_token(
-    identities: &Identities,
+    accounts: &State,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
     let caller = admin(identities, request).await?;
     const SCHEMA: Schema = Schema {
         fields: &[
@@ -42,10 +44,11 @@ pub(crate) async fn add_token(
 }
 
 pub(crate) async fn find_tokens(
-    identities: &Identities,
+    accounts: &State,
     request: &Request,
     id: &str,
 ) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
     let caller = admin(identities, request).await?;
     let account = account_for(identities, &caller, id, false).await?;
     let tokens = identities
@@ -73,21 +76,23 @@ pub(crate) async fn token_of(
 }
 
 pub(crate) async fn find_token(
-    identities: &Identities,
+    accounts: &State,
     request: &Request,
     id: &str,
     token: &str,
 ) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
     let token = token_of(identities, request, id, token).await?;
     Ok(http::json(200, &token.view()))
 }
 
 pub(crate) async fn remove_token(
-    identities: &Identities,
+    accounts: &State,
     request: &Request,
     id: &str,
     token: &str,
 ) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
     let token = token_of(identities, request, id, token).await?;
     let removed = identities
         .remove_token(&token.id)

@@ -4,9 +4,9 @@ use switchboard::avatar::Avatars;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let (config, store) = switchboard::lambda::start().await?;
+    let (config, store) = switchboard_api::lambda::start().await?;
     let objects =
-        switchboard::app::avatar_objects(&config, switchboard::lambda::aws_config().await);
+        switchboard::app::avatar_objects(&config, switchboard_api::lambda::aws_config().await);
     let avatars = Arc::new(Avatars::new(store, objects));
-    switchboard::lambda::serve_trigger(avatars, avatar_processor::handle).await
+    switchboard_api::lambda::serve_trigger(avatars, avatar_processor::handle).await
 }

@@ -5,42 +5,45 @@
 
 use std::sync::Arc;
 
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use switchboard::Result;
 use switchboard::avatar::image::ImageType;
+use switchboard::avatar::objects::AvatarObjects;
 use switchboard::avatar::{Avatars, MAX_UPLOAD_BYTES};
+use switchboard::config::Config;
 use switchboard::error::Error;
-use switchboard::http::{self, Family};
 use switchboard::identity::Identities;
-use switchboard::request;
+use switchboard::store::Store;
+use switchboard_api::http::{self, Family};
+use switchboard_api::route::Routes;
+use switchboard_api::{caller, request, route};
 
-pub struct AvatarUploads {
+pub struct State {
     pub identities: Identities,
     pub avatars: Avatars,
 }
 
-const PROFILE_NOT_FOUND: &str = "User profile not found";
-
-pub async fn handle(uploads: Arc<AvatarUploads>, request: Request) -> Response<Body> {
-    let owned = request::segments(&request);
-    let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
-    let result = match (request.method(), segments.as_slice()) {
-        (&Method::GET, ["user-profiles", id, "avatar-upload-url"]) => {
-            upload_url(&uploads, &request, id).await
-        }
-        _ => Err(Error::NotFound("Not Found".into())),
-    };
-    result.unwrap_or_else(|e| http::error_as(Family::Users, e, "Failed to get avatar upload URL"))
+pub fn state(config: &Config, store: Arc<dyn Store>, objects: AvatarObjects) -> State {
+    State {
+        identities: Identities::new(store.clone(), config),
+        avatars: Avatars::new(store, objects),
+    }
 }
 
-async fn upload_url(
-    uploads: &AvatarUploads,
-    request: &Request,
-    id: &str,
-) -> Result<Response<Body>> {
-    let caller = uploads.identities.principal(request).await?;
+const PROFILE_NOT_FOUND: &str = "User profile not found";
+
+pub static ROUTES: Routes<State> = Routes {
+    family: Family::Users,
+    routes: &[route!(
+        "GET /user-profiles/{profileId}/avatar-upload-url",
+        upload_url(profileId)
+    )
+    .failure("Failed to get avatar upload URL")],
+};
+
+async fn upload_url(uploads: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = caller::principal(&uploads.identities, request).await?;
     let (kind, length) = parameters(request)?;
     let profile = uploads
         .identities
@@ -91,7 +94,7 @@ fn parameters(request: &Request) -> Result<(ImageType, u64)> {
                 }
             }
             problems.dedup();
-            Err(Error::invalid("Validation Error", problems))
+            Err(Error::validation(problems))
         }
     }
 }

@@ -2,33 +2,42 @@
 //! (one batch read) and `PATCH /callLog`, App Connect's shapes; with them `POST /callLog/cacheNote` and
 //! `PUT /callDisposition`, which feed and edit the same call logs (same reads, writes and IAM).
 
-use std::sync::Arc;
-
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
 use switchboard::Result;
+use switchboard::config::Config;
 use switchboard::crm::Crm;
-use switchboard::crm::{self, CallLog, CallLogPatch, CrmUser, LoggedCall, notes, return_message};
+use switchboard::crm::{CallLog, CallLogPatch, CrmUser, LoggedCall, notes, return_message};
 use switchboard::error::Error;
-use switchboard::http::{self, Family};
-use switchboard::request::{self, text};
+use switchboard::store::Store;
+use switchboard::validate::text;
+use switchboard_api::http::Family;
+use switchboard_api::route::Routes;
+use switchboard_api::{caller, request, route};
 
 /// The most session ids one `GET /callLog` answers (App Connect answers only the first five; the extension
 /// takes a missing entry for "not logged" and would log those calls again).
 pub const MAX_SESSION_IDS: usize = 100;
 
-pub async fn handle(crm: Arc<Crm>, request: Request) -> Response<Body> {
-    let result = match (request.method(), request.uri().path().trim_end_matches('/')) {
-        (&Method::GET, "/callLog") => find(&crm, &request).await,
-        (&Method::POST, "/callLog") => create(&crm, &request).await,
-        (&Method::PATCH, "/callLog") => update(&crm, &request).await,
-        (&Method::POST, "/callLog/cacheNote") => cache_note(&crm, &request).await,
-        (&Method::PUT, "/callDisposition") => disposition(&crm, &request).await,
-        _ => Err(Error::NotFound("Not Found".into())),
-    };
-    result.unwrap_or_else(|e| http::error(Family::Crm, e))
+/// The CRM service: its connections, tokens and connector.
+pub type State = Crm;
+
+pub fn state(config: &Config, store: Arc<dyn Store>) -> State {
+    Crm::new(store, config)
 }
+
+pub static ROUTES: Routes<State> = Routes {
+    family: Family::Crm,
+    routes: &[
+        route!("GET /callLog", find),
+        route!("POST /callLog", create),
+        route!("PATCH /callLog", update),
+        route!("POST /callLog/cacheNote", cache_note),
+        route!("PUT /callDisposition", disposition),
+    ],
+};
 
 fn body(request: &Request) -> Result<Value> {
     match request::json_body(request) {
@@ -37,7 +46,7 @@ fn body(request: &Request) -> Result<Value> {
     }
 }
 
-async fn create(crm: &Crm, request: &Request) -> Result<Response<Body>> {
+async fn create(crm: &State, request: &Request) -> Result<Response<Body>> {
     // A log without a note takes the one cached for its session: read with the token check, one round trip.
     let parsed = body(request);
     let note_session = parsed
@@ -46,14 +55,13 @@ async fn create(crm: &Crm, request: &Request) -> Result<Response<Body>> {
         .filter(|b| text(b, "note").is_none())
         .and_then(|b| b.get("logInfo"))
         .and_then(|info| text(info, "sessionId"));
-    let (user, extra) = crm
-        .authenticate_with(request, |owner| {
-            note_session
-                .iter()
-                .map(|session| notes::cached_note_key(owner, session))
-                .collect()
-        })
-        .await?;
+    let (user, extra) = caller::crm_user_with(crm, request, |owner| {
+        note_session
+            .iter()
+            .map(|session| notes::cached_note_key(owner, session))
+            .collect()
+    })
+    .await?;
     let body = parsed?;
     let info = body
         .get("logInfo")
@@ -74,7 +82,7 @@ async fn create(crm: &Crm, request: &Request) -> Result<Response<Body>> {
             "Contact not found for number {}",
             theirs.clone().unwrap_or_default()
         );
-        return Ok(crm::respond(
+        return Ok(caller::crm_answer(
             &user,
             &json!({ "successful": false, "returnMessage": return_message(&message, "warning", 3000) }),
         ));
@@ -129,7 +137,7 @@ async fn create(crm: &Crm, request: &Request) -> Result<Response<Body>> {
             "returnMessage": return_message(&format!("Existing log for session {session_id}"), "warning", 3000),
         }),
     };
-    Ok(crm::respond(&user, &answer))
+    Ok(caller::crm_answer(&user, &answer))
 }
 
 fn log_data(log: &CallLog) -> Value {
@@ -150,11 +158,11 @@ fn log_data(log: &CallLog) -> Value {
     })
 }
 
-async fn find(crm: &Crm, request: &Request) -> Result<Response<Body>> {
-    let user = crm.authenticate(request).await?;
+async fn find(crm: &State, request: &Request) -> Result<Response<Body>> {
+    let user = caller::crm_user(crm, request).await?;
     let Some(ids) = request::query_param(request, "sessionIds").filter(|s| !s.trim().is_empty())
     else {
-        return Ok(crm::respond(
+        return Ok(caller::crm_answer(
             &user,
             &json!({ "successful": false, "returnMessage": return_message("Missing sessionIds", "warning", 3000) }),
         ));
@@ -201,14 +209,14 @@ async fn find(crm: &Crm, request: &Request) -> Result<Response<Body>> {
             },
         )
         .collect();
-    Ok(crm::respond(
+    Ok(caller::crm_answer(
         &user,
         &json!({ "successful": true, "logs": logs }),
     ))
 }
 
-async fn update(crm: &Crm, request: &Request) -> Result<Response<Body>> {
-    let user = crm.authenticate(request).await?;
+async fn update(crm: &State, request: &Request) -> Result<Response<Body>> {
+    let user = caller::crm_user(crm, request).await?;
     let body = body(request)?;
     let session_id =
         text(&body, "sessionId").ok_or_else(|| Error::bad_request("Missing sessionId"))?;
@@ -235,7 +243,7 @@ async fn update(crm: &Crm, request: &Request) -> Result<Response<Body>> {
 
 /// Applies `patch` to the caller's log and answers `updated(log)`, or `missing` when there is no such log.
 async fn patch_log(
-    crm: &Crm,
+    crm: &State,
     user: &CrmUser,
     patch: &CallLogPatch,
     missing: Value,
@@ -245,22 +253,21 @@ async fn patch_log(
         Some(log) => updated(&log),
         None => missing,
     };
-    Ok(crm::respond(user, &answer))
+    Ok(caller::crm_answer(user, &answer))
 }
 
 /// `POST /callLog/cacheNote`: `{sessionId, note}`, kept for a day for the log of that call.
-async fn cache_note(crm: &Crm, request: &Request) -> Result<Response<Body>> {
+async fn cache_note(crm: &State, request: &Request) -> Result<Response<Body>> {
     // The note cached before, if any, is read with the token check: its version guards the write.
     let parsed = body(request);
     let session = parsed.as_ref().ok().and_then(|b| text(b, "sessionId"));
-    let (user, read) = crm
-        .authenticate_with(request, |owner| {
-            session
-                .iter()
-                .map(|s| notes::cached_note_key(owner, s))
-                .collect()
-        })
-        .await?;
+    let (user, read) = caller::crm_user_with(crm, request, |owner| {
+        session
+            .iter()
+            .map(|s| notes::cached_note_key(owner, s))
+            .collect()
+    })
+    .await?;
     let body = parsed?;
     let session_id =
         text(&body, "sessionId").ok_or_else(|| Error::bad_request("Missing sessionId"))?;
@@ -270,12 +277,12 @@ async fn cache_note(crm: &Crm, request: &Request) -> Result<Response<Body>> {
         .ok_or_else(|| Error::bad_request("Missing note"))?;
     crm.cache_note(&user.identity.id, &session_id, note, &read)
         .await?;
-    Ok(crm::respond(&user, &json!({ "successful": true })))
+    Ok(caller::crm_answer(&user, &json!({ "successful": true })))
 }
 
 /// `PUT /callDisposition`: `{sessionId, dispositions, additionalSubmission?}` replace those of the call log.
-async fn disposition(crm: &Crm, request: &Request) -> Result<Response<Body>> {
-    let user = crm.authenticate(request).await?;
+async fn disposition(crm: &State, request: &Request) -> Result<Response<Body>> {
+    let user = caller::crm_user(crm, request).await?;
     let body = body(request)?;
     let session_id =
         text(&body, "sessionId").ok_or_else(|| Error::bad_request("Missing sessionId"))?;

@@ -1,26 +1,34 @@
 //! `GET /contact` (match a number, with every `overridingFormat` variant) and `POST /contact` (create one,
 //! matchable at once), App Connect's shapes.
 
-use std::sync::Arc;
-
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use switchboard::Result;
-use switchboard::crm::Crm;
-use switchboard::crm::{self, Contact, PhoneSearch, phone, return_message};
-use switchboard::error::Error;
-use switchboard::http::{self, Family};
-use switchboard::request;
+use std::sync::Arc;
 
-pub async fn handle(crm: Arc<Crm>, request: Request) -> Response<Body> {
-    let result = match *request.method() {
-        Method::GET => find(&crm, &request).await,
-        Method::POST => create(&crm, &request).await,
-        _ => Err(Error::NotFound("Not Found".into())),
-    };
-    result.unwrap_or_else(|e| http::error(Family::Crm, e))
+use switchboard::Result;
+use switchboard::config::Config;
+use switchboard::crm::Crm;
+use switchboard::crm::{Contact, PhoneSearch, phone, return_message};
+use switchboard::error::Error;
+use switchboard::store::Store;
+use switchboard_api::http::Family;
+use switchboard_api::route::Routes;
+use switchboard_api::{caller, request, route};
+
+/// The CRM service: its connections, tokens and connector.
+pub type State = Crm;
+
+pub fn state(config: &Config, store: Arc<dyn Store>) -> State {
+    Crm::new(store, config)
 }
+
+pub static ROUTES: Routes<State> = Routes {
+    family: Family::Crm,
+    routes: &[
+        route!("GET /contact", find),
+        route!("POST /contact", create),
+    ],
+};
 
 /// Always the last entry of a match list: the extension's "create" choice.
 fn placeholder() -> Value {
@@ -37,8 +45,8 @@ fn view(contact: &Contact) -> Value {
     })
 }
 
-async fn find(crm: &Crm, request: &Request) -> Result<Response<Body>> {
-    let user = crm.authenticate(request).await?;
+async fn find(crm: &State, request: &Request) -> Result<Response<Body>> {
+    let user = caller::crm_user(crm, request).await?;
     let raw = request::query_param(request, "phoneNumber")
         .filter(|p| !p.trim().is_empty())
         .ok_or_else(|| Error::bad_request("Missing phoneNumber"))?;
@@ -69,12 +77,12 @@ async fn find(crm: &Crm, request: &Request) -> Result<Response<Body>> {
     } else {
         json!({ "successful": true, "returnMessage": null, "contact": list })
     };
-    Ok(crm::respond(&user, &answer))
+    Ok(caller::crm_answer(&user, &answer))
 }
 
 /// Fields from the JSON body, or from the query string as the 2024 spec shows.
-async fn create(crm: &Crm, request: &Request) -> Result<Response<Body>> {
-    let user = crm.authenticate(request).await?;
+async fn create(crm: &State, request: &Request) -> Result<Response<Body>> {
+    let user = caller::crm_user(crm, request).await?;
     let body = request::json_body(request)
         .map_err(|_| Error::bad_request("Invalid JSON body"))?
         .unwrap_or(Value::Null);
@@ -99,7 +107,7 @@ async fn create(crm: &Crm, request: &Request) -> Result<Response<Body>> {
         .connector
         .create_contact(&user.identity, &number, name.trim(), &kind)
         .await?;
-    Ok(crm::respond(
+    Ok(caller::crm_answer(
         &user,
         &json!({
             "successful": true,

@@ -1,10 +1,5 @@
-use std::sync::Arc;
-
-use switchboard::crm::Crm;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let (config, store) = switchboard::lambda::start().await?;
-    let crm = Arc::new(Crm::new(store, &config));
-    switchboard::lambda::serve(crm, contact::handle).await
+    let (config, store) = switchboard_api::lambda::start().await?;
+    switchboard_api::lambda::serve(contact::state(&config, store), &contact::ROUTES).await
 }

@@ -5,36 +5,44 @@
 
 use std::sync::Arc;
 
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use switchboard::Result;
+use switchboard::config::Config;
 use switchboard::crm::Crm;
+use switchboard::crm::return_message;
 use switchboard::crm::settings::{settings_key, user_settings};
-use switchboard::crm::{self, return_message};
 use switchboard::error::Error;
-use switchboard::http::{self, Family};
 use switchboard::identity::Identities;
-use switchboard::request;
+use switchboard::store::Store;
+use switchboard_api::http::{self, Family};
+use switchboard_api::route::Routes;
+use switchboard_api::{caller, request, route};
 
 /// The CRM connection and the identities its API keys belong to.
-pub struct CrmAuth {
+pub struct State {
     pub crm: Crm,
     pub identities: Identities,
 }
 
-pub async fn handle(auth: Arc<CrmAuth>, request: Request) -> Response<Body> {
-    let result = match (request.method(), request.uri().path().trim_end_matches('/')) {
-        (&Method::POST, "/apiKeyLogin") => api_key_login(&auth, &request).await,
-        (&Method::POST, "/unAuthorize") => unauthorize(&auth, &request).await,
-        (&Method::GET, "/user/settings") => settings(&auth, &request).await,
-        (&Method::POST, "/user/settings") => save_settings(&auth, &request).await,
-        _ => Err(Error::NotFound("Not Found".into())),
-    };
-    result.unwrap_or_else(|e| http::error(Family::Crm, e))
+pub fn state(config: &Config, store: Arc<dyn Store>) -> State {
+    State {
+        crm: Crm::new(store.clone(), config),
+        identities: Identities::new(store, config),
+    }
 }
 
-async fn api_key_login(auth: &CrmAuth, request: &Request) -> Result<Response<Body>> {
+pub static ROUTES: Routes<State> = Routes {
+    family: Family::Crm,
+    routes: &[
+        route!("POST /apiKeyLogin", api_key_login),
+        route!("POST /unAuthorize", unauthorize),
+        route!("GET /user/settings", settings),
+        route!("POST /user/settings", save_settings),
+    ],
+};
+
+async fn api_key_login(auth: &State, request: &Request) -> Result<Response<Body>> {
     let body = request::json_body(request)
         .map_err(|_| Error::bad_request("Invalid JSON body"))?
         .unwrap_or(Value::Null);
@@ -52,8 +60,8 @@ async fn api_key_login(auth: &CrmAuth, request: &Request) -> Result<Response<Bod
     Ok(http::json(200, &answer))
 }
 
-async fn unauthorize(auth: &CrmAuth, request: &Request) -> Result<Response<Body>> {
-    let user = auth.crm.authenticate(request).await?;
+async fn unauthorize(auth: &State, request: &Request) -> Result<Response<Body>> {
+    let user = caller::crm_user(&auth.crm, request).await?;
     auth.crm.unauthorize(&user).await?;
     Ok(http::json(
         200,
@@ -66,27 +74,22 @@ async fn unauthorize(auth: &CrmAuth, request: &Request) -> Result<Response<Body>
 
 /// `GET /user/settings`: the settings object itself. `{}` when none were saved, and also when the token is
 /// no longer good: the extension reads them before `/unAuthorize`, and log-out must not fail on it.
-async fn settings(auth: &CrmAuth, request: &Request) -> Result<Response<Body>> {
-    let (user, read) = match auth
-        .crm
-        .authenticate_with(request, |id| vec![settings_key(id)])
-        .await
-    {
-        Ok(found) => found,
-        Err(Error::BadRequest { .. }) => return Ok(http::json(200, &json!({}))),
-        Err(e) => return Err(e),
-    };
+async fn settings(auth: &State, request: &Request) -> Result<Response<Body>> {
+    let (user, read) =
+        match caller::crm_user_with(&auth.crm, request, |id| vec![settings_key(id)]).await {
+            Ok(found) => found,
+            Err(Error::BadRequest { .. }) => return Ok(http::json(200, &json!({}))),
+            Err(e) => return Err(e),
+        };
     let settings = user_settings(&read, &user.identity.id)?;
-    Ok(crm::respond(&user, &Value::Object(settings)))
+    Ok(caller::crm_answer(&user, &Value::Object(settings)))
 }
 
 /// `POST /user/settings` with `{userSettings: {name: {value, …}}}`: each named setting is replaced, the others
 /// kept; answers `{userSettings}` with all of them.
-async fn save_settings(auth: &CrmAuth, request: &Request) -> Result<Response<Body>> {
-    let (user, read) = auth
-        .crm
-        .authenticate_with(request, |id| vec![settings_key(id)])
-        .await?;
+async fn save_settings(auth: &State, request: &Request) -> Result<Response<Body>> {
+    let (user, read) =
+        caller::crm_user_with(&auth.crm, request, |id| vec![settings_key(id)]).await?;
     let body = request::json_body(request)
         .map_err(|_| Error::bad_request("Invalid JSON body"))?
         .unwrap_or(Value::Null);
@@ -103,5 +106,8 @@ async fn save_settings(auth: &CrmAuth, request: &Request) -> Result<Response<Bod
         .crm
         .update_user_settings(&user.identity.id, changes, &read)
         .await?;
-    Ok(crm::respond(&user, &json!({ "userSettings": settings })))
+    Ok(caller::crm_answer(
+        &user,
+        &json!({ "userSettings": settings }),
+    ))
 }

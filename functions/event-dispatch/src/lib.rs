@@ -10,37 +10,21 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use serde::Deserialize;
 use serde_json::Value;
 use switchboard::Error;
+use switchboard::config::Config;
 use switchboard::store::Record;
+use switchboard::store::Store;
 use switchboard::webhooks::Event;
 use switchboard::webhooks::delivery::{Job, SWEEP_AFTER};
-use switchboard::webhooks::subscriptions::Webhooks;
+use switchboard::webhooks::queue::{Deliveries, DeliveryQueue};
 
-/// The queue `webhook-deliver` consumes.
-pub const QUEUE_URL: &str = "SWITCHBOARD_WEBHOOK_QUEUE_URL";
 /// Events (and overdue deliveries) one sweep takes.
 const SWEEP_BATCH: u32 = 100;
-/// SendMessageBatch takes at most 10 messages.
-const SEND_BATCH: usize = 10;
 
-/// What both queue functions hold (`webhook-deliver` too): the webhooks over the store, and the queue.
-pub struct State {
-    pub webhooks: Arc<Webhooks>,
-    pub sqs: aws_sdk_sqs::Client,
-    pub queue_url: String,
-}
+/// The webhooks over the store, and the delivery queue (the same as the other queue function's).
+pub type State = Deliveries;
 
-impl State {
-    /// Once per cold start: configuration, store, the SQS client (the DynamoDB client's timeouts and
-    /// retries) and the queue's URL.
-    pub async fn start() -> Result<Self, lambda_http::Error> {
-        let (config, store) = switchboard::lambda::start().await?;
-        let queue_url = std::env::var(QUEUE_URL).map_err(|_| format!("{QUEUE_URL} is not set"))?;
-        Ok(Self {
-            webhooks: Arc::new(Webhooks::new(store, &config)),
-            sqs: aws_sdk_sqs::Client::new(switchboard::lambda::aws_config().await),
-            queue_url,
-        })
-    }
+pub fn state(config: &Config, store: Arc<dyn Store>, queue: DeliveryQueue) -> State {
+    Deliveries::new(config, store, queue)
 }
 
 /// What invokes the function: a batch of stream records, or the schedule (any other event).
@@ -83,7 +67,7 @@ pub async fn handle(
             let overdue = state.webhooks.overdue(SWEEP_AFTER, SWEEP_BATCH).await?;
             jobs.extend(overdue.iter().map(Job::from));
             tracing::info!(queued = jobs.len(), "sweep");
-            enqueue(&state, &jobs).await?;
+            state.queue.enqueue(&jobs).await?;
         }
     }
     Ok(response)
@@ -114,25 +98,5 @@ async fn dispatch(state: &State, record: &Value) -> Result<(), lambda_http::Erro
     let event = event_of(record)?;
     let written = state.webhooks.dispatch(&event).await?;
     let jobs: Vec<Job> = written.iter().map(Job::from).collect();
-    enqueue(state, &jobs).await
-}
-
-/// Queues one message per delivery, due at once.
-pub async fn enqueue(state: &State, jobs: &[Job]) -> Result<(), lambda_http::Error> {
-    for chunk in jobs.chunks(SEND_BATCH) {
-        let mut batch = state.sqs.send_message_batch().queue_url(&state.queue_url);
-        for (i, job) in chunk.iter().enumerate() {
-            batch = batch.entries(
-                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(serde_json::to_string(job)?)
-                    .build()?,
-            );
-        }
-        let sent = batch.send().await?;
-        if !sent.failed().is_empty() {
-            return Err(format!("{} messages not queued", sent.failed().len()).into());
-        }
-    }
-    Ok(())
+    Ok(state.queue.enqueue(&jobs).await?)
 }

@@ -2,45 +2,54 @@
 //! `GET /isAlive` (its support page). `GET /crmManifest` lives here too: like the probes it reads nothing but
 //! configuration, so it shares this function's empty IAM policy instead of widening a store-using one.
 //!
-//! Every function crate has this shape: a library exporting `handle(state, request) -> response`, a plain
-//! async function that Lambda (`main.rs`), the local server and the tests all call, and a binary that builds
-//! the state once per cold start. This one's state is a setting: no store, no AWS SDK, nothing to link.
+//! Every function crate has this shape: a library exporting its `State`, the one `state(..)` that builds it
+//! (its `main` once per cold start, the local server and the tests alike) and its `ROUTES`, each route key
+//! with its handler; and a binary that serves the routes in Lambda. This one's state is a setting: no store,
+//! no AWS SDK, nothing to link.
 
-use std::sync::Arc;
-
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
+use switchboard::config::{self, Config};
 use switchboard::crm::{PLATFORM, manifest};
 use switchboard::error::Error;
-use switchboard::http::{self, Family};
-use switchboard::{config, request};
+use switchboard_api::http::{self, Family};
+use switchboard_api::route::Routes;
+use switchboard_api::{request, route};
 
 /// What the probes and the manifest read: configuration only.
 #[derive(Debug, Clone, Default)]
-pub struct Health {
+pub struct State {
     /// `SWITCHBOARD_PUBLIC_URL`: the base URL the manifest names, else the request's origin.
     pub public_url: Option<String>,
 }
 
-impl Health {
-    pub fn from_env() -> Self {
-        Self {
-            public_url: config::public_url(&|name| std::env::var(name).ok()),
-        }
+pub fn state(config: &Config) -> State {
+    State {
+        public_url: config.public_url.clone(),
     }
 }
 
-pub async fn handle(health: Arc<Health>, request: Request) -> Response<Body> {
-    match (request.method(), request.uri().path().trim_end_matches('/')) {
-        (&Method::GET, "/crmManifest") => {
-            crm_manifest(&health, &request).unwrap_or_else(|e| http::error(Family::Crm, e))
-        }
-        _ => http::text(200, "OK"),
+/// `SWITCHBOARD_PUBLIC_URL` alone, without the rest of the configuration this function never reads.
+pub fn state_from_env() -> State {
+    State {
+        public_url: config::public_url(&|name| std::env::var(name).ok()),
     }
+}
+
+pub static ROUTES: Routes<State> = Routes {
+    family: Family::Crm,
+    routes: &[
+        route!("GET /is-alive", alive),
+        route!("GET /isAlive", alive),
+        route!("GET /crmManifest", crm_manifest),
+    ],
+};
+
+async fn alive(_: &State, _: &Request) -> Result<Response<Body>, Error> {
+    Ok(http::text(200, "OK"))
 }
 
 /// The base URL clients reach this API at: `SWITCHBOARD_PUBLIC_URL`, else the request's own origin.
-fn server_url(health: &Health, request: &Request) -> Result<String, Error> {
+fn server_url(health: &State, request: &Request) -> Result<String, Error> {
     if let Some(url) = &health.public_url {
         return Ok(url.trim_end_matches('/').to_owned());
     }
@@ -58,7 +67,7 @@ fn server_url(health: &Health, request: &Request) -> Result<String, Error> {
     Ok(format!("{scheme}://{host}"))
 }
 
-fn crm_manifest(health: &Health, request: &Request) -> Result<Response<Body>, Error> {
+async fn crm_manifest(health: &State, request: &Request) -> Result<Response<Body>, Error> {
     if let Some(platform) = request::query_param(request, "platformName")
         && platform != PLATFORM
     {
@@ -68,16 +77,4 @@ fn crm_manifest(health: &Health, request: &Request) -> Result<Response<Body>, Er
         200,
         &manifest::manifest(&server_url(health, request)?),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn answers_ok() {
-        let response = handle(Arc::default(), Request::default()).await;
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.body().as_ref(), b"OK");
-    }
 }

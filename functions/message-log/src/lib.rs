@@ -2,25 +2,32 @@
 //! new message of a conversation-day (`conversationLogId`) creates its record, later ones append to it.
 //! Every message is logged against a contact: without `contactId` nothing is written.
 
-use std::sync::Arc;
-
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use switchboard::Result;
-use switchboard::crm::Crm;
-use switchboard::crm::{self, Conversation, return_message};
-use switchboard::error::Error;
-use switchboard::http::{self, Family};
-use switchboard::request::{self, text};
+use std::sync::Arc;
 
-pub async fn handle(crm: Arc<Crm>, request: Request) -> Response<Body> {
-    let result = match *request.method() {
-        Method::POST => log(&crm, &request).await,
-        _ => Err(Error::NotFound("Not Found".into())),
-    };
-    result.unwrap_or_else(|e| http::error(Family::Crm, e))
+use switchboard::Result;
+use switchboard::config::Config;
+use switchboard::crm::Crm;
+use switchboard::crm::{Conversation, return_message};
+use switchboard::error::Error;
+use switchboard::store::Store;
+use switchboard::validate::text;
+use switchboard_api::http::Family;
+use switchboard_api::route::Routes;
+use switchboard_api::{caller, request, route};
+
+/// The CRM service: its connections, tokens and connector.
+pub type State = Crm;
+
+pub fn state(config: &Config, store: Arc<dyn Store>) -> State {
+    Crm::new(store, config)
 }
+
+pub static ROUTES: Routes<State> = Routes {
+    family: Family::Crm,
+    routes: &[route!("POST /messageLog", log)],
+};
 
 /// Messages arrive newest first; `creationTime` (ISO 8601 or epoch milliseconds) orders them.
 fn oldest_first(messages: &mut [Value]) {
@@ -36,8 +43,8 @@ fn oldest_first(messages: &mut [Value]) {
     });
 }
 
-async fn log(crm: &Crm, request: &Request) -> Result<Response<Body>> {
-    let user = crm.authenticate(request).await?;
+async fn log(crm: &State, request: &Request) -> Result<Response<Body>> {
+    let user = caller::crm_user(crm, request).await?;
     let body = match request::json_body(request) {
         Ok(Some(value @ Value::Object(_))) => value,
         _ => return Err(Error::bad_request("Invalid JSON body")),
@@ -45,7 +52,7 @@ async fn log(crm: &Crm, request: &Request) -> Result<Response<Body>> {
     let info = body.get("logInfo").cloned().unwrap_or(Value::Null);
     let mut messages: Vec<Value> = info["messages"].as_array().cloned().unwrap_or_default();
     if messages.is_empty() {
-        return Ok(crm::respond(
+        return Ok(caller::crm_answer(
             &user,
             &json!({ "successful": false, "returnMessage": return_message("No message to log.", "warning", 3000) }),
         ));
@@ -60,7 +67,7 @@ async fn log(crm: &Crm, request: &Request) -> Result<Response<Body>> {
             .and_then(|c| text(c, "phoneNumber"))
             .unwrap_or_default();
         let message = format!("Contact not found for number {number}");
-        return Ok(crm::respond(
+        return Ok(caller::crm_answer(
             &user,
             &json!({ "successful": false, "returnMessage": return_message(&message, "warning", 3000) }),
         ));
@@ -90,5 +97,5 @@ async fn log(crm: &Crm, request: &Request) -> Result<Response<Body>> {
     } else {
         json!({ "successful": true, "logIds": logged, "returnMessage": return_message("Message logged", "success", 1000) })
     };
-    Ok(crm::respond(&user, &answer))
+    Ok(caller::crm_answer(&user, &answer))
 }

@@ -4,78 +4,74 @@
 
 use std::sync::Arc;
 
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use switchboard::Result;
+use switchboard::config::Config;
 use switchboard::error::Error;
-use switchboard::http::{self, Family};
-use switchboard::identity::{ADMIN_REQUIRED, Identities, Principal};
+use switchboard::identity::{ADMIN_REQUIRED, Identities};
 use switchboard::push::Push;
 use switchboard::push::registry::Registered;
 use switchboard::push::{devices, notifications};
-use switchboard::request;
+use switchboard::store::Store;
+use switchboard_api::http::{self, Family};
+use switchboard_api::route::Routes;
+use switchboard_api::{caller, request, route};
 
 /// Authentication, and the push service.
-pub struct PushApi {
+pub struct State {
     pub identities: Identities,
     pub push: Push,
+}
+
+/// The push service is built by the caller: in Lambda with its SNS client (`lambda::push`), locally with
+/// the in-process dispatch.
+pub fn state(config: &Config, store: Arc<dyn Store>, push: Push) -> State {
+    State {
+        identities: Identities::new(store, config),
+        push,
+    }
 }
 
 const DEVICE_NOT_FOUND: &str = "Device not found";
 const NOTIFICATION_NOT_FOUND: &str = "Notification not found";
 
-pub async fn handle(api: Arc<PushApi>, request: Request) -> Response<Body> {
-    let owned = request::segments(&request);
-    let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
-    let method = request.method().clone();
-    let (result, family) = match (&method, segments.as_slice()) {
-        (&Method::POST, ["users", "me", "devices"]) => {
-            (register(&api, &request).await, Family::Users)
-        }
-        (&Method::GET, ["users", "me", "devices"]) => {
-            (list_devices(&api, &request).await, Family::Users)
-        }
-        (&Method::DELETE, ["users", "me", "devices", id]) => {
-            (remove_device(&api, &request, id).await, Family::Users)
-        }
-        (&Method::GET, ["users", "me", "preferences"]) => {
-            (preferences(&api, &request).await, Family::Users)
-        }
-        (&Method::PATCH, ["users", "me", "preferences"]) => {
-            (update_preferences(&api, &request).await, Family::Users)
-        }
-        (&Method::POST, ["users", profile, "notifications"]) => {
-            (send_as_admin(&api, &request, profile).await, Family::Users)
-        }
-        (&Method::POST, ["api", "v1", "server", "users", uid, "notifications"]) => {
-            (send_as_server(&api, &request, uid).await, Family::Server)
-        }
-        (&Method::GET, ["notifications", id]) => {
-            (notification(&api, &request, id).await, Family::Users)
-        }
-        (&Method::GET, ["push", "web-push-key"]) => (web_push_key(&api), Family::Users),
-        _ => (Err(Error::NotFound("Not Found".into())), Family::Users),
-    };
-    result.unwrap_or_else(|e| http::error(family, e))
-}
+pub static ROUTES: Routes<State> = Routes {
+    family: Family::Users,
+    routes: &[
+        route!("POST /users/me/devices", register),
+        route!("GET /users/me/devices", list_devices),
+        route!(
+            "DELETE /users/me/devices/{deviceId}",
+            remove_device(deviceId)
+        ),
+        route!("GET /users/me/preferences", preferences),
+        route!("PATCH /users/me/preferences", update_preferences),
+        route!(
+            "POST /users/{profileId}/notifications",
+            send_as_admin(profileId)
+        ),
+        route!(
+            "POST /api/v1/server/users/{uid}/notifications",
+            send_as_server(uid)
+        )
+        .family(Family::Server),
+        route!("GET /notifications/{id}", notification(id)),
+        route!("GET /push/web-push-key", web_push_key),
+    ],
+};
 
-async fn caller(api: &PushApi, request: &Request) -> Result<Principal> {
-    api.identities.principal(request).await
-}
-
-async fn register(api: &PushApi, request: &Request) -> Result<Response<Body>> {
-    let caller = caller(api, request).await?;
+async fn register(api: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = caller::principal(&api.identities, request).await?;
     let web_push = api.push.web_push.as_ref();
     let registration = devices::registration_for(
         request::json_body(request)?,
         web_push.is_some_and(|w| w.allow_http),
     )?;
     if registration.provider() == devices::Provider::WebPush && web_push.is_none() {
-        return Err(Error::invalid(
-            "Validation Error",
-            vec!["request body/provider 'web-push' is not enabled on this server".into()],
-        ));
+        return Err(Error::validation(vec![
+            "request body/provider 'web-push' is not enabled on this server".into(),
+        ]));
     }
     let (device, registered) = api
         .push
@@ -89,15 +85,15 @@ async fn register(api: &PushApi, request: &Request) -> Result<Response<Body>> {
     Ok(http::json(status, &device.view()))
 }
 
-async fn list_devices(api: &PushApi, request: &Request) -> Result<Response<Body>> {
-    let caller = caller(api, request).await?;
+async fn list_devices(api: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = caller::principal(&api.identities, request).await?;
     let devices = api.push.devices(&caller.identity.id).await?;
     let views: Vec<Value> = devices.iter().map(|d| d.view()).collect();
     Ok(http::json(200, &views))
 }
 
-async fn remove_device(api: &PushApi, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = caller(api, request).await?;
+async fn remove_device(api: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = caller::principal(&api.identities, request).await?;
     // Another user's device id is simply not one of the caller's: 404, so ids cannot be probed.
     api.push
         .deactivate(&caller.identity.id, id)
@@ -106,14 +102,14 @@ async fn remove_device(api: &PushApi, request: &Request, id: &str) -> Result<Res
     Ok(http::empty(204))
 }
 
-async fn preferences(api: &PushApi, request: &Request) -> Result<Response<Body>> {
-    let caller = caller(api, request).await?;
+async fn preferences(api: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = caller::principal(&api.identities, request).await?;
     let preferences = api.push.preferences(&caller.identity.id).await?;
     Ok(http::json(200, &preferences))
 }
 
-async fn update_preferences(api: &PushApi, request: &Request) -> Result<Response<Body>> {
-    let caller = caller(api, request).await?;
+async fn update_preferences(api: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = caller::principal(&api.identities, request).await?;
     let body = request::json_body(request)?;
     let preferences = api
         .push
@@ -123,8 +119,8 @@ async fn update_preferences(api: &PushApi, request: &Request) -> Result<Response
 }
 
 /// An admin sends to a user of their organization, named by profile id.
-async fn send_as_admin(api: &PushApi, request: &Request, profile: &str) -> Result<Response<Body>> {
-    let caller = caller(api, request).await?;
+async fn send_as_admin(api: &State, request: &Request, profile: &str) -> Result<Response<Body>> {
+    let caller = caller::principal(&api.identities, request).await?;
     if !api.identities.is_admin(&caller) {
         return Err(Error::Forbidden(ADMIN_REQUIRED.into()));
     }
@@ -145,7 +141,7 @@ async fn send_as_admin(api: &PushApi, request: &Request, profile: &str) -> Resul
 
 /// The organization's server SDK sends to one of its users, named by external id (as the other server
 /// routes): the token the SDK signs for that user.
-async fn send_as_server(api: &PushApi, request: &Request, uid: &str) -> Result<Response<Body>> {
+async fn send_as_server(api: &State, request: &Request, uid: &str) -> Result<Response<Body>> {
     let token = request::bearer(request)
         .ok_or_else(|| Error::Unauthorized("Missing bearer token".into()))?;
     let (org, claims) = api.identities.verify_server_token(token).await?;
@@ -175,8 +171,8 @@ async fn send_as_server(api: &PushApi, request: &Request, uid: &str) -> Result<R
 }
 
 /// The recipient, or an admin of its organization; anyone else learns nothing (404).
-async fn notification(api: &PushApi, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = caller(api, request).await?;
+async fn notification(api: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = caller::principal(&api.identities, request).await?;
     let (record, deliveries) = api
         .push
         .notification(id)
@@ -191,7 +187,7 @@ async fn notification(api: &PushApi, request: &Request, id: &str) -> Result<Resp
 }
 
 /// The VAPID public key browsers subscribe with (`applicationServerKey`); public, so no token is needed.
-fn web_push_key(api: &PushApi) -> Result<Response<Body>> {
+async fn web_push_key(api: &State, _: &Request) -> Result<Response<Body>> {
     let web_push = api
         .push
         .web_push

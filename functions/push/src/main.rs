@@ -1,15 +1,6 @@
-use std::sync::Arc;
-
-use push::PushApi;
-use switchboard::identity::Identities;
-use switchboard::push::Push;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let (config, store) = switchboard::lambda::start().await?;
-    let state = Arc::new(PushApi {
-        identities: Identities::new(store.clone(), &config),
-        push: Push::for_lambda(&config, store).await?,
-    });
-    switchboard::lambda::serve(state, push::handle).await
+    let (config, store) = switchboard_api::lambda::start().await?;
+    let push = switchboard_api::lambda::push(&config, store.clone()).await?;
+    switchboard_api::lambda::serve(push::state(&config, store, push), &push::ROUTES).await
 }

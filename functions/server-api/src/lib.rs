@@ -5,38 +5,38 @@
 
 use std::sync::Arc;
 
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
 use switchboard::Result;
+use switchboard::config::Config;
 use switchboard::error::Error;
-use switchboard::http::{self, Family};
 use switchboard::identity::Identities;
 use switchboard::identity::{Identity, NewIdentity, SessionContext};
-use switchboard::request::{self, Kind, Schema};
+use switchboard::store::Store;
+use switchboard::validate::{Kind, Schema};
+use switchboard_api::http::{self, Family};
+use switchboard_api::route::Routes;
+use switchboard_api::{request, route};
 
 /// The SDKs' default token lifetime.
 const DEFAULT_EXPIRY_SECONDS: i64 = 86_400;
 const MAX_EXPIRY_SECONDS: i64 = 30 * 86_400;
 
-pub async fn handle(identities: Arc<Identities>, request: Request) -> Response<Body> {
-    let owned = request::segments(&request);
-    let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
-    let method = request.method().clone();
-    let result = match (&method, segments.as_slice()) {
-        (&Method::POST, ["api", "v1", "server", "users", uid]) => {
-            upsert_user(&identities, &request, uid).await
-        }
-        (&Method::DELETE, ["api", "v1", "server", "users", uid]) => {
-            delete_user(&identities, &request, uid).await
-        }
-        (&Method::POST, ["api", "v1", "client", "validate-key"]) => {
-            validate_key(&identities, &request).await
-        }
-        _ => Err(Error::NotFound("Not Found".into())),
-    };
-    result.unwrap_or_else(|e| http::error(Family::Server, e))
+/// The identities and organizations the SDK tokens are checked against.
+pub type State = Identities;
+
+pub fn state(config: &Config, store: Arc<dyn Store>) -> State {
+    Identities::new(store, config)
 }
+
+pub static ROUTES: Routes<State> = Routes {
+    family: Family::Server,
+    routes: &[
+        route!("POST /api/v1/server/users/{uid}", upsert_user(uid)),
+        route!("DELETE /api/v1/server/users/{uid}", delete_user(uid)),
+        route!("POST /api/v1/client/validate-key", validate_key),
+    ],
+};
 
 /// The organization of the SDK token, which must be for user `uid`.
 async fn organization(

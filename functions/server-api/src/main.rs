@@ -1,10 +1,5 @@
-use std::sync::Arc;
-
-use switchboard::identity::Identities;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let (config, store) = switchboard::lambda::start().await?;
-    let identities = Arc::new(Identities::new(store, &config));
-    switchboard::lambda::serve(identities, server_api::handle).await
+    let (config, store) = switchboard_api::lambda::start().await?;
+    switchboard_api::lambda::serve(server_api::state(&config, store), &server_api::ROUTES).await
 }

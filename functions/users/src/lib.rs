@@ -3,21 +3,25 @@
 
 use std::sync::Arc;
 
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use switchboard::Result;
+use switchboard::avatar::objects::AvatarObjects;
 use switchboard::avatar::{self, Avatars};
+use switchboard::config::Config;
 use switchboard::crm::Crm;
 use switchboard::error::Error;
-use switchboard::http::{self, Family};
 use switchboard::identity::{ADMIN_REQUIRED, NOT_AUTHORIZED, Principal, Profile, ProfileFilter};
 use switchboard::identity::{Actor, Identities};
 use switchboard::outbound::Outbound;
-use switchboard::request::{self, Kind, Schema};
+use switchboard::store::Store;
+use switchboard::validate::{Kind, Schema};
+use switchboard_api::http::{self, Family};
+use switchboard_api::route::Routes;
+use switchboard_api::{caller, request, route};
 
 /// The identities, the CRM connections a revoked API key ends, and the avatars profiles show.
-pub struct Users {
+pub struct State {
     pub identities: Identities,
     pub crm: Crm,
     pub avatars: Avatars,
@@ -26,8 +30,18 @@ pub struct Users {
     pub avatar_max_size: usize,
 }
 
+pub fn state(config: &Config, store: Arc<dyn Store>, objects: AvatarObjects) -> State {
+    State {
+        identities: Identities::new(store.clone(), config),
+        crm: Crm::new(store.clone(), config),
+        avatars: Avatars::new(store, objects),
+        outbound: Arc::new(Outbound::new(config.outbound.clone())),
+        avatar_max_size: config.avatar_max_size,
+    }
+}
+
 /// A profile as the user service shows it: its avatar with a fresh download URL.
-async fn user_view(users: &Users, profile: &Profile) -> Result<Value> {
+async fn user_view(users: &State, profile: &Profile) -> Result<Value> {
     let mut view = profile.user_view();
     users.avatars.show(&mut view).await?;
     Ok(view)
@@ -36,63 +50,33 @@ async fn user_view(users: &Users, profile: &Profile) -> Result<Value> {
 const PROFILE_NOT_FOUND: &str = "User profile not found";
 const USER_NOT_FOUND: &str = "User not found";
 
-pub async fn handle(users: Arc<Users>, request: Request) -> Response<Body> {
-    let owned = request::segments(&request);
-    let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
-    let method = request.method().clone();
-    let (result, failure) = match (&method, segments.as_slice()) {
-        (&Method::POST, ["users"]) => {
-            (create_user(&users, &request).await, "Failed to create user")
-        }
-        (&Method::GET, ["users"]) => (list_users(&users, &request).await, "Failed to find users"),
-        (&Method::POST, ["users", "me", "api-keys"]) => (
-            create_api_key(&users, &request).await,
-            "Failed to create API key",
-        ),
-        (&Method::GET, ["users", "me", "api-keys"]) => (
-            list_api_keys(&users, &request).await,
-            "Failed to find API keys",
-        ),
-        (&Method::DELETE, ["users", "me", "api-keys", id]) => (
-            revoke_api_key(&users, &request, id).await,
-            "Failed to revoke API key",
-        ),
-        (&Method::POST, ["users", "me", "avatar", "sync"]) => {
-            (sync_avatar(&users, &request).await, "Failed to sync avatar")
-        }
-        (&Method::PUT, ["users", "me", "avatar"]) => (
-            upload_avatar(&users, &request).await,
-            "Failed to upload avatar",
-        ),
-        (&Method::GET, ["users", id]) => {
-            (get_user(&users, &request, id).await, "Failed to get user")
-        }
-        (&Method::PATCH, ["users", id]) => (
-            update_user(&users, &request, id).await,
-            "Failed to update user",
-        ),
-        (&Method::DELETE, ["users", id]) => (
-            delete_user(&users, &request, id).await,
-            "Failed to delete user",
-        ),
-        (&Method::POST, ["identities", id, "lock"]) => (
-            set_locked(&users, &request, id, true).await,
-            "Failed to lock user",
-        ),
-        (&Method::POST, ["identities", id, "unlock"]) => (
-            set_locked(&users, &request, id, false).await,
-            "Failed to unlock user",
-        ),
-        _ => (Err(Error::NotFound("Not Found".into())), ""),
-    };
-    result.unwrap_or_else(|e| http::error_as(Family::Users, e, failure))
-}
+pub static ROUTES: Routes<State> = Routes {
+    family: Family::Users,
+    routes: &[
+        route!("POST /users", create_user).failure("Failed to create user"),
+        route!("GET /users", list_users).failure("Failed to find users"),
+        route!("GET /users/{profileId}", get_user(profileId)).failure("Failed to get user"),
+        route!("PATCH /users/{profileId}", update_user(profileId)).failure("Failed to update user"),
+        route!("DELETE /users/{profileId}", delete_user(profileId))
+            .failure("Failed to delete user"),
+        route!("POST /identities/{identityId}/lock", lock(identityId))
+            .failure("Failed to lock user"),
+        route!("POST /identities/{identityId}/unlock", unlock(identityId))
+            .failure("Failed to unlock user"),
+        route!("POST /users/me/api-keys", create_api_key).failure("Failed to create API key"),
+        route!("GET /users/me/api-keys", list_api_keys).failure("Failed to find API keys"),
+        route!("DELETE /users/me/api-keys/{keyId}", revoke_api_key(keyId))
+            .failure("Failed to revoke API key"),
+        route!("POST /users/me/avatar/sync", sync_avatar).failure("Failed to sync avatar"),
+        route!("PUT /users/me/avatar", upload_avatar).failure("Failed to upload avatar"),
+    ],
+};
 
 fn forbidden() -> Error {
     Error::Forbidden(NOT_AUTHORIZED.into())
 }
 
-fn admin_required(users: &Users, caller: &Principal) -> Result<()> {
+fn admin_required(users: &State, caller: &Principal) -> Result<()> {
     if users.identities.is_admin(caller) {
         Ok(())
     } else {
@@ -100,8 +84,8 @@ fn admin_required(users: &Users, caller: &Principal) -> Result<()> {
     }
 }
 
-async fn create_user(users: &Users, request: &Request) -> Result<Response<Body>> {
-    let caller = users.identities.principal(request).await?;
+async fn create_user(users: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = caller::principal(&users.identities, request).await?;
     const SCHEMA: Schema = Schema {
         fields: &[
             ("identityId", Kind::String, true),
@@ -126,8 +110,8 @@ async fn create_user(users: &Users, request: &Request) -> Result<Response<Body>>
     Ok(http::json(200, &user_view(users, &profile).await?))
 }
 
-async fn get_user(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = users.identities.principal(request).await?;
+async fn get_user(users: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = caller::principal(&users.identities, request).await?;
     let profile = users
         .identities
         .profile_for(&caller, id, false, PROFILE_NOT_FOUND)
@@ -135,8 +119,8 @@ async fn get_user(users: &Users, request: &Request, id: &str) -> Result<Response
     Ok(http::json(200, &user_view(users, &profile).await?))
 }
 
-async fn list_users(users: &Users, request: &Request) -> Result<Response<Body>> {
-    let caller = users.identities.principal(request).await?;
+async fn list_users(users: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = caller::principal(&users.identities, request).await?;
     admin_required(users, &caller)?;
     let mut problems = Vec::new();
     let page = request::bounded(request, "page", 1, 1, 1000, &mut problems);
@@ -160,7 +144,7 @@ async fn list_users(users: &Users, request: &Request) -> Result<Response<Body>> 
     }
     if !problems.is_empty() {
         problems.dedup();
-        return Err(Error::invalid("Validation Error", problems));
+        return Err(Error::validation(problems));
     }
     let profiles = users
         .identities
@@ -180,8 +164,8 @@ fn is_field_name(key: &str) -> bool {
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-async fn update_user(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = users.identities.principal(request).await?;
+async fn update_user(users: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = caller::principal(&users.identities, request).await?;
     let profile = users
         .identities
         .profile_for(&caller, id, true, PROFILE_NOT_FOUND)
@@ -257,14 +241,14 @@ fn requested_object(avatar: &serde_json::Map<String, Value>) -> Result<&str> {
     };
     match object_id {
         Some(id) if problems.is_empty() => Ok(id),
-        _ => Err(Error::invalid("Validation Error", problems)),
+        _ => Err(Error::validation(problems)),
     }
 }
 
 /// Antz's `POST /users/me/avatar/sync`: `{url}` (fetched through the outbound guard) or
 /// `{base64: "data:image/…;base64,…"}` becomes the caller's avatar; the same image again is a no-op.
-async fn sync_avatar(users: &Users, request: &Request) -> Result<Response<Body>> {
-    let caller = users.identities.principal(request).await?;
+async fn sync_avatar(users: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = caller::principal(&users.identities, request).await?;
     const SCHEMA: Schema = Schema {
         fields: &[
             ("url", Kind::String, false),
@@ -282,10 +266,9 @@ async fn sync_avatar(users: &Users, request: &Request) -> Result<Response<Body>>
         }
         (None, Some(Value::String(data))) => data_uri(data, limit)?,
         _ => {
-            return Err(Error::invalid(
-                "Validation Error",
-                vec!["request body must have exactly one of 'url' and 'base64'".into()],
-            ));
+            return Err(Error::validation(vec![
+                "request body must have exactly one of 'url' and 'base64'".into(),
+            ]));
         }
     };
     set_avatar(users, &caller, &content_type, &bytes).await
@@ -293,7 +276,7 @@ async fn sync_avatar(users: &Users, request: &Request) -> Result<Response<Body>>
 
 /// Bytes the server received become the caller's avatar (the same image again is a no-op): `{avatarUrl}`.
 async fn set_avatar(
-    users: &Users,
+    users: &State,
     caller: &Principal,
     content_type: &str,
     bytes: &[u8],
@@ -313,12 +296,12 @@ pub const MAX_UPLOAD_BODY: usize = 4_194_304;
 
 /// Antz's `PUT /users/me/avatar`: the one file part of a multipart/form-data body becomes the caller's
 /// avatar, checked and deduplicated as sync's bytes are.
-async fn upload_avatar(users: &Users, request: &Request) -> Result<Response<Body>> {
+async fn upload_avatar(users: &State, request: &Request) -> Result<Response<Body>> {
     if request.body().len() > MAX_UPLOAD_BODY {
         let message = format!("The request body is larger than {MAX_UPLOAD_BODY} bytes");
         return Ok(http::json(413, &json!({ "error": { "message": message } })));
     }
-    let caller = users.identities.principal(request).await?;
+    let caller = caller::principal(&users.identities, request).await?;
     let (content_type, bytes) = file_part(request).await?;
     set_avatar(users, &caller, &content_type, &bytes).await
 }
@@ -326,7 +309,7 @@ async fn upload_avatar(users: &Users, request: &Request) -> Result<Response<Body
 /// The one file part (a part with a file name) of a multipart/form-data body: its declared content type
 /// (RFC 7578's default when it has none) and its bytes. Other parts are ignored.
 async fn file_part(request: &Request) -> Result<(String, Vec<u8>)> {
-    let invalid = |problem: &str| Error::invalid("Validation Error", vec![problem.to_owned()]);
+    let invalid = |problem: &str| Error::validation(vec![problem.to_owned()]);
     let boundary = request
         .headers()
         .get(lambda_http::http::header::CONTENT_TYPE)
@@ -358,7 +341,7 @@ async fn file_part(request: &Request) -> Result<(String, Vec<u8>)> {
 }
 
 /// The caller's own profile, if they may change it.
-async fn own_profile(users: &Users, caller: &Principal) -> Result<Profile> {
+async fn own_profile(users: &State, caller: &Principal) -> Result<Profile> {
     let id = caller
         .identity
         .profile_id
@@ -374,10 +357,9 @@ async fn own_profile(users: &Users, caller: &Principal) -> Result<Profile> {
 fn data_uri(data: &str, limit: usize) -> Result<(String, Vec<u8>)> {
     use base64::Engine;
     let invalid = || {
-        Error::invalid(
-            "Validation Error",
-            vec!["request body/base64 must be a data:image/…;base64,… URI".into()],
-        )
+        Error::validation(vec![
+            "request body/base64 must be a data:image/…;base64,… URI".into(),
+        ])
     };
     let (head, payload) = data
         .strip_prefix("data:")
@@ -393,8 +375,8 @@ fn data_uri(data: &str, limit: usize) -> Result<(String, Vec<u8>)> {
     Ok((content_type.to_owned(), bytes))
 }
 
-async fn delete_user(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = users.identities.principal(request).await?;
+async fn delete_user(users: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = caller::principal(&users.identities, request).await?;
     users
         .identities
         .profile_for(&caller, id, true, USER_NOT_FOUND)
@@ -408,13 +390,21 @@ async fn delete_user(users: &Users, request: &Request, id: &str) -> Result<Respo
     Ok(http::empty(204))
 }
 
+async fn lock(users: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    set_locked(users, request, id, true).await
+}
+
+async fn unlock(users: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    set_locked(users, request, id, false).await
+}
+
 async fn set_locked(
-    users: &Users,
+    users: &State,
     request: &Request,
     id: &str,
     locked: bool,
 ) -> Result<Response<Body>> {
-    let caller = users.identities.principal(request).await?;
+    let caller = caller::principal(&users.identities, request).await?;
     admin_required(users, &caller)?;
     users
         .identities
@@ -436,8 +426,8 @@ async fn set_locked(
     Ok(http::empty(204))
 }
 
-async fn create_api_key(users: &Users, request: &Request) -> Result<Response<Body>> {
-    let caller = users.identities.principal(request).await?;
+async fn create_api_key(users: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = caller::principal(&users.identities, request).await?;
     if caller.identity.type_id == users.identities.types.guest {
         return Err(forbidden());
     }
@@ -457,8 +447,8 @@ async fn create_api_key(users: &Users, request: &Request) -> Result<Response<Bod
     ))
 }
 
-async fn list_api_keys(users: &Users, request: &Request) -> Result<Response<Body>> {
-    let caller = users.identities.principal(request).await?;
+async fn list_api_keys(users: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = caller::principal(&users.identities, request).await?;
     let keys = users
         .identities
         .api_keys(&caller.identity.organization_id, &caller.identity.id)
@@ -469,8 +459,8 @@ async fn list_api_keys(users: &Users, request: &Request) -> Result<Response<Body
     ))
 }
 
-async fn revoke_api_key(users: &Users, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = users.identities.principal(request).await?;
+async fn revoke_api_key(users: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    let caller = caller::principal(&users.identities, request).await?;
     // The CRM connections made with the key end with it (and only those).
     let connections = users
         .crm

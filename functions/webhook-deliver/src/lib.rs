@@ -7,11 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-pub use event_dispatch::State;
+use switchboard::config::Config;
+use switchboard::store::Store;
 use switchboard::webhooks::delivery::Job;
+use switchboard::webhooks::queue::{Deliveries, DeliveryQueue};
 
-/// SQS caps a message's visibility timeout at 12 hours: a longer wait is taken in 12-hour steps.
-pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
+/// The webhooks over the store, and the delivery queue (the same as the other queue function's).
+pub type State = Deliveries;
+
+pub fn state(config: &Config, store: Arc<dyn Store>, queue: DeliveryQueue) -> State {
+    Deliveries::new(config, store, queue)
+}
 
 pub async fn handle(
     state: Arc<State>,
@@ -55,17 +61,6 @@ async fn later(
     message: &SqsMessage,
     wait: Duration,
 ) -> Result<(), lambda_http::Error> {
-    let seconds = wait
-        .clamp(Duration::from_secs(1), MAX_VISIBILITY)
-        .as_secs_f64()
-        .ceil() as i32;
-    state
-        .sqs
-        .change_message_visibility()
-        .queue_url(&state.queue_url)
-        .receipt_handle(message.receipt_handle.clone().unwrap_or_default())
-        .visibility_timeout(seconds)
-        .send()
-        .await?;
-    Ok(())
+    let receipt = message.receipt_handle.as_deref().unwrap_or_default();
+    Ok(state.queue.postpone(receipt, wait).await?)
 }

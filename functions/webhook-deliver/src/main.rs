@@ -2,6 +2,8 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let state = Arc::new(event_dispatch::State::start().await?);
-    switchboard::lambda::serve_trigger(state, webhook_deliver::handle).await
+    let (config, store) = switchboard_api::lambda::start().await?;
+    let queue = switchboard_api::lambda::delivery_queue().await?;
+    let state = Arc::new(webhook_deliver::state(&config, store, queue));
+    switchboard_api::lambda::serve_trigger(state, webhook_deliver::handle).await
 }

@@ -4,85 +4,122 @@
 
 use std::sync::Arc;
 
-use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use switchboard::Result;
+use switchboard::config::Config;
 use switchboard::error::Error;
-use switchboard::http::{self, Family};
 use switchboard::identity::{ADMIN_REQUIRED, Identities};
-use switchboard::request::{self, Kind, Schema};
+use switchboard::store::Store;
+use switchboard::validate::{Kind, Schema};
 use switchboard::webhooks::subscriptions::{Change, Subscription, Webhooks};
+use switchboard_api::http::{self, Family};
+use switchboard_api::route::Routes;
+use switchboard_api::{caller, request, route};
 
 pub struct State {
     pub identities: Identities,
     pub webhooks: Arc<Webhooks>,
 }
 
-pub async fn handle(state: Arc<State>, request: Request) -> Response<Body> {
-    let owned = request::segments(&request);
-    let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
-    let method = request.method().clone();
-    let result = match organization(&state, &request).await {
-        Ok(org) => route(&state, &request, &org, &method, &segments).await,
-        Err(e) => Err(e),
-    };
-    result.unwrap_or_else(|e| {
-        http::error_as(Family::Users, e, "Failed to handle the webhook request")
-    })
+pub fn state(config: &Config, store: Arc<dyn Store>) -> State {
+    State {
+        identities: Identities::new(store.clone(), config),
+        webhooks: Arc::new(Webhooks::new(store, config)),
+    }
 }
 
-async fn route(
+pub static ROUTES: Routes<State> = Routes {
+    family: Family::Users,
+    routes: &[
+        route!("POST /webhooks", create).failure(FAILURE),
+        route!("GET /webhooks", list).failure(FAILURE),
+        route!("GET /webhooks/{webhookId}", get(webhookId)).failure(FAILURE),
+        route!("PATCH /webhooks/{webhookId}", update(webhookId)).failure(FAILURE),
+        route!("DELETE /webhooks/{webhookId}", delete(webhookId)).failure(FAILURE),
+        route!("POST /webhooks/{webhookId}/secret", rotate(webhookId)).failure(FAILURE),
+        route!("POST /webhooks/{webhookId}/ping", ping(webhookId)).failure(FAILURE),
+        route!(
+            "GET /webhooks/{webhookId}/deliveries",
+            deliveries(webhookId)
+        )
+        .failure(FAILURE),
+        route!(
+            "POST /webhooks/{webhookId}/deliveries/{deliveryId}/retry",
+            retry(webhookId, deliveryId)
+        )
+        .failure(FAILURE),
+    ],
+};
+
+const FAILURE: &str = "Failed to handle the webhook request";
+
+async fn create(state: &State, request: &Request) -> Result<Response<Body>> {
+    let org = organization(state, request).await?;
+    let created = state.webhooks.create(&org, change(request, true)?).await?;
+    Ok(http::json(201, &with_secret(&created)))
+}
+
+async fn list(state: &State, request: &Request) -> Result<Response<Body>> {
+    let org = organization(state, request).await?;
+    let list = state.webhooks.list(&org).await?;
+    Ok(http::json(
+        200,
+        &list.iter().map(Subscription::view).collect::<Vec<_>>(),
+    ))
+}
+
+async fn get(state: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    let org = organization(state, request).await?;
+    Ok(http::json(200, &state.webhooks.get(&org, id).await?.view()))
+}
+
+async fn update(state: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    let org = organization(state, request).await?;
+    let changed = state
+        .webhooks
+        .update(&org, id, change(request, false)?)
+        .await?;
+    Ok(http::json(200, &changed.view()))
+}
+
+async fn delete(state: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    let org = organization(state, request).await?;
+    state.webhooks.delete(&org, id).await?;
+    Ok(http::empty(204))
+}
+
+async fn rotate(state: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    let org = organization(state, request).await?;
+    let rotated = state.webhooks.rotate(&org, id).await?;
+    Ok(http::json(
+        200,
+        &json!({"id": rotated.id, "secret": rotated.secret}),
+    ))
+}
+
+async fn ping(state: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    let org = organization(state, request).await?;
+    Ok(http::json(
+        200,
+        &state.webhooks.ping(&org, id).await?.view(),
+    ))
+}
+
+async fn retry(
     state: &State,
     request: &Request,
-    org: &str,
-    method: &Method,
-    segments: &[&str],
+    id: &str,
+    delivery: &str,
 ) -> Result<Response<Body>> {
-    let hooks = &state.webhooks;
-    match (method, segments) {
-        (&Method::POST, ["webhooks"]) => {
-            let created = hooks.create(org, change(request, true)?).await?;
-            Ok(http::json(201, &with_secret(&created)))
-        }
-        (&Method::GET, ["webhooks"]) => {
-            let list = hooks.list(org).await?;
-            Ok(http::json(
-                200,
-                &list.iter().map(Subscription::view).collect::<Vec<_>>(),
-            ))
-        }
-        (&Method::GET, ["webhooks", id]) => Ok(http::json(200, &hooks.get(org, id).await?.view())),
-        (&Method::PATCH, ["webhooks", id]) => {
-            let changed = hooks.update(org, id, change(request, false)?).await?;
-            Ok(http::json(200, &changed.view()))
-        }
-        (&Method::DELETE, ["webhooks", id]) => {
-            hooks.delete(org, id).await?;
-            Ok(http::empty(204))
-        }
-        (&Method::POST, ["webhooks", id, "secret"]) => {
-            let rotated = hooks.rotate(org, id).await?;
-            Ok(http::json(
-                200,
-                &json!({"id": rotated.id, "secret": rotated.secret}),
-            ))
-        }
-        (&Method::POST, ["webhooks", id, "ping"]) => {
-            Ok(http::json(200, &hooks.ping(org, id).await?.view()))
-        }
-        (&Method::GET, ["webhooks", id, "deliveries"]) => deliveries(hooks, request, org, id).await,
-        (&Method::POST, ["webhooks", id, "deliveries", delivery, "retry"]) => Ok(http::json(
-            200,
-            &hooks.retry(org, id, delivery).await?.view(),
-        )),
-        _ => Err(Error::NotFound("Not Found".into())),
-    }
+    let org = organization(state, request).await?;
+    let retried = state.webhooks.retry(&org, id, delivery).await?;
+    Ok(http::json(200, &retried.view()))
 }
 
 /// Webhooks are the organization's admins' business.
 async fn organization(state: &State, request: &Request) -> Result<String> {
-    let caller = state.identities.principal(request).await?;
+    let caller = caller::principal(&state.identities, request).await?;
     if !state.identities.is_admin(&caller) {
         return Err(Error::Forbidden(ADMIN_REQUIRED.into()));
     }
@@ -115,10 +152,9 @@ fn change(request: &Request, create: bool) -> Result<Change> {
         Some(Value::Null) => Some(None),
         Some(Value::String(text)) => Some(Some(text.clone())),
         Some(_) => {
-            return Err(Error::invalid(
-                "Validation Error",
-                vec!["request body/description must be string,null".into()],
-            ));
+            return Err(Error::validation(vec![
+                "request body/description must be string,null".into(),
+            ]));
         }
     };
     Ok(Change {
@@ -131,22 +167,21 @@ fn change(request: &Request, create: bool) -> Result<Change> {
 
 /// `GET /webhooks/{id}/deliveries`: newest first, `limit` 1..100 (default 20), the next page's cursor in
 /// the `x-next-cursor` header.
-async fn deliveries(
-    hooks: &Webhooks,
-    request: &Request,
-    org: &str,
-    id: &str,
-) -> Result<Response<Body>> {
+async fn deliveries(state: &State, request: &Request, id: &str) -> Result<Response<Body>> {
+    let org = organization(state, request).await?;
     let mut problems = Vec::new();
     let limit = request::bounded(request, "limit", 20, 1, 100, &mut problems);
     if !problems.is_empty() {
-        return Err(Error::invalid("Validation Error", problems));
+        return Err(Error::validation(problems));
     }
     let cursor = request::query_param(request, "cursor");
     if cursor.as_deref() == Some("") {
         return Err(Error::bad_request("Invalid pagination cursor"));
     }
-    let (logs, next) = hooks.deliveries(org, id, limit as u32, cursor).await?;
+    let (logs, next) = state
+        .webhooks
+        .deliveries(&org, id, limit as u32, cursor)
+        .await?;
     let views: Vec<_> = logs.iter().map(|log| log.view()).collect();
     Ok(http::page(&views, next))
 }

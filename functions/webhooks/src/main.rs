@@ -1,14 +1,5 @@
-use std::sync::Arc;
-
-use switchboard::identity::Identities;
-use switchboard::webhooks::subscriptions::Webhooks;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let (config, store) = switchboard::lambda::start().await?;
-    let state = Arc::new(webhooks::State {
-        identities: Identities::new(store.clone(), &config),
-        webhooks: Arc::new(Webhooks::new(store, &config)),
-    });
-    switchboard::lambda::serve(state, webhooks::handle).await
+    let (config, store) = switchboard_api::lambda::start().await?;
+    switchboard_api::lambda::serve(webhooks::state(&config, store), &webhooks::ROUTES).await
 }

@@ -22,9 +22,8 @@ use records::{Avatar, AvatarUpload, UPLOAD_TTL_SECONDS};
 
 /// The largest upload a URL is issued for (the seed's 10 MB).
 pub const MAX_UPLOAD_BYTES: u64 = 10_000_000;
-/// The largest avatar the server receives itself (`SWITCHBOARD_AVATAR_MAX_SIZE`, antz's `AVATAR_MAX_SIZE`).
-pub const MAX_SIZE: &str = "SWITCHBOARD_AVATAR_MAX_SIZE";
-pub const DEFAULT_MAX_SIZE: usize = 5_242_880;
+pub use crate::config::DEFAULT_AVATAR_MAX_SIZE as DEFAULT_MAX_SIZE;
+
 /// The types antz accepts for uploads and syncs.
 const SERVER_TYPES: [ImageType; 4] = [
     ImageType::Jpeg,
@@ -32,26 +31,6 @@ const SERVER_TYPES: [ImageType; 4] = [
     ImageType::Gif,
     ImageType::Webp,
 ];
-
-/// `SWITCHBOARD_AVATAR_MAX_SIZE`, a positive number of bytes; the default when unset.
-pub fn max_size(
-    env: &impl Fn(&str) -> Option<String>,
-) -> Result<usize, crate::config::ConfigError> {
-    match env(MAX_SIZE)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-    {
-        None => Ok(DEFAULT_MAX_SIZE),
-        Some(v) => v
-            .parse()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or(crate::config::ConfigError::Invalid {
-                name: MAX_SIZE,
-                reason: "must be a positive number of bytes".into(),
-            }),
-    }
-}
 
 /// Optimistic-locking retries of an attach before it gives up with 409.
 const MAX_RETRIES: usize = 16;
@@ -305,10 +284,7 @@ impl Avatars {
     /// yet (the same settling as the event's, so the two agree). Every reason it cannot is a 400.
     pub async fn attach_requested(&self, profile: &Profile, object_id: &str) -> Result<(), Error> {
         let invalid = |problem: &str| {
-            Error::invalid(
-                "Validation Error",
-                vec![format!("request body/avatar/objectId {problem}")],
-            )
+            Error::validation(vec![format!("request body/avatar/objectId {problem}")])
         };
         if uuid::Uuid::parse_str(object_id).is_err() {
             return Err(invalid("was not issued for this profile"));

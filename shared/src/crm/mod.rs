@@ -13,7 +13,6 @@ pub mod token;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
@@ -23,7 +22,6 @@ use crate::store::{
     Backoff, Condition, Item, Key, MAX_PAGE_SIZE, Query, Record, Store, StoreError, Write,
 };
 use crate::time::{now_rfc3339, unix_now};
-use crate::{http, request};
 
 pub use records::{CallLog, Contact};
 pub use token::{CrmClaims, CrmTokens};
@@ -186,10 +184,10 @@ impl Crm {
         }))
     }
 
-    /// The token check of every CRM route: a valid token whose connection still exists, of an identity
-    /// that exists and is not locked. Connection and identity are read in one round trip.
-    pub async fn authenticate(&self, request: &Request) -> Result<CrmUser, Error> {
-        let (user, _) = self.authenticate_with(request, |_| Vec::new()).await?;
+    /// The token check of every CRM route: a valid `jwtToken` whose connection still exists, of an
+    /// identity that exists and is not locked. Connection and identity are read in one round trip.
+    pub async fn authenticate(&self, token: &str) -> Result<CrmUser, Error> {
+        let (user, _) = self.authenticate_with(token, |_| Vec::new()).await?;
         Ok(user)
     }
 
@@ -197,14 +195,11 @@ impl Crm {
     /// the caller's id); returns those that exist.
     pub async fn authenticate_with(
         &self,
-        request: &Request,
+        token: &str,
         extra: impl FnOnce(&str) -> Vec<Key>,
     ) -> Result<(CrmUser, Vec<Item>), Error> {
         let refused = || Error::bad_request(AUTHORIZE_MESSAGE);
-        let token = request::query_param(request, "jwtToken")
-            .or_else(|| request::bearer(request).map(str::to_owned))
-            .ok_or_else(refused)?;
-        let claims = self.tokens.verify(&token).ok_or_else(refused)?;
+        let claims = self.tokens.verify(token).ok_or_else(refused)?;
         let mut keys = vec![
             records::Connection::key_of(&claims.id, &claims.platform, &claims.cid),
             Identity::key_of(&claims.id),
@@ -321,13 +316,4 @@ async fn upsert<T: Record>(
     Err(Error::Conflict(
         "The record is being changed by other requests".into(),
     ))
-}
-
-/// A JSON answer for `user`, with the refreshed token header when one was issued.
-pub fn respond(user: &CrmUser, value: &Value) -> Response<Body> {
-    let mut response = http::json(200, value);
-    if let Some(token) = user.refreshed.as_ref().and_then(|t| t.parse().ok()) {
-        response.headers_mut().insert(REFRESH_HEADER, token);
-    }
-    response
 }

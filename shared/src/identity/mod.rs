@@ -24,11 +24,12 @@ use crate::error::Error;
 use crate::store::{Backoff, Condition, Record, Store, StoreError, Write};
 use crate::webhooks::Event;
 
+pub use crate::error::AuthFailure;
 pub use access::{AccessClaims, AccessTokens};
 pub use directory::{NewIdentity, ProfileFilter};
 pub use events::Actor;
 pub use records::{ApiKey, Identity, OneTimeToken, Organization, Profile, Session};
-pub use sessions::{AuthFailure, Principal, SessionContext, SignedIn};
+pub use sessions::{Principal, SessionContext, SignedIn};
 
 /// Seed 003's 403 for admin-or-owner routes.
 pub const NOT_AUTHORIZED: &str = "Identity is not authorized to access this resource";

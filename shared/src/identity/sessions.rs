@@ -1,14 +1,12 @@
 //! Sign-in, stored sessions and the per-request access check.
 
-use lambda_http::Request;
 use serde_json::{Value, json};
 
 use super::access::{ACCESS_TOKEN_SECONDS, AUDIENCE, AccessClaims, ISSUER};
 use super::lockout::{ACCOUNT_LOCKED, INVALID_CREDENTIALS};
 use super::records::{Identity, OneTimeToken, Session};
 use super::{Identities, secrets};
-use crate::error::Error;
-use crate::request;
+use crate::error::{AuthFailure, Error};
 use crate::store::{Condition, Record, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now, unix_to_rfc3339};
 
@@ -54,18 +52,6 @@ impl SignedIn {
 pub struct Principal {
     pub identity: Identity,
     pub session: Session,
-}
-
-/// Why a bearer token was refused.
-#[derive(Debug)]
-pub enum AuthFailure {
-    /// Missing, malformed, forged, expired, revoked, or its identity is gone.
-    Invalid,
-    /// The `x-nb-fingerprint` header does not match the sign-in fingerprint.
-    Fingerprint,
-    Locked,
-    /// The store could not be asked: not a verdict on the token (503, never 401).
-    Store(StoreError),
 }
 
 impl Identities {
@@ -185,14 +171,6 @@ impl Identities {
             refresh_token: refresh_token.to_owned(),
             access_expires_at,
         })
-    }
-
-    /// The caller of `request`, from its bearer token and fingerprint header.
-    pub async fn principal(&self, request: &Request) -> Result<Principal, Error> {
-        let fingerprint = request::header(request, request::FINGERPRINT_HEADER);
-        self.authenticate(request::bearer(request), fingerprint)
-            .await
-            .map_err(Error::from)
     }
 
     pub fn is_admin(&self, principal: &Principal) -> bool {

@@ -39,10 +39,7 @@ fn caseless(name: &str) -> String {
 pub fn canonical(username: &str) -> Result<String, Error> {
     let trimmed = username.trim();
     if trimmed.chars().any(invisible) {
-        return Err(Error::invalid(
-            "Validation Error",
-            vec![INVISIBLE_CHARACTERS.into()],
-        ));
+        return Err(Error::validation(vec![INVISIBLE_CHARACTERS.into()]));
     }
     let name = caseless(trimmed);
     if name.trim().is_empty() {

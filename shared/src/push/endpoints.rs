@@ -83,13 +83,10 @@ impl Endpoints {
             Provider::Expo | Provider::WebPush => return Ok(None),
         };
         configured.as_deref().map(Some).ok_or_else(|| {
-            Error::invalid(
-                "Validation Error",
-                vec![format!(
-                    "request body/provider '{}' is not enabled on this server",
-                    provider.name()
-                )],
-            )
+            Error::validation(vec![format!(
+                "request body/provider '{}' is not enabled on this server",
+                provider.name()
+            )])
         })
     }
 

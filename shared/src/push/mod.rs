@@ -18,8 +18,6 @@ pub mod web_push;
 
 use std::sync::Arc;
 
-use crate::config::{Config, ConfigError};
-use crate::outbound::Outbound;
 use crate::store::Store;
 use endpoints::Endpoints;
 use expo::Expo;
@@ -63,18 +61,5 @@ impl Push {
     pub fn on_recorded(mut self, hook: OnRecorded) -> Self {
         self.on_recorded = Some(hook);
         self
-    }
-}
-
-impl Push {
-    /// The push service as a Lambda function builds it at init (`push` and `push-dispatch` alike): the SNS
-    /// client over the function's one SDK configuration, Web Push and Expo from the environment.
-    pub async fn for_lambda(config: &Config, store: Arc<dyn Store>) -> Result<Self, ConfigError> {
-        let env = |name: &str| std::env::var(name).ok();
-        let outbound = Arc::new(Outbound::new(config.outbound.clone()));
-        let web_push = WebPush::from_env(env, None, outbound.clone())?.map(Arc::new);
-        let expo = Arc::new(Expo::from_env(env, outbound));
-        let endpoints = Endpoints::built(env, crate::lambda::aws_config().await);
-        Ok(Self::new(store, Arc::new(endpoints)).with_senders(web_push, Some(expo)))
     }
 }

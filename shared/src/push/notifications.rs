@@ -8,9 +8,9 @@ use super::Push;
 use super::records::{Delivery, NOTIFICATION_SECONDS, NotificationRecord};
 use super::rules::Notification;
 use crate::error::Error;
-use crate::request::{Kind, Schema};
 use crate::store::{Query, Record};
 use crate::time::{now_rfc3339, unix_now};
+use crate::validate::{Kind, Schema};
 
 const BODY: Schema = Schema {
     fields: &[
@@ -57,10 +57,10 @@ pub fn notification_body(body: Option<Value>) -> Result<Notification, Error> {
         problems.push(format!("request body/badge must be 0 to {MAX_BADGE}"));
     }
     if !problems.is_empty() {
-        return Err(Error::invalid("Validation Error", problems));
+        return Err(Error::validation(problems));
     }
     serde_json::from_value(Value::Object(body))
-        .map_err(|e| Error::invalid("Validation Error", vec![format!("request body {e}")]))
+        .map_err(|e| Error::validation(vec![format!("request body {e}")]))
 }
 
 impl Push {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::request::{Kind, Schema};
+use crate::validate::{Kind, Schema};
 
 /// A user's notification preferences. A missing field in a stored record reads as its default, so a
 /// preference added later needs no migration.
@@ -135,7 +135,7 @@ impl UserPreferences {
         if problems.is_empty() {
             Ok(next)
         } else {
-            Err(Error::invalid("Validation Error", problems))
+            Err(Error::validation(problems))
         }
     }
 }
@@ -362,10 +362,7 @@ mod tests {
         ];
         for (body, expected) in rows {
             let err = base.patched(Some(body.clone())).unwrap_err();
-            let expected = Error::invalid(
-                "Validation Error",
-                expected.into_iter().map(String::from).collect(),
-            );
+            let expected = Error::validation(expected.into_iter().map(String::from).collect());
             assert_eq!(err, expected, "{body}");
             assert_eq!(err.status(), 400);
         }

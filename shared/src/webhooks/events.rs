@@ -42,7 +42,7 @@ pub fn carries_secret(event: &str) -> bool {
 /// Checks a subscription's `events` list: names from the catalogue or `*`, at least one. Returns it
 /// without repeats, in the order given; `*` alone when it is there.
 pub fn subscription_events(value: &Value) -> Result<Vec<String>, Error> {
-    let invalid = |detail: String| Error::invalid("Validation Error", vec![detail]);
+    let invalid = |detail: String| Error::validation(vec![detail]);
     let Some(items) = value.as_array().filter(|items| !items.is_empty()) else {
         return Err(invalid(
             "request body/events must be a non-empty array of event names or \"*\"".into(),
@@ -63,7 +63,7 @@ pub fn subscription_events(value: &Value) -> Result<Vec<String>, Error> {
         }
     }
     if !problems.is_empty() {
-        return Err(Error::invalid("Validation Error", problems));
+        return Err(Error::validation(problems));
     }
     if names.iter().any(|n| n == ALL) {
         names = vec![ALL.to_owned()];
@@ -147,10 +147,7 @@ mod tests {
                 Ok(names) => assert_eq!(got.unwrap(), names, "{value}"),
                 Err(details) => assert_eq!(
                     got.unwrap_err(),
-                    Error::invalid(
-                        "Validation Error",
-                        details.into_iter().map(String::from).collect()
-                    ),
+                    Error::validation(details.into_iter().map(String::from).collect()),
                     "{value}"
                 ),
             }

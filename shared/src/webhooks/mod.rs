@@ -7,6 +7,7 @@
 pub mod delivery;
 pub mod events;
 pub mod outbox;
+pub mod queue;
 pub mod retry;
 pub mod signature;
 pub mod subscriptions;

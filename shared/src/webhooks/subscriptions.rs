@@ -195,12 +195,9 @@ impl Webhooks {
     /// The URL must be absolute https and resolve to public addresses only (the outbound guard).
     async fn check_url(&self, url: &str) -> Result<(), Error> {
         if url.len() > MAX_URL_BYTES {
-            return Err(Error::invalid(
-                "Validation Error",
-                vec![format!(
-                    "request body/url must be at most {MAX_URL_BYTES} bytes"
-                )],
-            ));
+            return Err(Error::validation(vec![format!(
+                "request body/url must be at most {MAX_URL_BYTES} bytes"
+            )]));
         }
         self.outbound.check(url).await.map_err(Error::from)
     }
@@ -216,10 +213,9 @@ impl Webhooks {
     /// Creates a subscription; the answer is the only time its secret is shown.
     pub async fn create(&self, org: &str, change: Change) -> Result<Subscription, Error> {
         if change.url.is_none() || change.events.is_none() {
-            return Err(Error::invalid(
-                "Validation Error",
-                vec!["request body must have required properties 'url' and 'events'".into()],
-            ));
+            return Err(Error::validation(vec![
+                "request body must have required properties 'url' and 'events'".into(),
+            ]));
         }
         if self.list(org).await?.len() >= MAX_SUBSCRIPTIONS {
             return Err(Error::Conflict(format!(
@@ -471,12 +467,9 @@ fn apply(subscription: &mut Subscription, change: &Change) -> Result<(), Error> 
             .as_ref()
             .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS)
         {
-            return Err(Error::invalid(
-                "Validation Error",
-                vec![format!(
-                    "request body/description must be at most {MAX_DESCRIPTION_CHARS} characters"
-                )],
-            ));
+            return Err(Error::validation(vec![format!(
+                "request body/description must be at most {MAX_DESCRIPTION_CHARS} characters"
+            )]));
         }
         subscription.description = description.clone();
     }

@@ -5,7 +5,7 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::error::{Error, RETRY_AFTER_SECONDS};
+use switchboard::error::{Error, RETRY_AFTER_SECONDS};
 
 /// The response body a 500 carries in every family: the cause goes to the log, never to the client.
 pub const INTERNAL_MESSAGE: &str = "Internal server error";
@@ -121,7 +121,7 @@ mod tests {
     fn users_envelope_carries_every_detail() {
         let r = error(
             Family::Users,
-            Error::invalid("Validation Error", vec!["a".into(), "b".into()]),
+            Error::validation(vec!["a".into(), "b".into()]),
         );
         assert_eq!(r.status(), 400);
         let v: serde_json::Value = serde_json::from_str(&body(&r)).unwrap();
@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn outages_are_503_with_retry_after_in_every_envelope() {
         let cause = || {
-            Error::from(crate::store::StoreError::Unavailable(
+            Error::from(switchboard::store::StoreError::Unavailable(
                 "ThrottlingException: rate of requests exceeds the allowed throughput".into(),
             ))
         };
@@ -187,12 +187,12 @@ mod tests {
 
     #[test]
     fn a_store_failure_during_a_token_check_is_never_401() {
-        let failure = crate::identity::AuthFailure::Store(crate::store::StoreError::Unavailable(
-            "dispatch failure: io error".into(),
-        ));
+        let failure = switchboard::identity::AuthFailure::Store(
+            switchboard::store::StoreError::Unavailable("dispatch failure: io error".into()),
+        );
         assert_eq!(Error::from(failure).status(), 503);
         assert_eq!(
-            Error::from(crate::identity::AuthFailure::Invalid).status(),
+            Error::from(switchboard::identity::AuthFailure::Invalid).status(),
             401
         );
     }
@@ -200,8 +200,8 @@ mod tests {
     #[test]
     fn limits_both_stores_enforce_are_400() {
         for limit in [
-            crate::store::StoreError::EmptyKey,
-            crate::store::StoreError::TooLarge,
+            switchboard::store::StoreError::EmptyKey,
+            switchboard::store::StoreError::TooLarge,
         ] {
             let r = error(Family::Users, Error::from(limit));
             assert_eq!(r.status(), 400);
@@ -213,7 +213,7 @@ mod tests {
         for family in [Family::Crm, Family::Users, Family::Server] {
             let r = error(
                 family,
-                Error::from(crate::store::StoreError::Failed(
+                Error::from(switchboard::store::StoreError::Failed(
                     "ResourceNotFoundException: table secret-table".into(),
                 )),
             );

@@ -1,6 +1,6 @@
 //! The Lambda entry points of the functions' `main`s: `start` (logging, configuration, the store with its
-//! client) once per cold start, then `serve` (API Gateway routes) or `serve_trigger` (S3, DynamoDB Streams,
-//! SQS, schedules) with the state the function built from them and its handler.
+//! client) once per cold start, then `serve` (the function's route table) or `serve_trigger` (S3, DynamoDB
+//! Streams, SQS, schedules) with the state the function built from them.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -14,19 +14,27 @@ use lambda_http::{Body, LambdaEvent, Request, Response, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::config::{Config, Storage};
-use crate::store::Store;
+use switchboard::config::{Config, ConfigError, Storage};
+use switchboard::outbound::Outbound;
+use switchboard::push::Push;
+use switchboard::push::endpoints::Endpoints;
+use switchboard::push::expo::Expo;
+use switchboard::push::web_push::WebPush;
+use switchboard::store::Store;
+use switchboard::webhooks::queue::{DeliveryQueue, QUEUE_URL};
+
+use crate::route::Routes;
 
 /// Logging, then the configuration and the store; a function builds its services over them.
 pub async fn start() -> Result<(Config, Arc<dyn Store>), lambda_http::Error> {
-    crate::telemetry::init();
+    switchboard::telemetry::init();
     let config = Config::lambda()?;
     // Lambda's configuration always names a table; opening only DynamoDB keeps the embedded store (redb) out of
     // every function's binary.
     let Storage::DynamoDb { table } = &config.storage else {
         return Err("a Lambda function stores in DynamoDB".into());
     };
-    let store = crate::app::open_dynamodb(&config, table, aws_config().await);
+    let store = switchboard::app::open_dynamodb(&config, table, aws_config().await);
     Ok((config, store))
 }
 
@@ -46,8 +54,8 @@ pub async fn aws_config() -> &'static aws_config::SdkConfig {
             .credentials_provider(SharedCredentialsProvider::new(
                 EnvironmentVariableCredentialsProvider::new(),
             ))
-            .timeout_config(crate::app::timeouts())
-            .retry_config(crate::app::retries())
+            .timeout_config(switchboard::app::timeouts())
+            .retry_config(switchboard::app::retries())
             .service_config(EndpointsFromEnv(|name| std::env::var(name).ok()))
             .time_source(SharedTimeSource::default());
         // The timeouts need a timer: tokio's, as aws-config's loader would give.
@@ -73,18 +81,39 @@ impl LoadServiceConfig for EndpointsFromEnv {
     }
 }
 
-/// Serves `handler` with the state the function's `main` built once. A function that needs no store (no
+/// Serves the function's `routes` with the state its `main` built once. A function that needs no store (no
 /// SDK client) calls this without `start`, after `telemetry::init`, and links none of it.
-pub async fn serve<S, F, Fut>(state: Arc<S>, handler: F) -> Result<(), lambda_http::Error>
-where
-    F: Fn(Arc<S>, Request) -> Fut,
-    Fut: Future<Output = Response<Body>> + Send,
-{
-    lambda_http::run(service_fn(move |request| {
-        let response = handler(state.clone(), request);
-        async move { Ok::<_, Infallible>(response.await) }
+pub async fn serve<S: Send + Sync + 'static>(
+    state: S,
+    routes: &'static Routes<S>,
+) -> Result<(), lambda_http::Error> {
+    let state = Arc::new(state);
+    lambda_http::run(service_fn(move |request: Request| {
+        let state = state.clone();
+        async move { Ok::<Response<Body>, Infallible>(routes.dispatch(&state, request).await) }
     }))
     .await
+}
+
+/// The webhook delivery queue of `event-dispatch` and `webhook-deliver`: its URL from
+/// `SWITCHBOARD_WEBHOOK_QUEUE_URL`, its SQS client over the function's one SDK configuration.
+pub async fn delivery_queue() -> Result<DeliveryQueue, lambda_http::Error> {
+    let url = std::env::var(QUEUE_URL).map_err(|_| format!("{QUEUE_URL} is not set"))?;
+    Ok(DeliveryQueue::new(
+        aws_sdk_sqs::Client::new(aws_config().await),
+        url,
+    ))
+}
+
+/// The push service as a Lambda function builds it at init (`push` and `push-dispatch` alike): the SNS
+/// client over the function's one SDK configuration, Web Push and Expo from the environment.
+pub async fn push(config: &Config, store: Arc<dyn Store>) -> Result<Push, ConfigError> {
+    let env = |name: &str| std::env::var(name).ok();
+    let outbound = Arc::new(Outbound::new(config.outbound.clone()));
+    let web_push = WebPush::from_env(env, None, outbound.clone())?.map(Arc::new);
+    let expo = Arc::new(Expo::from_env(env, outbound));
+    let endpoints = Endpoints::built(env, aws_config().await);
+    Ok(Push::new(store, Arc::new(endpoints)).with_senders(web_push, Some(expo)))
 }
 
 /// Serves an event-triggered function: `handler` gets each event's payload (an `aws_lambda_events` type) and
