@@ -19,6 +19,13 @@ pub async fn principal(identities: &Identities, request: &Request) -> Result<Pri
         .map_err(Error::from)
 }
 
+/// The caller of an admin-only route: signed in, and an admin of its organization.
+pub async fn admin(identities: &Identities, request: &Request) -> Result<Principal, Error> {
+    let caller = principal(identities, request).await?;
+    identities.require_admin(&caller)?;
+    Ok(caller)
+}
+
 /// The `jwtToken` of a CRM route: the query parameter App Connect sends, else a bearer token.
 fn crm_token(request: &Request) -> Result<String, Error> {
     request::query_param(request, "jwtToken")

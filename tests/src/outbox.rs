@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use futures::future::join_all;
 use serde_json::{Value, json};
 use switchboard::store::{Condition, Key, Record, Write};
-use switchboard::webhooks::Event;
 use switchboard::webhooks::events::EVENT_TTL_SECONDS;
+use switchboard::webhooks::{Event, EventName};
 
 use crate::api::{ADMIN_PASSWORD, Api, ORG, ORG_API_SECRET};
 use crate::identity::sdk_token;
@@ -280,7 +280,7 @@ pub async fn a_failed_change_leaves_no_event(api: &Api) {
     assert_eq!(told.names(api).await, Vec::<String>::new());
 
     // At the store: an event in a transaction whose other write fails is not written either.
-    let event = Event::new("user.new", ORG, json!({"userId": "nobody"}));
+    let event = Event::new(EventName::UserNew, ORG, json!({"userId": "nobody"}));
     let refused = api
         .app
         .store

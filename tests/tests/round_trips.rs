@@ -609,8 +609,10 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         .await
         .pop()
         .unwrap();
+    let key = switchboard::webhooks::Event::key_of(&event.id);
     let record = json!({"Records": [{"eventName": "INSERT", "dynamodb": {
-        "NewImage": {"pk": {"S": format!("EVENT#{}", event.id)}, "v": {"N": "1"},
+        "Keys": {"pk": {"S": key.pk}, "sk": {"S": key.sk}},
+        "NewImage": {"pk": {"S": key.pk}, "sk": {"S": key.sk}, "v": {"N": "1"},
                      "data": {"S": serde_json::to_string(&event).unwrap()}},
         "SequenceNumber": "1"}}]});
     let state = switchboard_tests::triggers::queue_state(&hooks, &sqs, &queue_url);

@@ -11,8 +11,7 @@ use switchboard_api::http;
 use switchboard_api::{caller, request};
 
 use crate::{
-    ACCOUNT_NOT_FOUND, State, account_for, admin, admin_only, check_password, check_type,
-    forbidden, with_profile,
+    ACCOUNT_NOT_FOUND, State, account_for, check_password, check_type, forbidden, with_profile,
 };
 
 /// `POST /accounts`: anyone may sign up as a regular account; an admin may choose the type.
@@ -33,7 +32,7 @@ pub(crate) async fn sign_up(accounts: &State, request: &Request) -> Result<Respo
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
     let type_id = match text("type") {
         Some(kind) => {
-            admin(identities, request).await?;
+            caller::admin(identities, request).await?;
             check_type(identities, &kind)?;
             kind
         }
@@ -127,7 +126,7 @@ pub(crate) async fn find_accounts(accounts: &State, request: &Request) -> Result
         identities,
         avatars,
     } = accounts;
-    let caller = admin(identities, request).await?;
+    let caller = caller::admin(identities, request).await?;
     let mut problems = Vec::new();
     let limit = request::bounded(request, "limit", 50, 1, 100, &mut problems);
     let include = include_profile(request, &mut problems);
@@ -229,7 +228,7 @@ pub(crate) async fn update_account(
             let caller = caller::principal(identities, request).await?;
             account_for(identities, &caller, id, true).await?;
             if text("type").is_some() {
-                admin_only(identities, &caller)?;
+                identities.require_admin(&caller)?;
             }
             Some(caller)
         }

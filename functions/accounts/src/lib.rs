@@ -19,13 +19,11 @@ use switchboard::avatar::objects::AvatarObjects;
 use switchboard::config::Config;
 use switchboard::error::Error;
 use switchboard::identity::Identities;
-use switchboard::identity::{
-    ADMIN_REQUIRED, Identity, NOT_AUTHORIZED, Principal, Profile, SessionContext,
-};
+use switchboard::identity::{Identity, NOT_AUTHORIZED, Principal, Profile, SessionContext};
 use switchboard::store::Store;
 use switchboard_api::http::Family;
 use switchboard_api::route::Routes;
-use switchboard_api::{caller, request, route};
+use switchboard_api::{request, route};
 
 const ACCOUNT_NOT_FOUND: &str = "Account not found";
 const SESSION_INVALID: &str = "Session invalid";
@@ -176,22 +174,6 @@ fn context(request: &Request, device: Option<Value>) -> SessionContext {
         device,
         lifetime: None,
     }
-}
-
-/// Admin-only routes refuse with the seed's admin message; admin-or-owner ones with [`forbidden`].
-fn admin_only(identities: &Identities, caller: &Principal) -> Result<()> {
-    if identities.is_admin(caller) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(ADMIN_REQUIRED.into()))
-    }
-}
-
-/// The caller of an admin-only route: signed in, and an admin.
-async fn admin(identities: &Identities, request: &Request) -> Result<Principal> {
-    let caller = caller::principal(identities, request).await?;
-    admin_only(identities, &caller)?;
-    Ok(caller)
 }
 
 async fn with_profile(

@@ -9,9 +9,7 @@ use switchboard::error::Error;
 use switchboard::identity::requests::PASSWORD_RESET;
 use switchboard::validate::{Kind, Schema};
 use switchboard_api::http;
-use switchboard_api::request;
-
-use crate::admin;
+use switchboard_api::{caller, request};
 
 const REQUEST_NOT_FOUND: &str = "Request not found";
 /// RFC 5321's longest address.
@@ -49,7 +47,7 @@ pub(crate) async fn add_request(accounts: &State, request: &Request) -> Result<R
 
 pub(crate) async fn find_requests(accounts: &State, request: &Request) -> Result<Response<Body>> {
     let identities = &accounts.identities;
-    let caller = admin(identities, request).await?;
+    let caller = caller::admin(identities, request).await?;
     let mut problems = Vec::new();
     let limit = request::bounded(request, "limit", 50, 1, 100, &mut problems);
     if !problems.is_empty() {
@@ -72,7 +70,7 @@ pub(crate) async fn find_request(
     id: &str,
 ) -> Result<Response<Body>> {
     let identities = &accounts.identities;
-    let caller = admin(identities, request).await?;
+    let caller = caller::admin(identities, request).await?;
     let found = identities
         .account_request(&caller.identity.organization_id, id)
         .await?
@@ -86,7 +84,7 @@ pub(crate) async fn remove_request(
     id: &str,
 ) -> Result<Response<Body>> {
     let identities = &accounts.identities;
-    let caller = admin(identities, request).await?;
+    let caller = caller::admin(identities, request).await?;
     if identities
         .remove_account_request(&caller.identity.organization_id, id)
         .await?

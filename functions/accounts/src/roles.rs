@@ -8,7 +8,7 @@ use switchboard::identity::tokens;
 use switchboard_api::caller;
 use switchboard_api::http;
 
-use crate::{ACCOUNT_NOT_FOUND, State, account_for, admin};
+use crate::{ACCOUNT_NOT_FOUND, State, account_for};
 
 pub(crate) async fn find_roles(
     accounts: &State,
@@ -48,7 +48,7 @@ async fn change_role(
     add: bool,
 ) -> Result<Response<Body>> {
     let identities = &accounts.identities;
-    let caller = admin(identities, request).await?;
+    let caller = caller::admin(identities, request).await?;
     if !tokens::valid_token_type(role) || role.len() > 64 {
         return Err(Error::validation(vec![
             "role must match ^[a-z][a-z0-9_-]*$ (64 characters at most)".into(),

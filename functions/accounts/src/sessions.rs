@@ -10,7 +10,7 @@ use switchboard::validate::{Kind, Schema};
 use switchboard_api::http;
 use switchboard_api::{caller, request};
 
-use crate::{SESSION_INVALID, State, admin_only, context};
+use crate::{SESSION_INVALID, State, context};
 
 /// `POST /sessions` with `{username, password}` or `{token}` → 201 `{id, accessToken, refreshToken,
 /// expiresAt, account}`.
@@ -74,7 +74,7 @@ pub(crate) async fn list_sessions(accounts: &State, request: &Request) -> Result
         }
     };
     if all {
-        admin_only(identities, &caller)?;
+        identities.require_admin(&caller)?;
     }
     let owner = (!all).then_some(caller.identity.id.as_str());
     let sessions = identities

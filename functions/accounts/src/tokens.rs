@@ -8,9 +8,9 @@ use switchboard::identity::Identities;
 use switchboard::identity::OneTimeToken;
 use switchboard::validate::{Kind, Schema};
 use switchboard_api::http;
-use switchboard_api::request;
+use switchboard_api::{caller, request};
 
-use crate::{State, account_for, admin};
+use crate::{State, account_for};
 
 /// `POST /accounts/{id}/tokens` (admin): a one-time token; its secret is in the answer only.
 pub(crate) async fn add_token(
@@ -19,7 +19,7 @@ pub(crate) async fn add_token(
     id: &str,
 ) -> Result<Response<Body>> {
     let identities = &accounts.identities;
-    let caller = admin(identities, request).await?;
+    let caller = caller::admin(identities, request).await?;
     const SCHEMA: Schema = Schema {
         fields: &[
             ("type", Kind::String, true),
@@ -49,7 +49,7 @@ pub(crate) async fn find_tokens(
     id: &str,
 ) -> Result<Response<Body>> {
     let identities = &accounts.identities;
-    let caller = admin(identities, request).await?;
+    let caller = caller::admin(identities, request).await?;
     let account = account_for(identities, &caller, id, false).await?;
     let tokens = identities
         .tokens(&account.organization_id, &account.id)
@@ -66,7 +66,7 @@ pub(crate) async fn token_of(
     id: &str,
     token: &str,
 ) -> Result<OneTimeToken> {
-    let caller = admin(identities, request).await?;
+    let caller = caller::admin(identities, request).await?;
     account_for(identities, &caller, id, false).await?;
     identities
         .token_by_id(token)

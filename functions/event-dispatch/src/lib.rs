@@ -13,6 +13,7 @@ use switchboard::Error;
 use switchboard::config::Config;
 use switchboard::store::Record;
 use switchboard::store::Store;
+use switchboard::store::stream::{self, ChangeKind};
 use switchboard::webhooks::Event;
 use switchboard::webhooks::delivery::{Job, SWEEP_AFTER};
 use switchboard::webhooks::queue::{Deliveries, DeliveryQueue};
@@ -75,23 +76,20 @@ pub async fn handle(
 
 /// The event in a stream record's new image (the item as the DynamoDB adapter writes it).
 pub fn event_of(record: &Value) -> Result<Event, Error> {
-    let image = &record["dynamodb"]["NewImage"];
-    let text = |name: &str| image[name]["S"].as_str();
     let invalid = |what: &str| Error::bad_request(format!("stream record: {what}"));
-    if record["eventName"] != "INSERT"
-        || !text("pk").is_some_and(|pk| pk.starts_with(switchboard::webhooks::outbox::KEY_PREFIX))
-    {
-        return Err(invalid("not an event insert"));
+    let change = stream::decode(record)?;
+    match change.new {
+        Some(item)
+            if change.kind == ChangeKind::Insert
+                && item
+                    .key
+                    .pk
+                    .starts_with(switchboard::webhooks::outbox::KEY_PREFIX) =>
+        {
+            Ok(Event::from_item(&item)?)
+        }
+        _ => Err(invalid("not an event insert")),
     }
-    let version = image["v"]["N"]
-        .as_str()
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| invalid("no version"))?;
-    let data = text("data").ok_or_else(|| invalid("no data"))?;
-    let mut event: Event =
-        serde_json::from_str(data).map_err(|e| invalid(&format!("data: {e}")))?;
-    event.set_version(version);
-    Ok(event)
 }
 
 async fn dispatch(state: &State, record: &Value) -> Result<(), lambda_http::Error> {

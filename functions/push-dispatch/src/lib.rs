@@ -13,6 +13,7 @@ use switchboard::identity::Identity;
 use switchboard::push::Push;
 use switchboard::push::records::{NOTIFICATION_PREFIX, NOTIFICATION_SK};
 use switchboard::store::Key;
+use switchboard::store::stream::{self, ChangeKind};
 use switchboard::store::table::{ATTR_PK, ATTR_SK};
 
 pub async fn handle(
@@ -49,15 +50,14 @@ enum Change {
 /// What a stream record means to the dispatcher; `None` for any other change (the stream's filter lets
 /// only these through, but the handler does not rely on it).
 fn change(record: &EventRecord) -> Option<Change> {
-    let keys = serde_json::to_value(&record.change.keys).ok()?;
-    let text = |name: &str| keys.get(name)?.get("S")?.as_str().map(str::to_owned);
-    let (pk, sk) = (text(ATTR_PK)?, text(ATTR_SK)?);
+    let change = stream::decode(&serde_json::to_value(record).ok()?).ok()?;
+    let Key { pk, sk } = change.key;
     let identity = Identity::key_of("");
-    match record.event_name.as_str() {
-        "INSERT" if sk == NOTIFICATION_SK => pk
+    match change.kind {
+        ChangeKind::Insert if sk == NOTIFICATION_SK => pk
             .strip_prefix(NOTIFICATION_PREFIX)
             .map(|id| Change::Notification(id.to_owned())),
-        "REMOVE" if sk == identity.sk => pk
+        ChangeKind::Remove if sk == identity.sk => pk
             .strip_prefix(identity.pk.as_str())
             .map(|id| Change::AccountDeleted(id.to_owned())),
         _ => None,

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use switchboard::Result;
 use switchboard::config::Config;
 use switchboard::error::Error;
-use switchboard::identity::{ADMIN_REQUIRED, Identities};
+use switchboard::identity::Identities;
 use switchboard::push::Push;
 use switchboard::push::registry::Registered;
 use switchboard::push::{devices, notifications};
@@ -121,9 +121,7 @@ async fn update_preferences(api: &State, request: &Request) -> Result<Response<B
 /// An admin sends to a user of their organization, named by profile id.
 async fn send_as_admin(api: &State, request: &Request, profile: &str) -> Result<Response<Body>> {
     let caller = caller::principal(&api.identities, request).await?;
-    if !api.identities.is_admin(&caller) {
-        return Err(Error::Forbidden(ADMIN_REQUIRED.into()));
-    }
+    api.identities.require_admin(&caller)?;
     let notification = notifications::notification_body(request::json_body(request)?)?;
     let org = &caller.identity.organization_id;
     let profile = api

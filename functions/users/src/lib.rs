@@ -11,8 +11,8 @@ use switchboard::avatar::{self, Avatars};
 use switchboard::config::Config;
 use switchboard::crm::Crm;
 use switchboard::error::Error;
-use switchboard::identity::{ADMIN_REQUIRED, NOT_AUTHORIZED, Principal, Profile, ProfileFilter};
 use switchboard::identity::{Actor, Identities};
+use switchboard::identity::{NOT_AUTHORIZED, Principal, Profile, ProfileFilter};
 use switchboard::outbound::Outbound;
 use switchboard::store::Store;
 use switchboard::validate::{Kind, Schema};
@@ -76,14 +76,6 @@ fn forbidden() -> Error {
     Error::Forbidden(NOT_AUTHORIZED.into())
 }
 
-fn admin_required(users: &State, caller: &Principal) -> Result<()> {
-    if users.identities.is_admin(caller) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(ADMIN_REQUIRED.into()))
-    }
-}
-
 async fn create_user(users: &State, request: &Request) -> Result<Response<Body>> {
     let caller = caller::principal(&users.identities, request).await?;
     const SCHEMA: Schema = Schema {
@@ -120,8 +112,7 @@ async fn get_user(users: &State, request: &Request, id: &str) -> Result<Response
 }
 
 async fn list_users(users: &State, request: &Request) -> Result<Response<Body>> {
-    let caller = caller::principal(&users.identities, request).await?;
-    admin_required(users, &caller)?;
+    let caller = caller::admin(&users.identities, request).await?;
     let mut problems = Vec::new();
     let page = request::bounded(request, "page", 1, 1, 1000, &mut problems);
     let limit = request::bounded(request, "limit", 10, 1, 50, &mut problems);
@@ -404,8 +395,7 @@ async fn set_locked(
     id: &str,
     locked: bool,
 ) -> Result<Response<Body>> {
-    let caller = caller::principal(&users.identities, request).await?;
-    admin_required(users, &caller)?;
+    let caller = caller::admin(&users.identities, request).await?;
     users
         .identities
         .update_identity_as(id, Actor::Account(&caller.identity.id), |identity| {

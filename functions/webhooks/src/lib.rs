@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use switchboard::Result;
 use switchboard::config::Config;
 use switchboard::error::Error;
-use switchboard::identity::{ADMIN_REQUIRED, Identities};
+use switchboard::identity::Identities;
 use switchboard::store::Store;
 use switchboard::validate::{Kind, Schema};
 use switchboard::webhooks::subscriptions::{Change, Subscription, Webhooks};
@@ -119,10 +119,7 @@ async fn retry(
 
 /// Webhooks are the organization's admins' business.
 async fn organization(state: &State, request: &Request) -> Result<String> {
-    let caller = caller::principal(&state.identities, request).await?;
-    if !state.identities.is_admin(&caller) {
-        return Err(Error::Forbidden(ADMIN_REQUIRED.into()));
-    }
+    let caller = caller::admin(&state.identities, request).await?;
     Ok(caller.identity.organization_id)
 }
 

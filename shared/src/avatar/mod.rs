@@ -13,12 +13,16 @@ use serde_json::{Value, json};
 
 use crate::error::Error;
 use crate::identity::Profile;
-use crate::store::{Backoff, Condition, Record, Store, StoreError, Write};
+use crate::optimistic;
+use crate::store::{Condition, Record, Store, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now};
-use crate::webhooks::Event;
+use crate::webhooks::{Event, EventName};
 use image::{ImageError, ImageType};
 use objects::{AvatarObjects, avatar_key, parse_quarantine_key, quarantine_key};
 use records::{Avatar, AvatarUpload, UPLOAD_TTL_SECONDS};
+
+/// The 409 of a record other requests keep changing.
+const PROFILE_BUSY: &str = "The profile is being changed by other requests; try again";
 
 /// The largest upload a URL is issued for (the seed's 10 MB).
 pub const MAX_UPLOAD_BYTES: u64 = 10_000_000;
@@ -115,6 +119,7 @@ impl Avatars {
     ) -> Result<Outcome, Error> {
         let upload_key = AvatarUpload::key_of(profile_id, object_id);
         let Some(upload) = self
+            .store
             .load::<AvatarUpload>(&upload_key)
             .await?
             .filter(|u| u.organization_id == org)
@@ -164,9 +169,11 @@ impl Avatars {
         upload_key: Option<&crate::store::Key>,
         avatar: Avatar,
     ) -> Result<(Outcome, Option<String>), Error> {
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
-            let Some(mut profile) = self.load::<Profile>(&Profile::key_of(profile_id)).await?
+        optimistic!(MAX_RETRIES, PROFILE_BUSY, {
+            let Some(mut profile) = self
+                .store
+                .load::<Profile>(&Profile::key_of(profile_id))
+                .await?
             else {
                 self.forget(upload_key).await?;
                 return Ok((Outcome::ProfileGone, None));
@@ -194,23 +201,18 @@ impl Avatars {
             let mut writes = vec![Write::Put(profile.to_item()?, Condition::Version(expected))];
             writes.extend(upload_key.map(|k| Write::Delete(k.clone(), Condition::Exists)));
             writes.push(updated_event(&profile, &avatar).write()?);
-            match self.store.transact(writes).await {
-                Ok(()) => {
-                    profile.version = expected + 1;
-                    return Ok((Outcome::Attached(Box::new(profile)), current.map(|c| c.key)));
-                }
-                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Conflict(
-            "The profile is being changed by other requests; try again".into(),
-        ))
+            self.store.transact(writes).await?;
+            profile.version = expected + 1;
+            Ok((Outcome::Attached(Box::new(profile)), current.map(|c| c.key)))
+        })
     }
 
     /// With no upload record left: was `object_id` attached already (an event delivered again)?
     async fn attached_already(&self, profile_id: &str, object_id: &str) -> Result<Outcome, Error> {
-        let profile = self.load::<Profile>(&Profile::key_of(profile_id)).await?;
+        let profile = self
+            .store
+            .load::<Profile>(&Profile::key_of(profile_id))
+            .await?;
         let current = profile.and_then(|p| Avatar::of(p.avatar.as_ref()));
         Ok(match current {
             Some(avatar) if avatar.object_id == object_id => Outcome::AlreadyAttached,
@@ -329,19 +331,12 @@ impl Avatars {
             None => Ok(Value::Null),
         }
     }
-
-    async fn load<T: Record>(&self, key: &crate::store::Key) -> Result<Option<T>, Error> {
-        match self.store.get(key).await? {
-            Some(item) => Ok(Some(T::from_item(&item)?)),
-            None => Ok(None),
-        }
-    }
 }
 
 /// `avatar.updated` (docs/events.md), written in the attach's own transaction: the outbox.
 fn updated_event(profile: &Profile, avatar: &Avatar) -> Event {
     Event::new(
-        "avatar.updated",
+        EventName::AvatarUpdated,
         &profile.organization_id,
         json!({
             "profileId": profile.id,

@@ -6,16 +6,22 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::phone;
 use super::records::{CallLog, Contact, ConversationLog, LoggedMessage, PhoneEntry};
 use super::{CallLogPatch, Connector, Conversation, LoggedCall, PhoneSearch};
+use super::{events, phone};
 use crate::error::Error;
 use crate::identity::Identity;
+use crate::optimistic;
+use crate::optimistic::Retry;
 use crate::store::Record;
-use crate::store::{Backoff, Condition, Query, Store, StoreError, Write};
+use crate::store::{Condition, Query, Store, StoreError, Write};
 use crate::time::now_rfc3339;
-use crate::webhooks::Event;
 use crate::webhooks::outbox::changed_fields;
+
+/// The 409 of a record other requests keep changing.
+const CALL_LOG_BUSY: &str = "The call log is being changed by other requests";
+/// The 409 of a record other requests keep changing.
+const CONVERSATION_BUSY: &str = "The conversation log is being changed by other requests";
 
 /// Bounded retries when another request changes the same conversation log at the same moment.
 pub(super) const MAX_RETRIES: usize = 32;
@@ -93,11 +99,7 @@ impl Connector for BuiltinCrm {
             phone_key: key,
             version: 0,
         };
-        let event = Event::new(
-            "contact.created",
-            &user.organization_id,
-            json!({"crmUserId": owner, "contact": contact}),
-        );
+        let event = events::contact_created(&user.organization_id, owner, &contact);
         // The contact and its phone entry together: matchable the moment it exists.
         self.store
             .transact(vec![
@@ -118,11 +120,7 @@ impl Connector for BuiltinCrm {
         log.log_id = uuid::Uuid::now_v7().to_string();
         log.created_at = now_rfc3339();
         log.updated_at = log.created_at.clone();
-        let event = Event::new(
-            "call.logged",
-            &user.organization_id,
-            json!({"crmUserId": user.id, "call": log}),
-        );
+        let event = events::call_logged(&user.organization_id, &user.id, &log);
         // The log is its own reservation: the first write for a session id wins, atomically.
         let writes = vec![
             Write::Put(log.to_item()?, Condition::Absent),
@@ -154,8 +152,7 @@ impl Connector for BuiltinCrm {
         patch: &CallLogPatch,
     ) -> Result<Option<CallLog>, Error> {
         let owner = &user.id;
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
+        optimistic!(MAX_RETRIES, CALL_LOG_BUSY, {
             let Some(item) = self
                 .store
                 .get(&CallLog::key_of(owner, &patch.session_id))
@@ -196,24 +193,14 @@ impl Connector for BuiltinCrm {
                 return Ok(Some(log));
             }
             log.updated_at = now_rfc3339();
-            let event = Event::new(
-                "call.updated",
-                &user.organization_id,
-                json!({"crmUserId": owner, "call": log, "changed": changed}),
-            );
+            let event = events::call_updated(&user.organization_id, owner, &log, &changed);
             let writes = vec![
                 Write::Put(log.to_item()?, Condition::Version(item.version)),
                 event.write()?,
             ];
-            match self.store.transact(writes).await {
-                Ok(()) => return Ok(Some(log)),
-                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Conflict(
-            "The call log is being changed by other requests".into(),
-        ))
+            self.store.transact(writes).await?;
+            Ok(Some(log))
+        })
     }
 
     async fn log_message(
@@ -235,20 +222,9 @@ impl Connector for BuiltinCrm {
             owner: owner.to_owned(),
             version: 0,
         };
-        let event = Event::new(
-            "message.logged",
-            &user.organization_id,
-            json!({
-                "crmUserId": owner,
-                "messageId": logged.message_id,
-                "conversationLogId": logged.conversation_log_id,
-                "loggedAt": logged.logged_at,
-                "message": logged.message,
-            }),
-        );
+        let event = events::message_logged(&user.organization_id, owner, &logged);
         let key = ConversationLog::key_of(owner, &conversation.conversation_log_id);
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
+        optimistic!(MAX_RETRIES, CONVERSATION_BUSY, {
             let (log, condition) = match self.store.get(&key).await? {
                 Some(item) => {
                     let mut log: ConversationLog =
@@ -282,19 +258,17 @@ impl Connector for BuiltinCrm {
                 ])
                 .await;
             match written {
-                Ok(()) => return Ok(true),
+                Ok(()) => Ok(true),
+                // Either this message is already logged (done), or the log moved on (try again).
                 Err(StoreError::ConditionFailed | StoreError::Conflict) => {
-                    // Either this message is already logged (done), or the log moved on (try again).
-                    if self.store.get(&logged.key()).await?.is_some() {
-                        return Ok(false);
+                    match self.store.get(&logged.key()).await? {
+                        Some(_) => Ok(false),
+                        None => Err(Retry::Again),
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(e.into()),
             }
-        }
-        Err(Error::Conflict(
-            "The conversation log is being changed by other requests".into(),
-        ))
+        })
     }
 
     async fn revoke(&self, _owner: &str) -> Result<(), Error> {

@@ -3,6 +3,7 @@
 //! `switchboard`) is the one connector today; another CRM plugs in by implementing [`Connector`].
 
 pub mod builtin;
+pub mod events;
 pub mod manifest;
 pub mod notes;
 pub mod phone;
@@ -17,11 +18,15 @@ use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::identity::{Identities, Identity, secrets};
-use crate::store::{
-    Backoff, Condition, Item, Key, MAX_PAGE_SIZE, Query, Record, Store, StoreError, Write,
-};
+use crate::identity::{Identities, Identity};
+use crate::optimistic;
+use crate::optimistic::Retry;
+use crate::secrets;
+use crate::store::{Condition, Item, Key, MAX_PAGE_SIZE, Query, Record, Store, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now};
+
+/// The 409 of a record other requests keep changing.
+const RECORD_BUSY: &str = "The record is being changed by other requests";
 
 pub use records::{CallLog, Contact};
 pub use token::{CrmClaims, CrmTokens};
@@ -259,10 +264,11 @@ impl Crm {
             .prefix(records::Connection::prefix(platform))
             .limit(MAX_PAGE_SIZE);
         let page = self.store.query(&query).await?;
-        page.items
+        Ok(page
+            .items
             .iter()
             .map(records::Connection::from_item)
-            .collect()
+            .collect::<Result<_, _>>()?)
     }
 
     /// The writes that end the connections made with personal API key `api_key_id`, and only those: they
@@ -292,28 +298,21 @@ async fn upsert<T: Record>(
     mut change: impl FnMut(Option<T>) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let mut current = read.map(T::from_item).transpose()?;
-    let mut retry = Backoff::new(builtin::MAX_RETRIES);
-    while retry.attempt().await {
+    optimistic!(builtin::MAX_RETRIES, RECORD_BUSY, {
         let condition = current
             .as_ref()
             .map_or(Condition::Absent, |c| Condition::Version(c.version()));
-        let record = change(current)?;
+        let record = change(current.take())?;
         match store
             .transact(vec![Write::Put(record.to_item()?, condition)])
             .await
         {
-            Ok(()) => return Ok(record),
+            Ok(()) => Ok(record),
             Err(StoreError::ConditionFailed | StoreError::Conflict) => {
-                current = store
-                    .get(key)
-                    .await?
-                    .map(|i| T::from_item(&i))
-                    .transpose()?;
+                current = store.load::<T>(key).await?;
+                Err(Retry::Again)
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => Err(e.into()),
         }
-    }
-    Err(Error::Conflict(
-        "The record is being changed by other requests".into(),
-    ))
+    })
 }

@@ -23,9 +23,9 @@ fn find(items: &[Item]) -> Option<&Item> {
 
 /// The note among `items` read by [`cached_note_key`], if one is cached.
 pub fn cached_note(items: &[Item]) -> Result<Option<String>, Error> {
-    find(items)
+    Ok(find(items)
         .map(|i| CachedNote::from_item(i).map(|n| n.note))
-        .transpose()
+        .transpose()?)
 }
 
 impl Crm {

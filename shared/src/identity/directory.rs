@@ -7,8 +7,15 @@ use super::events::{self, Actor};
 use super::records::{Identity, Marker, Organization, OrganizationKey, Profile};
 use super::{Identities, MAX_RETRIES, NOT_AUTHORIZED, Principal, password, usernames};
 use crate::error::Error;
+use crate::optimistic;
+use crate::optimistic::Retry;
 use crate::store::{Backoff, Condition, Index, Query, Record, StoreError, Write};
 use crate::time::now_rfc3339;
+
+/// The 409 of a record other requests keep changing.
+const ACCOUNT_BUSY: &str = "The account is being changed by other requests; try again";
+/// The 409 of a record other requests keep changing.
+const PROFILE_BUSY: &str = "The profile is being changed by other requests; try again";
 
 /// What sign-up, the admin API and the server API know about a new identity.
 #[derive(Debug, Clone, Default)]
@@ -90,22 +97,24 @@ impl Identities {
             .await;
         match created {
             Ok(()) => Ok(org),
-            Err(StoreError::ConditionFailed | StoreError::Conflict) => {
-                self.load::<Organization>(&org.key()).await?.ok_or_else(|| {
+            Err(StoreError::ConditionFailed | StoreError::Conflict) => self
+                .store
+                .load::<Organization>(&org.key())
+                .await?
+                .ok_or_else(|| {
                     Error::Conflict("That API key belongs to another organization".into())
-                })
-            }
+                }),
             Err(e) => Err(e.into()),
         }
     }
 
     pub async fn organization(&self, id: &str) -> Result<Option<Organization>, Error> {
-        self.load(&Organization::key_of(id)).await
+        Ok(self.store.load(&Organization::key_of(id)).await?)
     }
 
     /// The organization a server API key belongs to, with the secret its SDK signs with (one read).
     pub async fn organization_key(&self, api_key: &str) -> Result<Option<OrganizationKey>, Error> {
-        self.load(&OrganizationKey::key_of(api_key)).await
+        Ok(self.store.load(&OrganizationKey::key_of(api_key)).await?)
     }
 
     /// Creates an identity, its uniqueness markers and (optionally) its profile, all or nothing.
@@ -187,7 +196,7 @@ impl Identities {
         let org = &identity.organization_id;
         // Held by another identity: a rename keeps its own email marker, which is no clash.
         let taken = |key| async move {
-            matches!(self.load::<Marker>(&key).await, Ok(Some(m)) if m.identity_id != identity.id)
+            matches!(self.store.load::<Marker>(&key).await, Ok(Some(m)) if m.identity_id != identity.id)
         };
         if let Some(email) = &identity.email
             && taken(Marker::email_key(org, email)).await
@@ -203,11 +212,11 @@ impl Identities {
     }
 
     pub async fn identity(&self, id: &str) -> Result<Option<Identity>, Error> {
-        self.load(&Identity::key_of(id)).await
+        Ok(self.store.load(&Identity::key_of(id)).await?)
     }
 
     async fn identity_by_marker(&self, key: crate::store::Key) -> Result<Option<Identity>, Error> {
-        match self.load::<Marker>(&key).await? {
+        match self.store.load::<Marker>(&key).await? {
             Some(marker) => self.identity(&marker.identity_id).await,
             None => Ok(None),
         }
@@ -252,8 +261,7 @@ impl Identities {
         actor: Actor<'_>,
         mut change: impl FnMut(&mut Identity) -> Result<bool, Error>,
     ) -> Result<Option<Identity>, Error> {
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
+        optimistic!(MAX_RETRIES, ACCOUNT_BUSY, {
             let Some(before) = self.identity(id).await? else {
                 return Ok(None);
             };
@@ -291,32 +299,25 @@ impl Identities {
             match self.store.transact(writes).await {
                 Ok(()) => {
                     after.version = before.version + 1;
-                    return Ok(Some(after));
+                    Ok(Some(after))
                 }
-                Err(StoreError::Conflict) => continue,
-                Err(StoreError::ConditionFailed) => {
-                    // Either the identity changed under us (retry) or a new unique value is taken.
-                    if moves_markers {
-                        let current = self.identity(id).await?;
-                        if current.is_some_and(|c| c.version == before.version) {
-                            return Err(self.taken(&after).await);
-                        }
+                // Either the identity changed under us (retry) or a new unique value is taken.
+                Err(StoreError::ConditionFailed) if moves_markers => {
+                    let current = self.identity(id).await?;
+                    if current.is_some_and(|c| c.version == before.version) {
+                        return Err(self.taken(&after).await.into());
                     }
-                    continue;
+                    Err(Retry::Again)
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(e.into()),
             }
-        }
-        Err(Error::Conflict(
-            "The account is being changed by other requests; try again".into(),
-        ))
+        })
     }
 
     /// Removes the identity, its markers and its profile at once. Its sessions and keys stop working
     /// because every check reads the identity.
     pub async fn delete_identity(&self, id: &str) -> Result<Option<Identity>, Error> {
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
+        optimistic!(MAX_RETRIES, ACCOUNT_BUSY, {
             let Some(identity) = self.identity(id).await? else {
                 return Ok(None);
             };
@@ -331,15 +332,9 @@ impl Identities {
                 writes.push(Write::Delete(Profile::key_of(profile), Condition::Exists));
             }
             writes.push(events::deleted(&identity).write()?);
-            match self.store.transact(writes).await {
-                Ok(()) => return Ok(Some(identity)),
-                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Conflict(
-            "The account is being changed by other requests; try again".into(),
-        ))
+            self.store.transact(writes).await?;
+            Ok(Some(identity))
+        })
     }
 
     /// Identities of an organization by creation time, a page at a time.
@@ -367,7 +362,7 @@ impl Identities {
     }
 
     pub async fn profile(&self, id: &str) -> Result<Option<Profile>, Error> {
-        self.load(&Profile::key_of(id)).await
+        Ok(self.store.load(&Profile::key_of(id)).await?)
     }
 
     /// Admins act within their organization; others on what is theirs, and guests may read but not change it.
@@ -403,8 +398,7 @@ impl Identities {
         identity_id: &str,
         name: String,
     ) -> Result<Option<Profile>, Error> {
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
+        optimistic!(MAX_RETRIES, ACCOUNT_BUSY, {
             let Some(mut identity) = self
                 .identity(identity_id)
                 .await?
@@ -413,7 +407,7 @@ impl Identities {
                 return Ok(None);
             };
             if identity.profile_id.is_some() {
-                return Err(Error::Conflict("User profile already exists".into()));
+                return Err(Error::Conflict("User profile already exists".into()).into());
             }
             let now = now_rfc3339();
             let profile = Profile {
@@ -440,20 +434,12 @@ impl Identities {
                     .map(|e| e.write())
                     .transpose()?,
             );
-            match self.store.transact(writes).await {
-                Ok(()) => {
-                    return Ok(Some(Profile {
-                        version: 1,
-                        ..profile
-                    }));
-                }
-                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Conflict(
-            "The account is being changed by other requests; try again".into(),
-        ))
+            self.store.transact(writes).await?;
+            Ok(Some(Profile {
+                version: 1,
+                ..profile
+            }))
+        })
     }
 
     /// Version-checked profile change; `change` returns `Ok(false)` when there is nothing to write.
@@ -482,8 +468,7 @@ impl Identities {
 
     /// Deletes a profile and unlinks it from its identity, atomically.
     pub async fn delete_profile(&self, id: &str) -> Result<Option<Profile>, Error> {
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
+        optimistic!(MAX_RETRIES, PROFILE_BUSY, {
             let Some(profile) = self.profile(id).await? else {
                 return Ok(None);
             };
@@ -505,15 +490,9 @@ impl Identities {
                     writes.push(event.write()?);
                 }
             }
-            match self.store.transact(writes).await {
-                Ok(()) => return Ok(Some(profile)),
-                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Conflict(
-            "The profile is being changed by other requests; try again".into(),
-        ))
+            self.store.transact(writes).await?;
+            Ok(Some(profile))
+        })
     }
 
     /// Profiles of an organization ordered by name, filtered exactly, `limit` per page.

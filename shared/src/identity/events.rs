@@ -5,8 +5,8 @@ use serde_json::json;
 
 use super::records::{Identity, Profile};
 use crate::time::now_rfc3339;
-use crate::webhooks::Event;
 use crate::webhooks::outbox::changed_fields;
+use crate::webhooks::{Event, EventName};
 
 /// Who made a change, for the `by` of `account.password_changed`, `account.locked` and `account.unlocked`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,12 +28,12 @@ pub fn created(identity: &Identity, profile: Option<&Profile>) -> Event {
     let org = &identity.organization_id;
     match &identity.external_id {
         Some(uid) => Event::new(
-            "user.new",
+            EventName::UserNew,
             org,
             json!({"userId": uid, "user": identity.server_user_view(profile)}),
         ),
         None => Event::new(
-            "account.created",
+            EventName::AccountCreated,
             org,
             json!({"account": identity.account_view()}),
         ),
@@ -50,7 +50,7 @@ pub fn updated(before: &Identity, after: &Identity, actor: Actor) -> Vec<Event> 
     let changed = changed_fields(&before.account_view(), &view, &NOT_UPDATES);
     if !changed.is_empty() {
         events.push(Event::new(
-            "account.updated",
+            EventName::AccountUpdated,
             org,
             json!({"account": view, "changed": changed}),
         ));
@@ -62,7 +62,7 @@ pub fn updated(before: &Identity, after: &Identity, actor: Actor) -> Vec<Event> 
             Actor::Account(_) | Actor::System => "admin",
         };
         events.push(Event::new(
-            "account.password_changed",
+            EventName::AccountPasswordChanged,
             org,
             json!({"accountId": after.id, "by": by, "changedAt": now}),
         ));
@@ -73,9 +73,9 @@ pub fn updated(before: &Identity, after: &Identity, actor: Actor) -> Vec<Event> 
             Actor::Token | Actor::System => None,
         };
         let name = if after.locked {
-            "account.locked"
+            EventName::AccountLocked
         } else {
-            "account.unlocked"
+            EventName::AccountUnlocked
         };
         events.push(Event::new(
             name,
@@ -91,12 +91,12 @@ pub fn deleted(identity: &Identity) -> Event {
     let org = &identity.organization_id;
     match &identity.external_id {
         Some(uid) => Event::new(
-            "user.deleted",
+            EventName::UserDeleted,
             org,
             json!({"userId": uid, "deleted_contact_id": identity.id}),
         ),
         None => Event::new(
-            "account.deleted",
+            EventName::AccountDeleted,
             org,
             json!({
                 "accountId": identity.id,
@@ -117,7 +117,7 @@ pub fn profile_updated(before: Option<&Profile>, after: &Profile) -> Option<Even
     };
     (!changed.is_empty()).then(|| {
         Event::new(
-            "profile.updated",
+            EventName::ProfileUpdated,
             &after.organization_id,
             json!({
                 "profileId": after.id,

@@ -7,11 +7,9 @@ pub mod bootstrap;
 mod directory;
 pub mod events;
 pub mod lockout;
-pub mod migration;
 pub mod password;
 pub mod records;
 pub mod requests;
-pub mod secrets;
 pub mod server_keys;
 mod sessions;
 pub mod tokens;
@@ -21,10 +19,12 @@ use std::sync::Arc;
 
 use crate::config::{Config, IdentityTypes, Lockout};
 use crate::error::Error;
-use crate::store::{Backoff, Condition, Record, Store, StoreError, Write};
+use crate::optimistic;
+use crate::store::{Condition, Record, Store, Write};
 use crate::webhooks::Event;
 
 pub use crate::error::AuthFailure;
+pub use crate::secrets;
 pub use access::{AccessClaims, AccessTokens};
 pub use directory::{NewIdentity, ProfileFilter};
 pub use events::Actor;
@@ -38,10 +38,12 @@ pub const ADMIN_REQUIRED: &str = "User is not authorized to access this resource
 
 /// Optimistic-locking retries before a write gives up with 409.
 const MAX_RETRIES: usize = 16;
+/// The 409 of a record other requests keep changing.
+const BUSY: &str = "The resource is being changed by other requests; try again";
 
 #[derive(Clone)]
 pub struct Identities {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     access: AccessTokens,
     pub types: IdentityTypes,
     pub default_organization: String,
@@ -59,13 +61,6 @@ impl Identities {
         }
     }
 
-    async fn load<T: Record>(&self, key: &crate::store::Key) -> Result<Option<T>, Error> {
-        match self.store.get(key).await? {
-            Some(item) => Ok(Some(T::from_item(&item)?)),
-            None => Ok(None),
-        }
-    }
-
     /// Read-modify-write with the version check, retried when another writer got there first, writing
     /// the `events` of the change (from the record before and after) in the same transaction.
     /// `change` returns `Ok(false)` when there is nothing to write.
@@ -75,9 +70,8 @@ impl Identities {
         mut change: impl FnMut(&mut T) -> Result<bool, Error>,
         events: impl Fn(&T, &T) -> Vec<Event>,
     ) -> Result<Option<T>, Error> {
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
-            let Some(before) = self.load::<T>(key).await? else {
+        optimistic!(MAX_RETRIES, BUSY, {
+            let Some(before) = self.store.load::<T>(key).await? else {
                 return Ok(None);
             };
             let mut record = before.clone();
@@ -91,17 +85,9 @@ impl Identities {
             for event in events(&before, &record) {
                 writes.push(event.write()?);
             }
-            match self.store.transact(writes).await {
-                Ok(()) => {
-                    record.set_version(before.version() + 1);
-                    return Ok(Some(record));
-                }
-                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Conflict(
-            "The resource is being changed by other requests; try again".into(),
-        ))
+            self.store.transact(writes).await?;
+            record.set_version(before.version() + 1);
+            Ok(Some(record))
+        })
     }
 }

@@ -10,10 +10,14 @@ use serde_json::{Map, Value, json};
 use super::records::{Identity, Marker, OneTimeToken};
 use super::{Identities, MAX_RETRIES, secrets};
 use crate::error::Error;
-use crate::store::{Backoff, Condition, Index, Key, Query, Record, StoreError, Write, versioned};
+use crate::optimistic;
+use crate::store::{Condition, Index, Key, Query, Record, StoreError, Write, versioned};
 use crate::time::{now_rfc3339, unix_now, unix_to_rfc3339};
 use crate::webhooks::Event;
-use crate::webhooks::events::{EVENT_TTL_SECONDS, PASSWORD_RESET_REQUESTED};
+use crate::webhooks::events::{EVENT_TTL_SECONDS, EventName};
+
+/// The 409 of a record other requests keep changing.
+const REQUESTS_BUSY: &str = "Too many requests at once for this email; try again";
 
 /// The one request type hoodie defines.
 pub const PASSWORD_RESET: &str = "passwordreset";
@@ -99,8 +103,7 @@ impl Identities {
         let hour = unix_now() / 3600;
         let pk = format!("REQLIMIT#{org}#{email}#{hour}");
         let counter = Key::new(pk.clone(), "REQLIMIT");
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
+        optimistic!(MAX_RETRIES, REQUESTS_BUSY, {
             let count = match self.store.get(&counter).await? {
                 Some(item) => RequestCount {
                     pk: pk.clone(),
@@ -117,6 +120,7 @@ impl Identities {
                 return Ok(());
             }
             let identity: Option<Identity> = match self
+                .store
                 .load::<Marker>(&Marker::email_key(&org, &email))
                 .await?
             {
@@ -147,15 +151,9 @@ impl Identities {
             if let Some(identity) = identity.as_ref().filter(|i| !i.locked) {
                 writes.extend(reset_token(identity, &request)?);
             }
-            match self.store.transact(writes).await {
-                Ok(()) => return Ok(()),
-                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Conflict(
-            "Too many requests at once for this email; try again".into(),
-        ))
+            self.store.transact(writes).await?;
+            Ok(())
+        })
     }
 
     /// The organization's requests, newest first.
@@ -186,6 +184,7 @@ impl Identities {
         id: &str,
     ) -> Result<Option<AccountRequest>, Error> {
         Ok(self
+            .store
             .load::<AccountRequest>(&AccountRequest::key_of(id))
             .await?
             .filter(|r| r.organization_id == org))
@@ -225,7 +224,7 @@ fn reset_token(identity: &Identity, request: &AccountRequest) -> Result<[Write; 
         version: 0,
     };
     let event = Event::new(
-        PASSWORD_RESET_REQUESTED,
+        EventName::AccountPasswordResetRequested,
         &identity.organization_id,
         json!({
             "accountId": identity.id,

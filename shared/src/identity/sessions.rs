@@ -177,6 +177,15 @@ impl Identities {
         principal.identity.type_id == self.types.admin
     }
 
+    /// The guard of admin-only operations: 403 with the seed's admin message for anyone else.
+    pub fn require_admin(&self, principal: &Principal) -> Result<(), Error> {
+        if self.is_admin(principal) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(super::ADMIN_REQUIRED.into()))
+        }
+    }
+
     /// The per-request check: a valid token of this deployment, whose session still exists, for an identity
     /// that exists and is not locked, sent with the sign-in fingerprint. Session and identity are read in
     /// one round trip.
@@ -217,7 +226,7 @@ impl Identities {
     }
 
     pub async fn session(&self, id: &str) -> Result<Option<Session>, Error> {
-        self.load(&Session::key_of(id)).await
+        Ok(self.store.load(&Session::key_of(id)).await?)
     }
 
     /// Ends a session; its access tokens fail on their next use. `false` if there was none.
@@ -264,6 +273,7 @@ impl Identities {
     /// A one-time token by its secret value, without consuming it.
     pub async fn find_token(&self, token: &str) -> Result<OneTimeToken, Error> {
         let found: OneTimeToken = self
+            .store
             .load(&OneTimeToken::key_of(&secrets::digest(token)))
             .await?
             .ok_or_else(|| Error::NotFound("Token not found".into()))?;

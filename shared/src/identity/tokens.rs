@@ -57,7 +57,7 @@ impl Identities {
     }
 
     pub async fn token_by_id(&self, id: &str) -> Result<Option<OneTimeToken>, Error> {
-        self.load(&OneTimeToken::key_of(id)).await
+        Ok(self.store.load(&OneTimeToken::key_of(id)).await?)
     }
 
     /// Tokens of one identity (or the whole organization), including expired ones still kept.
@@ -114,6 +114,7 @@ impl Identities {
     /// The identity a personal API key belongs to (two reads), unless it is locked or gone.
     pub async fn identity_for_api_key(&self, secret: &str) -> Result<Option<Identity>, Error> {
         let Some(key) = self
+            .store
             .load::<ApiKey>(&ApiKey::key_of(&secrets::digest(secret)))
             .await?
         else {
@@ -135,7 +136,7 @@ impl Identities {
         id: &str,
         also: Vec<Write>,
     ) -> Result<bool, Error> {
-        let Some(key) = self.load::<ApiKey>(&ApiKey::key_of(id)).await? else {
+        let Some(key) = self.store.load::<ApiKey>(&ApiKey::key_of(id)).await? else {
             return Ok(false);
         };
         if key.identity_id != identity.id {
@@ -147,7 +148,7 @@ impl Identities {
             Ok(()) => Ok(true),
             // Revoked meanwhile (404), or one of its connections ended meanwhile (try again).
             Err(StoreError::ConditionFailed | StoreError::Conflict) => {
-                match self.load::<ApiKey>(&key.key()).await? {
+                match self.store.load::<ApiKey>(&key.key()).await? {
                     Some(_) => Err(Error::Conflict(
                         "The API key is being changed by other requests; try again".into(),
                     )),

@@ -19,7 +19,7 @@ use super::sns;
 use crate::error::Error;
 use crate::store::{Condition, Record, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now};
-use crate::webhooks::Event;
+use crate::webhooks::{Event, EventName};
 use serde_json::json;
 
 /// Provider calls per device: the first and two retries.
@@ -66,7 +66,7 @@ impl Push {
         }
         let count = |outcome: Outcome| deliveries.iter().filter(|d| d.outcome == outcome).count();
         let event = Event::new(
-            "notification.sent",
+            EventName::NotificationSent,
             &notification.organization_id,
             json!({
                 "notificationId": notification.id,

@@ -155,10 +155,10 @@ impl TokenMarker {
     pub fn key_of(target: &Target) -> Key {
         let id = match target {
             Target::Token { provider, token } => {
-                crate::identity::secrets::digest(&format!("{provider:?}:{token}"))
+                crate::secrets::digest(&format!("{provider:?}:{token}"))
             }
             Target::WebPush { endpoint, .. } => {
-                crate::identity::secrets::digest(&format!("WebPush:{endpoint}"))
+                crate::secrets::digest(&format!("WebPush:{endpoint}"))
             }
         };
         Key::new(format!("PUSHTOKEN#{id}"), "PUSHTOKEN")

@@ -13,7 +13,8 @@ use super::devices::{Provider, Registration, Target};
 use super::preferences::UserPreferences;
 use super::records::{Device, Preferences, TokenMarker};
 use crate::error::Error;
-use crate::store::{Backoff, Condition, Query, Record, StoreError, Write};
+use crate::optimistic;
+use crate::store::{Condition, Query, Record, Write};
 use crate::time::{now_rfc3339, unix_now};
 
 /// Active devices per user; registering one more deactivates the least recently seen.
@@ -38,9 +39,9 @@ pub(super) struct UserRecords {
     pub preferences: Option<Preferences>,
 }
 
-fn conflict() -> Error {
-    Error::Conflict("The device is being changed by other requests; try again".into())
-}
+/// The 409 of a device other requests keep changing.
+const BUSY: &str = "The device is being changed by other requests; try again";
+const PREFERENCES_BUSY: &str = "The preferences are being changed by other requests; try again";
 
 impl Push {
     pub(super) async fn user_records(&self, identity_id: &str) -> Result<UserRecords, Error> {
@@ -71,8 +72,7 @@ impl Push {
     ) -> Result<(Device, Registered), Error> {
         // The endpoint SNS gave for this token, kept across retries so a lost race does not call SNS again.
         let mut endpoint: Option<String> = None;
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
+        optimistic!(MAX_RETRIES, BUSY, {
             let records = self.user_records(identity_id).await?;
             let now = unix_now();
             let now_ms = jiff::Timestamp::now().as_millisecond();
@@ -91,21 +91,12 @@ impl Push {
                 }
                 let mut seen = current.clone();
                 seen.last_seen_at = now_ms;
-                match self.store.update(seen.to_item()?).await {
-                    Ok(item) => {
-                        seen.version = item.version;
-                        return Ok((seen, Registered::Unchanged));
-                    }
-                    Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
-                    Err(e) => return Err(e.into()),
-                }
+                seen.version = self.store.update(seen.to_item()?).await?.version;
+                return Ok((seen, Registered::Unchanged));
             }
 
             let marker_key = TokenMarker::key_of(&registration.target);
-            let marker = match self.store.get(&marker_key).await? {
-                Some(item) => Some(TokenMarker::from_item(&item)?),
-                None => None,
-            };
+            let marker = self.store.load::<TokenMarker>(&marker_key).await?;
             let ours = |m: &TokenMarker| {
                 m.identity_id == identity_id && m.device_id == registration.device_id
             };
@@ -116,14 +107,10 @@ impl Push {
                     .iter()
                     .find(|d| d.device_id == m.device_id)
                     .cloned(),
-                Some(m) => match self
-                    .store
-                    .get(&Device::key_of(&m.identity_id, &m.device_id))
-                    .await?
-                {
-                    Some(item) => Some(Device::from_item(&item)?),
-                    None => None,
-                },
+                Some(m) => {
+                    let key = Device::key_of(&m.identity_id, &m.device_id);
+                    self.store.load::<Device>(&key).await?
+                }
                 None => None,
             };
 
@@ -250,24 +237,18 @@ impl Push {
                     writes.push(Write::Put(evicted.to_item()?, Condition::Version(version)));
                 }
             }
-            match self.store.transact(writes).await {
-                Ok(()) => {
-                    for arn in orphans {
-                        self.endpoints.delete(&arn).await;
-                    }
-                    device.version = existing.map_or(1, |d| d.version + 1);
-                    let registered = if existing.is_some() {
-                        Registered::Updated
-                    } else {
-                        Registered::Created
-                    };
-                    return Ok((device, registered));
-                }
-                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
+            self.store.transact(writes).await?;
+            for arn in orphans {
+                self.endpoints.delete(&arn).await;
             }
-        }
-        Err(conflict())
+            device.version = existing.map_or(1, |d| d.version + 1);
+            let registered = if existing.is_some() {
+                Registered::Updated
+            } else {
+                Registered::Created
+            };
+            Ok((device, registered))
+        })
     }
 
     /// `DELETE /users/me/devices/{deviceId}`: deactivates that device (its token marker goes, and its SNS
@@ -278,38 +259,27 @@ impl Push {
         device_id: &str,
     ) -> Result<Option<Device>, Error> {
         let key = Device::key_of(identity_id, &device_id.to_ascii_lowercase());
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
-            let Some(item) = self.store.get(&key).await? else {
+        optimistic!(MAX_RETRIES, BUSY, {
+            let Some(mut device) = self.store.load::<Device>(&key).await? else {
                 return Ok(None);
             };
-            let mut device = Device::from_item(&item)?;
             if !device.active {
                 return Ok(Some(device));
             }
-            let arn = device.endpoint_arn.clone();
+            let (arn, version) = (device.endpoint_arn.clone(), device.version);
             let mut writes = Vec::new();
             if let Some(marker) = device.token_key() {
                 writes.push(Write::Delete(marker, Condition::Exists));
             }
             device.deactivate("removed", unix_now());
-            writes.push(Write::Put(
-                device.to_item()?,
-                Condition::Version(item.version),
-            ));
-            match self.store.transact(writes).await {
-                Ok(()) => {
-                    if let Some(arn) = arn {
-                        self.endpoints.delete(&arn).await;
-                    }
-                    device.version = item.version + 1;
-                    return Ok(Some(device));
-                }
-                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
+            writes.push(Write::Put(device.to_item()?, Condition::Version(version)));
+            self.store.transact(writes).await?;
+            if let Some(arn) = arn {
+                self.endpoints.delete(&arn).await;
             }
-        }
-        Err(conflict())
+            device.version = version + 1;
+            Ok(Some(device))
+        })
     }
 
     /// `GET /users/me/devices`: active devices first, then those deactivated in the last 30 days.
@@ -325,10 +295,9 @@ impl Push {
 
     /// `GET /users/me/preferences`: `None` until a registration or a PATCH made the record (antz's `null`).
     pub async fn preferences(&self, identity_id: &str) -> Result<Option<UserPreferences>, Error> {
-        match self.store.get(&Preferences::key_of(identity_id)).await? {
-            Some(item) => Ok(Some(Preferences::from_item(&item)?.preferences)),
-            None => Ok(None),
-        }
+        let key = Preferences::key_of(identity_id);
+        let stored = self.store.load::<Preferences>(&key).await?;
+        Ok(stored.map(|p| p.preferences))
     }
 
     /// `PATCH /users/me/preferences`: the partial update, version-checked and retried, so concurrent
@@ -339,12 +308,8 @@ impl Push {
         body: Option<Value>,
     ) -> Result<UserPreferences, Error> {
         let key = Preferences::key_of(identity_id);
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
-            let current = match self.store.get(&key).await? {
-                Some(item) => Some(Preferences::from_item(&item)?),
-                None => None,
-            };
+        optimistic!(MAX_RETRIES, PREFERENCES_BUSY, {
+            let current = self.store.load::<Preferences>(&key).await?;
             let before = current
                 .as_ref()
                 .map(|c| c.preferences.clone())
@@ -362,19 +327,10 @@ impl Push {
             let condition = current
                 .as_ref()
                 .map_or(Condition::Absent, |c| Condition::Version(c.version));
-            match self
-                .store
-                .transact(vec![Write::Put(record.to_item()?, condition)])
-                .await
-            {
-                Ok(()) => return Ok(after),
-                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Conflict(
-            "The preferences are being changed by other requests; try again".into(),
-        ))
+            let write = Write::Put(record.to_item()?, condition);
+            self.store.transact(vec![write]).await?;
+            Ok(after)
+        })
     }
 }
 
@@ -382,8 +338,7 @@ impl Push {
     /// A deleted account's push records go: its devices (with their token markers and SNS endpoints) and
     /// its preferences. Run by the dispatcher on the identity's removal from the table's stream.
     pub async fn forget(&self, identity_id: &str) -> Result<(), Error> {
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
+        optimistic!(MAX_RETRIES, BUSY, {
             let records = self.user_records(identity_id).await?;
             let mut writes = Vec::new();
             let mut endpoints = Vec::new();
@@ -405,25 +360,13 @@ impl Push {
                     Condition::Version(preferences.version),
                 ));
             }
-            let mut lost_race = false;
             for chunk in writes.chunks(crate::store::MAX_TRANSACTION_ITEMS) {
-                match self.store.transact(chunk.to_vec()).await {
-                    Ok(()) => {}
-                    Err(StoreError::ConditionFailed | StoreError::Conflict) => {
-                        lost_race = true;
-                        break;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            if lost_race {
-                continue;
+                self.store.transact(chunk.to_vec()).await?;
             }
             for arn in endpoints {
                 self.endpoints.delete(&arn).await;
             }
-            return Ok(());
-        }
-        Err(conflict())
+            Ok(())
+        })
     }
 }

@@ -21,9 +21,10 @@ use aws_sdk_dynamodb::types::{
 use super::cursor::Position;
 use super::table::{ATTR_GSI1_PK, ATTR_GSI1_SK, ATTR_PK, ATTR_SK, ATTR_TTL, GSI1};
 use super::{
-    Backoff, Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now,
+    Backoff, Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write,
     queryable, storable, validate_transaction,
 };
+use crate::time::unix_now;
 
 const ATTR_VERSION: &str = "v";
 const ATTR_DATA: &str = "data";
@@ -185,7 +186,7 @@ impl Expression {
     }
 }
 
-fn to_item(mut attrs: Attributes) -> Result<Item, StoreError> {
+pub(super) fn to_item(mut attrs: Attributes) -> Result<Item, StoreError> {
     let text = |attrs: &mut Attributes, name: &str| match attrs.remove(name) {
         Some(AttributeValue::S(v)) => Some(v),
         _ => None,
@@ -329,7 +330,7 @@ impl DynamoStore {
     /// fails, reads the item DynamoDB returns: its own id there means an earlier attempt of this very call
     /// committed (the SDK retried after a lost response), which is a success.
     async fn write_one(&self, write: Write) -> Result<(), StoreError> {
-        let mut expr = Expression::new(now());
+        let mut expr = Expression::new(unix_now());
         let request = uuid::Uuid::new_v4().to_string();
         match write {
             Write::Put(item, cond) => {
@@ -396,7 +397,7 @@ impl DynamoStore {
     /// The token makes an SDK retry of a transaction that already committed a success, not a failed
     /// condition (DynamoDB remembers it for ten minutes).
     async fn transact_many(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let now = now();
+        let now = unix_now();
         let request = uuid::Uuid::new_v4().to_string();
         let items = writes
             .iter()
@@ -428,7 +429,7 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        let now = now();
+        let now = unix_now();
         match out.item {
             Some(attrs) => Ok(Some(to_item(attrs)?).filter(|i| i.is_live(now))),
             None => Ok(None),
@@ -439,7 +440,7 @@ impl Store for DynamoStore {
         let mut unique: Vec<&Key> = keys.iter().filter(|k| storable(k)).collect();
         unique.sort();
         unique.dedup();
-        let now = now();
+        let now = unix_now();
         let mut found = Vec::with_capacity(unique.len());
         for chunk in unique.chunks(BATCH_GET_LIMIT) {
             let request = KeysAndAttributes::builder()
@@ -506,7 +507,7 @@ impl Store for DynamoStore {
         ]);
         let mut values = HashMap::from([
             (":p".to_owned(), s(&query.partition)),
-            (":now".to_owned(), n(now())),
+            (":now".to_owned(), n(unix_now())),
         ]);
         let mut key_condition = "#p = :p".to_owned();
         if !query.prefix.is_empty() {

@@ -3,19 +3,26 @@
 
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::Arc;
+#[cfg(feature = "test-hooks")]
+use std::sync::Mutex;
+#[cfg(feature = "test-hooks")]
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+#[cfg(feature = "test-hooks")]
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
+#[cfg(feature = "test-hooks")]
+use redb::ReadTransaction;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, now,
-    queryable, storable, validate_transaction,
+    Condition, CursorCodec, Index, Item, Key, Page, Query, Store, StoreError, Write, queryable,
+    storable, validate_transaction,
 };
+use crate::time::unix_now;
 
 /// (pk, sk) → the stored item.
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
@@ -50,21 +57,26 @@ impl Stored {
 pub struct EmbeddedStore {
     db: Arc<Database>,
     cursors: CursorCodec,
+    #[cfg(feature = "test-hooks")]
     conflicts: Option<Arc<ConflictEvery>>,
+    #[cfg(feature = "test-hooks")]
     index_lag: Option<Arc<IndexLag>>,
 }
 
-/// Test option: DynamoDB's `gsi1` is eventually consistent, redb's index is not; this serves index queries
-/// from a snapshot of the database up to `lag` old, so a write may be missing from them for that long.
+/// Test option (feature `test-hooks`): DynamoDB's `gsi1` is eventually consistent, redb's index is not;
+/// this serves index queries from a snapshot of the database up to `lag` old, so a write may be missing
+/// from them for that long.
+#[cfg(feature = "test-hooks")]
 #[derive(Debug)]
 struct IndexLag {
     lag: Duration,
     snapshot: Mutex<Option<(Instant, ReadTransaction)>>,
 }
 
-/// Test option: DynamoDB cancels a transaction that meets another one on the same items
-/// (`TransactionConflict`); redb serialises writers and never does, so this makes every `n`-th write fail
-/// with [`StoreError::Conflict`] (writing nothing) to exercise the paths that handle it.
+/// Test option (feature `test-hooks`): DynamoDB cancels a transaction that meets another one on the same
+/// items (`TransactionConflict`); redb serialises writers and never does, so this makes every `n`-th write
+/// fail with [`StoreError::Conflict`] (writing nothing) to exercise the paths that handle it.
+#[cfg(feature = "test-hooks")]
 #[derive(Debug)]
 struct ConflictEvery {
     n: u64,
@@ -88,12 +100,16 @@ impl EmbeddedStore {
         Ok(Self {
             db: Arc::new(db),
             cursors,
+            #[cfg(feature = "test-hooks")]
             conflicts: None,
+            #[cfg(feature = "test-hooks")]
             index_lag: None,
         })
     }
 
-    /// Index queries see the database as it was up to `lag` ago, as DynamoDB's `gsi1` may. For tests.
+    /// Index queries see the database as it was up to `lag` ago, as DynamoDB's `gsi1` may. For tests
+    /// (feature `test-hooks`).
+    #[cfg(feature = "test-hooks")]
     pub fn with_index_lag(mut self, lag: Duration) -> Self {
         self.index_lag = Some(Arc::new(IndexLag {
             lag,
@@ -103,7 +119,8 @@ impl EmbeddedStore {
     }
 
     /// Every `n`-th write (transaction) fails with [`StoreError::Conflict`] and writes nothing, as a
-    /// DynamoDB transaction conflict would. For tests.
+    /// DynamoDB transaction conflict would. For tests (feature `test-hooks`).
+    #[cfg(feature = "test-hooks")]
     pub fn with_conflicts_every(mut self, n: u64) -> Self {
         self.conflicts = Some(Arc::new(ConflictEvery {
             n: n.max(1),
@@ -187,7 +204,7 @@ impl Store for EmbeddedStore {
         self.read(move |db| {
             let tx = db.begin_read().map_err(failed)?;
             let items = tx.open_table(ITEMS).map_err(failed)?;
-            read_item(&items, &key, now())
+            read_item(&items, &key, unix_now())
         })
         .await
     }
@@ -197,7 +214,7 @@ impl Store for EmbeddedStore {
         self.read(move |db| {
             let tx = db.begin_read().map_err(failed)?;
             let items = tx.open_table(ITEMS).map_err(failed)?;
-            let now = now();
+            let now = unix_now();
             let mut found = Vec::with_capacity(keys.len());
             for key in &keys {
                 found.extend(read_item(&items, key, now)?);
@@ -214,12 +231,17 @@ impl Store for EmbeddedStore {
         let position = self.cursors.decode(query)?;
         let query = query.clone();
         let cursors = self.cursors.clone();
+        #[cfg(feature = "test-hooks")]
         let lag = self
             .index_lag
             .clone()
             .filter(|_| query.index == Index::Gsi1);
         self.read(move |db| {
+            #[cfg(not(feature = "test-hooks"))]
+            let tx = &db.begin_read().map_err(failed)?;
+            #[cfg(feature = "test-hooks")]
             let (mut snapshot, fresh);
+            #[cfg(feature = "test-hooks")]
             let tx: &ReadTransaction = match &lag {
                 Some(lag) => {
                     snapshot = lag
@@ -245,7 +267,7 @@ impl Store for EmbeddedStore {
             let items = tx.open_table(ITEMS).map_err(failed)?;
             let want = query.page_size() as usize;
             let end = format!("{}{PREFIX_END}", query.prefix);
-            let now = now();
+            let now = unix_now();
             let mut page = Vec::with_capacity(want + 1);
             match query.index {
                 Index::Primary => {
@@ -337,6 +359,7 @@ impl Store for EmbeddedStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         validate_transaction(&writes)?;
+        #[cfg(feature = "test-hooks")]
         if let Some(c) = &self.conflicts
             && (c.writes.fetch_add(1, Ordering::SeqCst) + 1) % c.n == 0
         {
@@ -347,7 +370,7 @@ impl Store for EmbeddedStore {
             {
                 let mut items = tx.open_table(ITEMS).map_err(failed)?;
                 let mut gsi = tx.open_table(GSI1).map_err(failed)?;
-                let now = now();
+                let now = unix_now();
                 // Check every condition before writing anything; dropping `tx` uncommitted rolls back.
                 let mut current = Vec::with_capacity(writes.len());
                 for write in &writes {

@@ -9,6 +9,7 @@ pub mod dynamodb;
 pub mod embedded;
 mod record;
 mod retry;
+pub mod stream;
 pub mod table;
 mod traced;
 
@@ -267,6 +268,16 @@ pub trait Store: Send + Sync {
     }
 }
 
+impl dyn Store + '_ {
+    /// The record at `key`, typed: one strongly consistent read.
+    pub async fn load<T: Record>(&self, key: &Key) -> Result<Option<T>, StoreError> {
+        self.get(key)
+            .await?
+            .map(|item| T::from_item(&item))
+            .transpose()
+    }
+}
+
 /// Rejects requests both backends must refuse the same way (DynamoDB rejects them; redb would not).
 pub(crate) fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
     if writes.is_empty() || writes.len() > MAX_TRANSACTION_ITEMS {
@@ -323,10 +334,4 @@ pub(crate) fn storable(key: &Key) -> bool {
 /// Whether a query could find anything: a partition that could have been written, a prefix within limits.
 pub(crate) fn queryable(query: &Query) -> bool {
     !query.partition.is_empty() && within_limits(&Key::new(&*query.partition, &*query.prefix))
-}
-
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

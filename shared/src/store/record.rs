@@ -4,8 +4,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Item, Key};
-use crate::error::Error;
+use super::{Item, Key, StoreError};
 
 /// A record stored as one item: it knows its key, index and expiry, and carries the version it was read at.
 pub trait Record: Serialize + DeserializeOwned {
@@ -19,8 +18,8 @@ pub trait Record: Serialize + DeserializeOwned {
     fn version(&self) -> u64;
     fn set_version(&mut self, version: u64);
 
-    fn to_item(&self) -> Result<Item, Error> {
-        let body = serde_json::to_value(self).map_err(|e| Error::Internal(e.to_string()))?;
+    fn to_item(&self) -> Result<Item, StoreError> {
+        let body = serde_json::to_value(self).map_err(|e| StoreError::Invalid(e.to_string()))?;
         Ok(Item {
             key: self.key(),
             version: self.version(),
@@ -30,7 +29,7 @@ pub trait Record: Serialize + DeserializeOwned {
         })
     }
 
-    fn from_item(item: &Item) -> Result<Self, Error> {
+    fn from_item(item: &Item) -> Result<Self, StoreError> {
         let mut record: Self = item.decode()?;
         record.set_version(item.version);
         Ok(record)

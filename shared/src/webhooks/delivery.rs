@@ -98,10 +98,13 @@ impl Webhooks {
     /// disabled, or whose event expired, is failed. Answers how long until its next attempt is due, if it
     /// is still pending.
     pub async fn deliver(&self, webhook: &str, id: &str) -> Result<Option<Duration>, Error> {
-        let Some(item) = self.store.get(&DeliveryLog::key_of(webhook, id)).await? else {
+        let Some(log) = self
+            .store
+            .load::<DeliveryLog>(&DeliveryLog::key_of(webhook, id))
+            .await?
+        else {
             return Ok(None);
         };
-        let log = DeliveryLog::from_item(&item)?;
         if log.status != "pending" {
             return Ok(None);
         }
@@ -115,8 +118,12 @@ impl Webhooks {
             }
             Err(e) => return Err(e),
         };
-        let event = match self.store.get(&Event::key_of(&log.event_id)).await? {
-            Some(item) => Event::from_item(&item)?,
+        let event = match self
+            .store
+            .load::<Event>(&Event::key_of(&log.event_id))
+            .await?
+        {
+            Some(event) => event,
             None => return self.give_up(log, "expired").await.map(|_| None),
         };
         let log = self.attempt(&subscription, &event, log).await?;

@@ -5,29 +5,64 @@ use serde_json::Value;
 
 use crate::error::Error;
 
-/// Every event a subscription may name. docs/events.md gives each one's payload.
-pub const CATALOGUE: &[&str] = &[
-    "account.created",
-    "account.updated",
-    "account.deleted",
-    "account.password_changed",
-    "account.password_reset_requested",
-    "account.locked",
-    "account.unlocked",
-    "profile.updated",
-    "user.new",
-    "user.deleted",
-    "contact.created",
-    "call.logged",
-    "call.updated",
-    "message.logged",
-    "avatar.updated",
-    "notification.sent",
-];
+/// Declares the event catalogue once: each variant with its wire name.
+macro_rules! catalogue {
+    ($($variant:ident = $name:literal,)*) => {
+        /// Every event a subscription may name. docs/events.md gives each one's payload.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum EventName {
+            $($variant,)*
+        }
 
-/// The one event whose payload carries a secret (the reset token, for the integrator to email): its item
-/// expires with the token and the delivery log never shows its payload.
-pub const PASSWORD_RESET_REQUESTED: &str = "account.password_reset_requested";
+        impl EventName {
+            /// The catalogue, in its documented order.
+            pub const ALL: &[EventName] = &[$(EventName::$variant,)*];
+
+            /// The name subscriptions list and deliveries carry (`account.created`).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(EventName::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    AccountCreated = "account.created",
+    AccountUpdated = "account.updated",
+    AccountDeleted = "account.deleted",
+    AccountPasswordChanged = "account.password_changed",
+    AccountPasswordResetRequested = "account.password_reset_requested",
+    AccountLocked = "account.locked",
+    AccountUnlocked = "account.unlocked",
+    ProfileUpdated = "profile.updated",
+    UserNew = "user.new",
+    UserDeleted = "user.deleted",
+    ContactCreated = "contact.created",
+    CallLogged = "call.logged",
+    CallUpdated = "call.updated",
+    MessageLogged = "message.logged",
+    AvatarUpdated = "avatar.updated",
+    NotificationSent = "notification.sent",
+}
+
+impl EventName {
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|e| e.as_str() == name)
+    }
+
+    /// The one event whose payload carries a secret (the reset token, for the integrator to email): its
+    /// item expires with the token and the delivery log never shows its payload.
+    pub fn carries_secret(self) -> bool {
+        self == Self::AccountPasswordResetRequested
+    }
+}
+
+/// The catalogue's names, as subscriptions list them.
+pub fn catalogue() -> impl Iterator<Item = &'static str> {
+    EventName::ALL.iter().map(|e| e.as_str())
+}
 
 /// A subscription to every event.
 pub const ALL: &str = "*";
@@ -36,7 +71,7 @@ pub const ALL: &str = "*";
 pub const EVENT_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
 pub fn carries_secret(event: &str) -> bool {
-    event == PASSWORD_RESET_REQUESTED
+    EventName::parse(event).is_some_and(EventName::carries_secret)
 }
 
 /// Checks a subscription's `events` list: names from the catalogue or `*`, at least one. Returns it
@@ -52,7 +87,7 @@ pub fn subscription_events(value: &Value) -> Result<Vec<String>, Error> {
     let mut problems = Vec::new();
     for (i, item) in items.iter().enumerate() {
         match item.as_str() {
-            Some(name) if name == ALL || CATALOGUE.contains(&name) => {
+            Some(name) if name == ALL || EventName::parse(name).is_some() => {
                 if !names.iter().any(|n| n == name) {
                     names.push(name.to_owned());
                 }
@@ -173,8 +208,8 @@ mod tests {
                 "{subscribed:?} {event}"
             );
         }
-        assert!(carries_secret(PASSWORD_RESET_REQUESTED));
-        assert!(CATALOGUE.iter().filter(|e| carries_secret(e)).count() == 1);
+        assert!(carries_secret("account.password_reset_requested"));
+        assert!(catalogue().filter(|e| carries_secret(e)).count() == 1);
     }
 
     #[test]

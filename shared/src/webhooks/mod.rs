@@ -12,4 +12,5 @@ pub mod retry;
 pub mod signature;
 pub mod subscriptions;
 
+pub use events::EventName;
 pub use outbox::Event;

@@ -1,11 +1,11 @@
 //! The transactional outbox: a domain change hands its [`Event`] to the store as one more write of its own
 //! transaction, so a change without its event, or an event without its change, cannot happen. A feature
-//! emits an event in one line: `writes.push(Event::new("avatar.updated", org, payload).write()?)`.
+//! emits an event in one line: `writes.push(Event::new(EventName::AvatarUpdated, org, payload).write()?)`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::events::{CATALOGUE, Delivery, EVENT_TTL_SECONDS};
+use super::events::{Delivery, EVENT_TTL_SECONDS, EventName};
 use crate::error::Error;
 use crate::store::{Condition, Index, Key, Query, Record, Write, versioned};
 use crate::time::{now_rfc3339, unix_now};
@@ -36,16 +36,15 @@ pub struct Event {
 }
 
 impl Event {
-    /// A new event `name` (from the catalogue) of `organization_id`; the payload (an object) gets the
-    /// `organizationId` every payload carries.
-    pub fn new(name: &str, organization_id: &str, mut payload: Value) -> Self {
-        debug_assert!(CATALOGUE.contains(&name), "{name} is not in the catalogue");
+    /// A new event `name` of `organization_id`; the payload (an object) gets the `organizationId` every
+    /// payload carries.
+    pub fn new(name: EventName, organization_id: &str, mut payload: Value) -> Self {
         if let Value::Object(map) = &mut payload {
             map.insert("organizationId".into(), organization_id.into());
         }
         Self {
             id: uuid::Uuid::now_v7().to_string(),
-            event: name.to_owned(),
+            event: name.as_str().to_owned(),
             organization_id: organization_id.to_owned(),
             created_at: now_rfc3339(),
             payload,
@@ -124,7 +123,7 @@ mod tests {
 
     #[test]
     fn an_event_is_one_conditional_put_under_its_prefix() {
-        let event = Event::new("user.new", "org-1", json!({"userId": "u1"}));
+        let event = Event::new(EventName::UserNew, "org-1", json!({"userId": "u1"}));
         assert_eq!(
             event.payload,
             json!({"userId": "u1", "organizationId": "org-1"})

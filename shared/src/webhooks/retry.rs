@@ -3,92 +3,13 @@
 
 use std::time::Duration;
 
-use jiff::SignedDuration;
-
-/// The setting that replaces [`DEFAULT_SCHEDULE`], e.g. `1s,2s,4s` for tests.
-pub const SCHEDULE_ENV: &str = "SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE";
-
-/// About 1 min, 5 min, 30 min, 2 h, 6 h, 24 h: six retries after the first attempt.
-pub const DEFAULT_SCHEDULE: &str = "1m,5m,30m,2h,6h,24h";
+pub use crate::config::{DEFAULT_SCHEDULE, JITTER, RetrySchedule, SCHEDULE_ENV};
 
 /// How long one attempt may take before it counts as a timeout.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A subscription whose deliveries have failed without a success for this long is disabled.
 pub const DISABLE_AFTER: Duration = Duration::from_secs(24 * 3600);
-
-/// A retry later than the event's own lifetime (7 days) could deliver nothing.
-const MAX_STEP: Duration = Duration::from_secs(7 * 24 * 3600);
-const MAX_STEPS: usize = 20;
-
-/// Each delay is its step's base ± this fraction, so receivers that fail together do not retry together.
-pub const JITTER: f64 = 0.1;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetrySchedule {
-    steps: Vec<Duration>,
-}
-
-impl Default for RetrySchedule {
-    fn default() -> Self {
-        Self::parse(DEFAULT_SCHEDULE).expect("the default schedule parses")
-    }
-}
-
-impl RetrySchedule {
-    /// The schedule from the setting's value: unset or blank is the default.
-    pub fn from_setting(value: Option<&str>) -> Result<Self, String> {
-        match value.map(str::trim) {
-            None | Some("") => Ok(Self::default()),
-            Some(text) => Self::parse(text),
-        }
-    }
-
-    /// Comma-separated delays in jiff's friendly format (`90s`, `5m`, `2h`, `1h30m`, `500ms`), each
-    /// positive and at most 7 days, at most 20 of them.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let steps = text
-            .split(',')
-            .map(|step| {
-                let step = step.trim();
-                let parsed: SignedDuration = step.parse().map_err(|_| {
-                    format!("{SCHEDULE_ENV}: '{step}' is not a duration such as 30s, 5m or 2h")
-                })?;
-                Duration::try_from(parsed)
-                    .ok()
-                    .filter(|d| !d.is_zero() && *d <= MAX_STEP)
-                    .ok_or_else(|| {
-                        format!("{SCHEDULE_ENV}: '{step}' must be more than 0 and at most 7 days")
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if steps.len() > MAX_STEPS {
-            return Err(format!(
-                "{SCHEDULE_ENV}: at most {MAX_STEPS} retries, not {}",
-                steps.len()
-            ));
-        }
-        Ok(Self { steps })
-    }
-
-    /// The base delays, in order.
-    pub fn steps(&self) -> &[Duration] {
-        &self.steps
-    }
-
-    /// Attempts in all: the first and one per step.
-    pub fn attempts(&self) -> usize {
-        self.steps.len() + 1
-    }
-
-    /// The wait before the next attempt after `failed` failed attempts (1 = the first failed), jittered by
-    /// `unit` in [0, 1): `None` once the schedule is spent.
-    pub fn delay(&self, failed: usize, unit: f64) -> Option<Duration> {
-        let base = *self.steps.get(failed.checked_sub(1)?)?;
-        let factor = 1.0 - JITTER + 2.0 * JITTER * unit.clamp(0.0, 1.0);
-        Some(base.mul_f64(factor))
-    }
-}
 
 /// How an attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

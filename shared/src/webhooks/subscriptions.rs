@@ -14,10 +14,14 @@ use super::retry::{self, Attempt, Next, RetrySchedule};
 use super::signature;
 use crate::config::Config;
 use crate::error::Error;
-use crate::identity::secrets;
+use crate::optimistic;
 use crate::outbound::{Outbound, OutboundError};
-use crate::store::{Backoff, Condition, Key, Query, Record, Store, StoreError, Write, versioned};
+use crate::secrets;
+use crate::store::{Condition, Key, Query, Record, Store, StoreError, Write, versioned};
 use crate::time::{now_rfc3339, unix_ms_to_rfc3339, unix_now, unix_now_ms};
+
+/// The 409 of a record other requests keep changing.
+const WEBHOOK_BUSY: &str = "The webhook is being changed by other requests; try again";
 
 pub const NOT_FOUND: &str = "Webhook not found";
 pub const DELIVERY_NOT_FOUND: &str = "Delivery not found";
@@ -250,14 +254,18 @@ impl Webhooks {
             .prefix("WEBHOOK#")
             .limit(MAX_SUBSCRIPTIONS as u32);
         let page = self.store.query(&query).await?;
-        page.items.iter().map(Subscription::from_item).collect()
+        Ok(page
+            .items
+            .iter()
+            .map(Subscription::from_item)
+            .collect::<Result<_, _>>()?)
     }
 
     pub async fn get(&self, org: &str, id: &str) -> Result<Subscription, Error> {
-        match self.store.get(&Subscription::key_of(org, id)).await? {
-            Some(item) => Subscription::from_item(&item),
-            None => Err(Error::NotFound(NOT_FOUND.into())),
-        }
+        self.store
+            .load(&Subscription::key_of(org, id))
+            .await?
+            .ok_or_else(|| Error::NotFound(NOT_FOUND.into()))
     }
 
     /// Version-checked change of a subscription (retried when another writer got there first).
@@ -267,23 +275,13 @@ impl Webhooks {
         id: &str,
         change: impl Fn(&mut Subscription) -> Result<(), Error>,
     ) -> Result<Subscription, Error> {
-        let mut retry = Backoff::new(MAX_RETRIES);
-        while retry.attempt().await {
+        optimistic!(MAX_RETRIES, WEBHOOK_BUSY, {
             let mut subscription = self.get(org, id).await?;
             change(&mut subscription)?;
             subscription.updated_at = now_rfc3339();
-            match self.store.update(subscription.to_item()?).await {
-                Ok(item) => {
-                    subscription.version = item.version;
-                    return Ok(subscription);
-                }
-                Err(StoreError::ConditionFailed | StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Conflict(
-            "The webhook is being changed by other requests; try again".into(),
-        ))
+            subscription.version = self.store.update(subscription.to_item()?).await?.version;
+            Ok(subscription)
+        })
     }
 
     pub async fn update(&self, org: &str, id: &str, change: Change) -> Result<Subscription, Error> {
@@ -362,8 +360,12 @@ impl Webhooks {
                 ..ping_event(&subscription)
             }
         } else {
-            match self.store.get(&Event::key_of(&log.event_id)).await? {
-                Some(item) => Event::from_item(&item)?,
+            match self
+                .store
+                .load::<Event>(&Event::key_of(&log.event_id))
+                .await?
+            {
+                Some(event) => event,
                 None => {
                     return Err(Error::Conflict(
                         "The event of this delivery has expired".into(),

@@ -7,10 +7,10 @@
 
 use serde::Deserialize;
 
-use super::records::{Identity, Marker};
-use super::{Identities, usernames};
 use crate::crm::{PLATFORM, records::Connection};
 use crate::error::Error;
+use crate::identity::records::{Identity, Marker};
+use crate::identity::{Identities, usernames};
 use crate::store::{Condition, Item, Key, Record, StoreError, Write};
 use crate::time::unix_now;
 
