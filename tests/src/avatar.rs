@@ -474,6 +474,58 @@ pub async fn a_removal_outlasts_earlier_uploads(api: &Api) {
     );
 }
 
+/// The avatar served is the bytes that were checked: a presigned PUT replayed with other bytes of the same
+/// length before the check is checked itself (and refused when it is no image), one replayed after the
+/// attach changes nothing, and the stored object always matches the attached SHA-256.
+pub async fn the_checked_bytes_are_the_stored_bytes(api: &Api) {
+    let (token, profile) = user(api, "robin").await;
+    let red = fixture("red.png");
+    let sha = |bytes: &[u8]| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(bytes))
+    };
+    let served = |profile: String| async move {
+        let avatar = stored_avatar(api, &profile).await.unwrap();
+        let key = avatar["key"].as_str().unwrap().to_owned();
+        let url = api.app.avatars.objects.download_url(&key).await.unwrap();
+        let (status, bytes) = http("GET", &url, &[], b"").await;
+        assert_eq!(status, 200);
+        (avatar, bytes)
+    };
+    // Replayed before the S3 event is handled, with garbage of the same length: the garbage is what is
+    // checked, and refused; nothing is attached.
+    let (object, url) = upload_url(api, &token, &profile, "image/png", red.len()).await;
+    assert_eq!(upload(&url, "image/png", &red).await, 200);
+    let garbage = vec![b'x'; red.len()];
+    assert_eq!(upload(&url, "image/png", &garbage).await, 200);
+    let outcome = api
+        .app
+        .avatars
+        .process(&quarantine(&profile, &object))
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Refused(_)), "{outcome:?}");
+    assert_eq!(stored_avatar(api, &profile).await, None);
+
+    // Attached, then replayed with garbage: the S3 event of the replay attaches nothing new and the
+    // served bytes stay the checked ones.
+    let (object, url) = upload_url(api, &token, &profile, "image/png", red.len()).await;
+    assert_eq!(upload(&url, "image/png", &red).await, 200);
+    let key = quarantine(&profile, &object);
+    api.app.avatars.process(&key).await.unwrap();
+    let (avatar, bytes) = served(profile.clone()).await;
+    assert_eq!(bytes, red);
+    assert_eq!(avatar["sha256"], sha(&red));
+    assert_eq!(upload(&url, "image/png", &garbage).await, 200);
+    let outcome = api.app.avatars.process(&key).await.unwrap();
+    assert!(matches!(outcome, Outcome::AlreadyAttached), "{outcome:?}");
+    let (avatar, bytes) = served(profile.clone()).await;
+    assert_eq!(
+        (bytes, avatar["sha256"].clone()),
+        (red.clone(), sha(&red).into())
+    );
+}
+
 /// An object nobody issued, or under another profile's prefix, is deleted and attaches nothing.
 pub async fn only_issued_uploads_attach(api: &Api) {
     let (token, profile) = user(api, "robin").await;
@@ -481,14 +533,15 @@ pub async fn only_issued_uploads_attach(api: &Api) {
     let red = fixture("red.png");
     let (object, url) = upload_url(api, &token, &profile, "image/png", red.len()).await;
     assert_eq!(upload(&url, "image/png", &red).await, 200);
-    // The same bytes copied under pat's prefix (as a bucket writer could) are not pat's upload.
+    // The same bytes put under pat's prefix (as a bucket writer could) are not pat's upload.
     let stray = quarantine(&other, &object);
-    api.app
-        .avatars
-        .objects
-        .copy(&quarantine(&profile, &object), &stray)
+    let objects = &api.app.avatars.objects;
+    let bytes = objects
+        .read(&quarantine(&profile, &object), red.len())
         .await
+        .unwrap()
         .unwrap();
+    objects.put(&stray, bytes, "image/png").await.unwrap();
     let outcome = api.app.avatars.process(&stray).await.unwrap();
     assert!(matches!(outcome, Outcome::NotIssued), "{outcome:?}");
     assert!(!exists(api, &stray).await);

@@ -165,3 +165,65 @@ fn the_function_that_hashes_passwords_has_the_cpu_for_it() {
         assert_eq!(memory >= 1024, hashes, "{name}: {memory} MB");
     }
 }
+
+/// The logical id a `!GetAtt X.Attr` names.
+fn attribute_of(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "GetAtt" => tagged.value.as_str()?.split('.').next(),
+        _ => None,
+    }
+}
+
+#[test]
+fn nothing_a_trigger_gives_up_on_is_lost_unseen() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let mut failure_queues = BTreeSet::new();
+    // Every stream consumer keeps the records it gave up on in a queue.
+    for (name, function) in functions(&template) {
+        for (_, event) in function["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+        {
+            if event["Type"] == "DynamoDB" {
+                let on_failure = &event["Properties"]["DestinationConfig"]["OnFailure"];
+                assert_eq!(on_failure["Type"], "SQS", "{name}: no on-failure queue");
+                let queue = attribute_of(&on_failure["Destination"]).unwrap().to_owned();
+                assert_eq!(
+                    resources[queue.as_str()]["Type"],
+                    "AWS::SQS::Queue",
+                    "{name}"
+                );
+                failure_queues.insert(queue);
+            }
+        }
+    }
+    assert!(failure_queues.len() == 1, "{failure_queues:?}");
+    // Every dead-letter queue too.
+    for (_, resource) in resources {
+        let dead_letters = &resource["Properties"]["RedrivePolicy"]["deadLetterTargetArn"];
+        if let Some(queue) = attribute_of(dead_letters) {
+            failure_queues.insert(queue.to_owned());
+        }
+    }
+    // Each of them alarms on its first message, to the operators' topic.
+    for queue in &failure_queues {
+        let alarmed = resources.values().any(|r| {
+            r["Type"] == "AWS::CloudWatch::Alarm"
+                && r["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                && r["Properties"]["Threshold"] == 0
+                && r["Properties"]["Dimensions"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .any(|d| attribute_of(&d["Value"]) == Some(queue.as_str()))
+                && r["Properties"]["AlarmActions"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .any(|a| reference(a) == Some("OperatorAlarms"))
+        });
+        assert!(alarmed, "{queue} has no alarm on its depth");
+    }
+}

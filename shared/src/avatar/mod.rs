@@ -109,8 +109,10 @@ impl Avatars {
         Ok(outcome)
     }
 
-    /// Checks the quarantined upload `object` of `profile_id`, copies it to its avatar key and attaches it,
-    /// unless a newer one is attached; then deletes what it replaced and the quarantine copy.
+    /// Checks the quarantined upload `object` of `profile_id`, stores the bytes it checked at its avatar key
+    /// and attaches it, unless a newer one is attached; then deletes what it replaced and the quarantine
+    /// copy. The bytes stored are the ones read and checked, never a server-side copy of the quarantined
+    /// object: a presigned PUT replayed meanwhile (it stays valid 15 minutes) cannot slip unchecked bytes in.
     pub async fn settle(
         &self,
         org: &str,
@@ -141,11 +143,12 @@ impl Avatars {
             }
         };
         let key = avatar_key(org, profile_id, object_id);
-        self.objects.copy(&quarantine, &key).await?;
+        let content_type = checked.image_type.content_type();
+        self.objects.put(&key, bytes, content_type).await?;
         let avatar = Avatar {
             object_id: object_id.to_owned(),
             key: key.clone(),
-            content_type: checked.image_type.content_type().to_owned(),
+            content_type: content_type.to_owned(),
             sha256: checked.sha256_hex(),
             width: checked.width,
             height: checked.height,

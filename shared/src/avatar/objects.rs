@@ -169,19 +169,6 @@ impl AvatarObjects {
         Ok(())
     }
 
-    /// Copies `from` to `to` inside the bucket (metadata, content type included, goes along).
-    pub async fn copy(&self, from: &str, to: &str) -> Result<(), Error> {
-        self.s3
-            .copy_object()
-            .bucket(&self.bucket)
-            .copy_source(format!("{}/{from}", self.bucket))
-            .key(to)
-            .send()
-            .await
-            .map_err(|e| unavailable("copying an avatar", e))?;
-        Ok(())
-    }
-
     /// Deletes `key`; deleting what is not there succeeds, as in S3.
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
         self.s3

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::preferences::{QuietHours, UserPreferences, parse_clock, time_zone};
 
-/// The body a message-like notification shows when `messagePreview` is off.
+/// The title and body a message-like notification shows when `messagePreview` is off (antz's words).
 pub const HIDDEN_PREVIEW: &str = "New message";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,14 +95,20 @@ pub fn decide(
     {
         return Decision::Suppressed(Rule::QuietHours);
     }
-    let body = if !p.message_preview && notification.category.carries_message_text() {
-        HIDDEN_PREVIEW.to_owned()
-    } else {
-        notification.body.clone()
-    };
+    // Privacy mode shows none of the message: not its text, not its title (often the sender), not its
+    // data (often the conversation and a snippet); lock screens and push services see "New message".
+    if !p.message_preview && notification.category.carries_message_text() {
+        return Decision::Deliver(Push {
+            title: HIDDEN_PREVIEW.to_owned(),
+            body: HIDDEN_PREVIEW.to_owned(),
+            sound: p.sound_enabled,
+            badge: notification.badge,
+            data: None,
+        });
+    }
     Decision::Deliver(Push {
         title: notification.title.clone(),
-        body,
+        body: notification.body.clone(),
         sound: p.sound_enabled,
         badge: notification.badge,
         data: notification.data.clone(),
@@ -171,6 +177,44 @@ mod tests {
     use Want::{Quiet, Sent};
 
     const SHOWN: &str = "Lunch at noon?";
+
+    #[test]
+    fn preview_off_hides_title_body_and_data_of_message_text_only() {
+        let notification = |category| Notification {
+            title: "Ada".into(),
+            body: SHOWN.into(),
+            category,
+            data: serde_json::from_value(serde_json::json!({"conversationId": "c1"})).ok(),
+            badge: Some(2),
+        };
+        let private = UserPreferences {
+            message_preview: false,
+            ..UserPreferences::default()
+        };
+        let noon = at("2026-06-15T12:00:00Z");
+        for category in [Category::Message, Category::Mention, Category::Reaction] {
+            let Decision::Deliver(push) = decide(Some(&private), &notification(category), noon)
+            else {
+                panic!("{category:?} is delivered");
+            };
+            assert_eq!(
+                (
+                    push.title.as_str(),
+                    push.body.as_str(),
+                    push.data,
+                    push.badge
+                ),
+                (HIDDEN_PREVIEW, HIDDEN_PREVIEW, None, Some(2)),
+                "{category:?}"
+            );
+        }
+        let Decision::Deliver(push) = decide(Some(&private), &notification(Category::System), noon)
+        else {
+            panic!("a system notice is delivered");
+        };
+        assert_eq!((push.title.as_str(), push.body.as_str()), ("Ada", SHOWN));
+        assert!(push.data.is_some());
+    }
 
     #[test]
     fn rules_table() {
@@ -476,14 +520,16 @@ mod tests {
             let got = decide(prefs.as_ref(), &n, at(instant));
             match (want, got) {
                 (Sent(body, sound), Decision::Deliver(push)) => {
+                    // A hidden preview hides the title and data with the body.
+                    let hidden = body == HIDDEN_PREVIEW;
                     assert_eq!(
                         push,
                         Push {
-                            title: n.title.clone(),
+                            title: if hidden { body.into() } else { n.title.clone() },
                             body: body.into(),
                             sound,
                             badge: n.badge,
-                            data: n.data.clone(),
+                            data: if hidden { None } else { n.data.clone() },
                         },
                         "{name}"
                     );
