@@ -31,8 +31,9 @@ With no variables, the first start on the embedded store creates the default org
 with a generated password and API key, prints them once and keeps them in the data directory.
 
 Without SWITCHBOARD_BUCKET, avatars go to an S3 endpoint of its own on --s3-port (or SWITCHBOARD_S3_PORT,
-default 3001; 0 for any free port) of the same address, objects under DIR/s3, and uploads to it are
-processed in process as the S3 notification would in AWS.";
+default 3001; 0 for any free port) on 127.0.0.1 only, whatever --addr says, with a secret key generated
+once per data directory; objects under DIR/s3, and uploads to it are processed in process as the S3
+notification would in AWS.";
 
 struct Options {
     bootstrap_only: bool,
@@ -234,22 +235,23 @@ async fn main() -> ExitCode {
         tracing::info!(bucket = app.config.bucket, "avatars in S3");
         app
     } else {
-        let root = match &app.config.storage {
+        let data_dir = match &app.config.storage {
             Storage::Embedded { dir } => dir.clone(),
             Storage::DynamoDb { .. } => options
                 .data_dir
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(switchboard::config::DEFAULT_DATA_DIR)),
-        }
-        .join("s3");
-        let addr = SocketAddr::new(options.addr.ip(), options.s3_port);
-        match switchboard_local::s3::start(&app, addr, &root).await {
+        };
+        match switchboard_local::s3::start(&app, options.s3_port, &data_dir).await {
             Ok((app, addr)) => {
-                tracing::info!(root = %root.display(), "local S3 on http://{addr}");
+                tracing::info!(root = %data_dir.join("s3").display(), "local S3 on http://{addr}");
                 app
             }
             Err(e) => {
-                eprintln!("switchboard-local: cannot serve S3 on {addr}: {e}");
+                eprintln!(
+                    "switchboard-local: cannot serve S3 on 127.0.0.1:{}: {e}",
+                    options.s3_port
+                );
                 return ExitCode::FAILURE;
             }
         }

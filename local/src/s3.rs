@@ -4,7 +4,7 @@
 //! upload; `s3s` has no notification hook, so a layer around the service runs the processor's settling in
 //! process after each successful PUT to the quarantine prefix, before answering.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,28 +18,33 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 use switchboard::App;
 use switchboard::avatar::Avatars;
 use switchboard::avatar::objects::{self, AvatarObjects, LOCAL_BUCKET, QUARANTINE_PREFIX};
+use switchboard::config::local_secret;
 
-/// The local endpoint's credentials: it serves this machine's developer only (it binds where the API does).
+/// The local endpoint's access key; its secret key is generated once per data directory
+/// (`<data>/secrets/s3-secret-key`), so no two machines, and no published default, share it.
 pub const ACCESS_KEY: &str = "switchboard-local";
-pub const SECRET_KEY: &str = "switchboard-local-secret-key";
 
-/// Serves S3 on `addr` (port 0: any free port) with objects under `root`, and answers `app` with its avatar
-/// bucket there, and the address it got.
+/// Serves S3 on `127.0.0.1:port` (port 0: any free port), whatever address the API listens on: it is this
+/// machine's developer's only. Objects live under `<data_dir>/s3`. Answers `app` with its avatar bucket
+/// there, and the address it got.
 pub async fn start(
     app: &App,
-    addr: SocketAddr,
-    root: &Path,
+    port: u16,
+    data_dir: &Path,
 ) -> std::io::Result<(Arc<App>, SocketAddr)> {
+    let root = data_dir.join("s3");
     // s3s-fs keeps a bucket as a directory.
     std::fs::create_dir_all(root.join(LOCAL_BUCKET))?;
-    let fs = s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    let secret = local_secret(data_dir, "s3-secret-key").map_err(std::io::Error::other)?;
+    let secret = String::from_utf8_lossy(secret.expose()).into_owned();
+    let fs = s3s_fs::FileSystem::new(&root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
     let mut builder = S3ServiceBuilder::new(fs);
-    builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+    builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, secret.as_str()));
     let s3 = builder.build();
 
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     let addr = listener.local_addr()?;
-    let client = objects::endpoint_client(&format!("http://{addr}"), ACCESS_KEY, SECRET_KEY);
+    let client = objects::endpoint_client(&format!("http://{addr}"), ACCESS_KEY, &secret);
     let app = app.with_avatar_objects(AvatarObjects::new(client, LOCAL_BUCKET));
     let router = Router::new()
         .fallback(move |request: Request| forward(s3.clone(), request))

@@ -302,7 +302,7 @@ fn lambda_secret(
 }
 
 /// Reads `<dir>/secrets/<name>`, creating it with a fresh random value on first use.
-fn local_secret(dir: &Path, name: &'static str) -> Result<Secret, ConfigError> {
+pub fn local_secret(dir: &Path, name: &'static str) -> Result<Secret, ConfigError> {
     let invalid = |e: std::io::Error| ConfigError::Invalid {
         name,
         reason: format!("cannot keep a generated secret in {}: {e}", dir.display()),

@@ -763,6 +763,38 @@ pub async fn deleting_a_user_deletes_their_avatar(api: &Api) {
     assert!(!exists(api, &key).await);
 }
 
+/// Sync settles who may write before it fetches anything: a guest's URL is refused (403) and never
+/// requested.
+pub async fn sync_checks_the_caller_before_fetching(api: &Api) {
+    // Loopback admitted, so the receiver would be fetched if anything were.
+    let api = &api.reconfigured(|c| {
+        c.outbound = switchboard::outbound::Policy::from_env(|name| {
+            (name == switchboard::outbound::ALLOW_PRIVATE_TARGETS).then(|| "1".to_owned())
+        })
+    });
+    let receiver = crate::receiver::Receiver::start().await;
+    let guest = api
+        .post("/accounts")
+        .bearer(&api.admin_token().await)
+        .json(
+            json!({"username": "guest", "password": "guest-password", "type": "000",
+                     "profile": {"name": "guest"}}),
+        )
+        .send()
+        .await;
+    assert_eq!(guest.status, 201, "{}", guest.text);
+    let guest = api.sign_in("guest", "guest-password", None).await;
+    let reply = api
+        .post("/users/me/avatar/sync")
+        .bearer(&guest)
+        .json(json!({"url": format!("{}/avatar.png", receiver.url)}))
+        .send()
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.text);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(receiver.received().is_empty(), "nothing was fetched");
+}
+
 /// Antz's sync: a base64 data URI becomes the avatar; the same image again is a no-op (one object, no
 /// write); what is not an image, not base64 or over the limit is a 400; URLs to this machine are refused.
 pub async fn sync_from_base64_or_url(api: &Api) {

@@ -9,10 +9,9 @@ use switchboard_tests::wire::{send, serve};
 
 async fn walkthrough(api: Api) {
     let dir = tempfile::tempdir().unwrap();
-    let (app, s3) =
-        switchboard_local::s3::start(&api.app, "127.0.0.1:0".parse().unwrap(), dir.path())
-            .await
-            .unwrap();
+    let (app, s3) = switchboard_local::s3::start(&api.app, 0, dir.path())
+        .await
+        .unwrap();
     let api = api.with_app(app);
     let addr = serve(&api).await;
     let (_, profile) = api.sign_up("robin", "robin-password").await;
@@ -81,4 +80,38 @@ async fn embedded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb() {
     walkthrough(Api::dynamodb().await).await;
+}
+
+/// The endpoint serves this machine only, with credentials of its own data directory: two directories, two
+/// secret keys, and a URL signed for one is refused by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn loopback_only_with_a_key_per_data_directory() {
+    let api = Api::embedded().await;
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (app_one, s3_one) = switchboard_local::s3::start(&api.app, 0, one.path())
+        .await
+        .unwrap();
+    let (_, s3_two) = switchboard_local::s3::start(&api.app, 0, two.path())
+        .await
+        .unwrap();
+    assert!(s3_one.ip().is_loopback() && s3_two.ip().is_loopback());
+    let key = |dir: &tempfile::TempDir| {
+        std::fs::read_to_string(dir.path().join("secrets/s3-secret-key")).unwrap()
+    };
+    assert_ne!(key(&one), key(&two));
+    // A URL signed with the first directory's key, sent to the second endpoint, fails its SigV4 check.
+    let url = app_one
+        .avatars
+        .objects
+        .download_url("avatars/x")
+        .await
+        .unwrap();
+    let elsewhere = url.replace(&s3_one.to_string(), &s3_two.to_string());
+    assert_eq!(http("GET", &elsewhere, &[], b"").await.0, 403);
+    // The same directory keeps its key across restarts.
+    let before = key(&one);
+    switchboard_local::s3::start(&api.app, 0, one.path())
+        .await
+        .unwrap();
+    assert_eq!(key(&one), before);
 }

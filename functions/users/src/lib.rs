@@ -240,6 +240,9 @@ fn requested_object(avatar: &serde_json::Map<String, Value>) -> Result<&str> {
 /// `{base64: "data:image/…;base64,…"}` becomes the caller's avatar; the same image again is a no-op.
 async fn sync_avatar(users: &State, request: &Request) -> Result<Response<Body>> {
     let caller = caller::principal(&users.identities, request).await?;
+    // Who may write which profile is settled before anything is fetched: a guest's or a profile-less
+    // caller's URL is never requested.
+    let profile = own_profile(users, &caller).await?;
     const SCHEMA: Schema = Schema {
         fields: &[
             ("url", Kind::String, false),
@@ -262,20 +265,19 @@ async fn sync_avatar(users: &State, request: &Request) -> Result<Response<Body>>
             ]));
         }
     };
-    set_avatar(users, &caller, &content_type, &bytes).await
+    set_avatar(users, &profile, &content_type, &bytes).await
 }
 
 /// Bytes the server received become the caller's avatar (the same image again is a no-op): `{avatarUrl}`.
 async fn set_avatar(
     users: &State,
-    caller: &Principal,
+    profile: &Profile,
     content_type: &str,
     bytes: &[u8],
 ) -> Result<Response<Body>> {
-    let profile = own_profile(users, caller).await?;
     let url = users
         .avatars
-        .replace(&profile, content_type, bytes, users.avatar_max_size)
+        .replace(profile, content_type, bytes, users.avatar_max_size)
         .await?;
     Ok(http::json(200, &json!({ "avatarUrl": url })))
 }
@@ -293,8 +295,9 @@ async fn upload_avatar(users: &State, request: &Request) -> Result<Response<Body
         return Ok(http::json(413, &json!({ "error": { "message": message } })));
     }
     let caller = caller::principal(&users.identities, request).await?;
+    let profile = own_profile(users, &caller).await?;
     let (content_type, bytes) = file_part(request).await?;
-    set_avatar(users, &caller, &content_type, &bytes).await
+    set_avatar(users, &profile, &content_type, &bytes).await
 }
 
 /// The one file part (a part with a file name) of a multipart/form-data body: its declared content type
