@@ -532,6 +532,84 @@ fn dimension_bombs_are_refused() {
 }
 
 #[test]
+fn animations_are_bounded_by_frames_and_total_pixels() {
+    use switchboard::avatar::image::{MAX_ANIMATION_PIXELS, MAX_FRAMES};
+    let animation = |frames: usize, side: u16| {
+        let body: Vec<u8> = (0..frames).flat_map(|_| gif_frame(side, side)).collect();
+        [gif_screen(side, side), body, vec![0x3B]].concat()
+    };
+    // A small animation passes; a thousand and one frames do not, however small.
+    accepted("image/gif", &animation(10, 64));
+    accepted("image/gif", &animation(MAX_FRAMES as usize, 1));
+    assert_eq!(
+        malformed_because("image/gif", &animation(MAX_FRAMES as usize + 1, 1)),
+        "the animation has too many frames"
+    );
+    // Frames each within the still bound, together past the animation's (a few KB decoding to gigapixels).
+    let side: u16 = 7000;
+    let frames = (MAX_ANIMATION_PIXELS / (u64::from(side) * u64::from(side))) as usize + 1;
+    let bomb = animation(frames, side);
+    assert!(bomb.len() < 5_000, "{} bytes", bomb.len());
+    assert_eq!(
+        malformed_because("image/gif", &bomb),
+        "the animation's frames hold too many pixels together"
+    );
+    // Animated WebP: every ANMF frame counts.
+    let anmf = |side: u32| {
+        let header = [
+            &[0u8; 6][..],
+            &(side - 1).to_le_bytes()[..3],
+            &(side - 1).to_le_bytes()[..3],
+            &[0u8; 4],
+        ]
+        .concat();
+        riff_chunk(b"ANMF", &[header, riff_chunk(b"VP8L", &VP8L_1X1)].concat())
+    };
+    // The VP8X canvas: the animation flag, then 7000x7000 (each side minus one, 24 bits LE).
+    let edge = (u32::from(side) - 1).to_le_bytes();
+    let canvas = [&[0x02u8, 0, 0, 0][..], &edge[..3], &edge[..3]].concat();
+    let animated = |frames: usize, side: u32| {
+        let mut chunks = vec![riff_chunk(b"VP8X", &canvas)];
+        chunks.extend((0..frames).map(|_| anmf(side)));
+        webp(&chunks)
+    };
+    accepted("image/webp", &animated(3, 64));
+    assert_eq!(
+        malformed_because("image/webp", &animated(frames, u32::from(side))),
+        "the animation's frames hold too many pixels together"
+    );
+    assert_eq!(
+        malformed_because("image/webp", &animated(1, MAX_SIDE + 1)),
+        "a frame is larger than the size limit"
+    );
+}
+
+#[test]
+fn every_jpeg_frame_header_is_bounded_not_only_the_first() {
+    let small = jpeg(16, 16);
+    let frame = |side: u16| {
+        jpeg_segment(
+            0xC0,
+            &[
+                &[8][..],
+                &side.to_be_bytes(),
+                &side.to_be_bytes(),
+                &[1, 1, 0x11, 0],
+            ]
+            .concat(),
+        )
+    };
+    // A second frame header after the first scan (as hierarchical JPEGs have), far past the bound.
+    let end = small.len() - 2;
+    let with_second = |side| [&small[..end], &frame(side), &small[end..]].concat();
+    accepted("image/jpeg", &with_second(16));
+    assert_eq!(
+        malformed_because("image/jpeg", &with_second(60_000)),
+        "a frame is larger than the size limit"
+    );
+}
+
+#[test]
 fn empty_and_oversized_bytes_are_refused() {
     assert_eq!(refused("image/png", &[]), ImageError::Empty);
     let image = png(1, 1);

@@ -19,7 +19,9 @@
 //!    HEVC brand (`heic`, `heix`, `heim`, `heis`, `hevc`, `hevx`, …); HEIF lists `mif1`/`msf1`. A file declared
 //!    `image/heif` may be HEIC (HEIC is HEIF coded with HEVC, and clients label it either way); not AVIF.
 //! 5. **Dimensions** (the header parsed by `imagesize`): each side 1..=[`MAX_SIDE`] and at most [`MAX_PIXELS`]
-//!    in all; a GIF frame obeys the same bound. This refuses dimension bombs aimed at whoever decodes it.
+//!    in all; every JPEG frame header (`SOFn`), GIF frame and animated WebP frame obeys the same bound, and an
+//!    animation has at most [`MAX_FRAMES`] frames of at most [`MAX_ANIMATION_PIXELS`] together. This refuses
+//!    dimension and frame bombs aimed at whoever decodes it.
 //!
 //! The result carries the verified type, the dimensions and the SHA-256 of the bytes (for deduplication).
 
@@ -29,6 +31,11 @@ use sha2::{Digest, Sha256};
 pub const MAX_SIDE: u32 = 8192;
 /// The most pixels accepted (width × height): a 48-megapixel phone photo fits, a decompression bomb does not.
 pub const MAX_PIXELS: u64 = 50_000_000;
+/// The most frames an animation (GIF, animated WebP) may have.
+pub const MAX_FRAMES: u64 = 1000;
+/// The most pixels all of an animation's frames may decode to together: LZW and VP8L compress flat frames
+/// so well that a 5 MB file could otherwise decode to gigapixels.
+pub const MAX_ANIMATION_PIXELS: u64 = 2 * MAX_PIXELS;
 
 /// The image types Switchboard accepts for avatars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -245,6 +252,36 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Counts an image's frames and the pixels they decode to, refusing what passes the bounds.
+#[derive(Default)]
+struct Frames {
+    count: u64,
+    pixels: u64,
+}
+
+impl Frames {
+    fn add(&mut self, width: u64, height: u64) -> Walk {
+        if width == 0 || height == 0 {
+            return Err("a frame has a side of zero pixels");
+        }
+        if width > u64::from(MAX_SIDE)
+            || height > u64::from(MAX_SIDE)
+            || width * height > MAX_PIXELS
+        {
+            return Err("a frame is larger than the size limit");
+        }
+        self.count += 1;
+        self.pixels += width * height;
+        if self.count > MAX_FRAMES {
+            return Err("the animation has too many frames");
+        }
+        if self.pixels > MAX_ANIMATION_PIXELS {
+            return Err("the animation's frames hold too many pixels together");
+        }
+        Ok(())
+    }
+}
+
 fn len(n: impl TryInto<usize>) -> Walk<usize> {
     n.try_into().map_err(|_| TRUNCATED)
 }
@@ -287,6 +324,7 @@ fn walk_png(bytes: &[u8]) -> Walk {
 fn walk_jpeg(bytes: &[u8]) -> Walk {
     let mut r = Reader { bytes };
     r.take(2)?; // SOI, matched by the magic check
+    let mut later_frames = Frames::default();
     let mut frame = false;
     let mut scanned = false;
     loop {
@@ -308,9 +346,18 @@ fn walk_jpeg(bytes: &[u8]) -> Walk {
                 if length < 2 {
                     return Err("a segment length is out of range");
                 }
-                r.take(usize::from(length) - 2)?;
-                // SOF0..SOF15, except DHT (C4), JPG (C8) and DAC (CC).
+                let segment = r.take(usize::from(length) - 2)?;
+                // SOF0..SOF15, except DHT (C4), JPG (C8) and DAC (CC). The first frame header is the
+                // image's size (bounded below, with the other types'); every later one (hierarchical
+                // files carry several) is bounded here, not only the first.
                 if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+                    if frame {
+                        let mut header = Reader { bytes: segment };
+                        header.u8()?; // sample precision
+                        let height = u64::from(header.u16_be()?);
+                        let width = u64::from(header.u16_be()?);
+                        later_frames.add(width, height)?;
+                    }
                     frame = true;
                 }
                 if marker == 0xDA {
@@ -354,7 +401,7 @@ fn walk_gif(bytes: &[u8]) -> Walk {
     let flags = r.u8()?;
     r.take(2)?; // background colour index, pixel aspect ratio
     skip_colour_table(&mut r, flags)?;
-    let mut images = 0;
+    let mut frames = Frames::default();
     loop {
         match r.u8()? {
             0x21 => {
@@ -364,18 +411,15 @@ fn walk_gif(bytes: &[u8]) -> Walk {
             0x2C => {
                 r.take(4)?; // frame position
                 let (width, height) = (r.u16_le()?, r.u16_le()?);
-                if u32::from(width) > MAX_SIDE || u32::from(height) > MAX_SIDE {
-                    return Err("a frame is larger than the size limit");
-                }
+                frames.add(u64::from(width), u64::from(height))?;
                 let flags = r.u8()?;
                 skip_colour_table(&mut r, flags)?;
                 if !(2..=8).contains(&r.u8()?) {
                     return Err("a frame's LZW code size is out of range");
                 }
                 skip_sub_blocks(&mut r)?;
-                images += 1;
             }
-            0x3B if images == 0 => return Err("there is no image before the trailer"),
+            0x3B if frames.count == 0 => return Err("there is no image before the trailer"),
             0x3B => return r.finish(),
             _ => return Err("an unknown block"),
         }
@@ -409,10 +453,20 @@ fn walk_webp(bytes: &[u8]) -> Walk {
         std::cmp::Ordering::Equal => {}
     }
     let mut chunks = Vec::new();
+    let mut frames = Frames::default();
     while !r.is_empty() {
         let fourcc = r.array::<4>()?;
         let size = len(r.u32_le()?)?;
         let data = r.take(size)?;
+        if &fourcc == b"ANMF" {
+            // X, Y (24 bits each), then the frame's width and height, each minus one (24 bits LE).
+            let field = |at: usize| {
+                data.get(at..at + 3)
+                    .map(|b| u64::from(b[0]) | u64::from(b[1]) << 8 | u64::from(b[2]) << 16)
+                    .ok_or(TRUNCATED)
+            };
+            frames.add(field(6)? + 1, field(9)? + 1)?;
+        }
         if size % 2 == 1 {
             r.take(1)?; // chunks are padded to an even length
         }
