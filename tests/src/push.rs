@@ -386,6 +386,7 @@ pub async fn sns_endpoints_are_reused_and_follow_rotation(api: &Api) {
         api.app
             .store
             .get(&TokenMarker::key_of(
+                crate::api::ORG,
                 &switchboard::push::devices::Target::Token {
                     provider: switchboard::push::devices::Provider::Fcm,
                     token: fcm_token(1),
@@ -416,6 +417,54 @@ pub async fn a_token_belongs_to_one_device(api: &Api) {
         (false, Some("replaced"))
     );
     assert!(stored_device(api, &kim, &tablet).await.active);
+}
+
+/// A token is one device's within an organization: another tenant registering the same token gets a device
+/// of its own and neither deactivates nor takes over the first tenant's.
+pub async fn a_token_belongs_to_one_organization(api: &Api) {
+    use switchboard::identity::NewIdentity;
+    let (robin, _, robin_token) = user(api, "robin").await;
+    let phone = device_id();
+    assert_eq!(
+        register(api, &robin_token, expo(&phone, 7)).await.status,
+        201
+    );
+    let ids = &api.app.identities;
+    ids.ensure_organization(
+        "acme",
+        "Acme",
+        "acme-push-key",
+        "acme-push-secret-0123456789abcdef",
+    )
+    .await
+    .unwrap();
+    let (mallory, _) = ids
+        .create_identity(NewIdentity {
+            organization_id: "acme".into(),
+            username: "mallory".into(),
+            password: Some("mallory-password".into()),
+            type_id: "001".into(),
+            profile: Some(("mallory".into(), Default::default())),
+            ..NewIdentity::default()
+        })
+        .await
+        .unwrap();
+    let signed_in = api
+        .post("/sessions")
+        .json(json!({"username": "mallory", "password": "mallory-password", "organizationId": "acme"}))
+        .send()
+        .await;
+    assert_eq!(signed_in.status, 201, "{}", signed_in.text);
+    let stolen = device_id();
+    let reply = register(api, &signed_in.str("accessToken"), expo(&stolen, 7)).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let robins = stored_device(api, &robin, &phone).await;
+    assert!(
+        robins.active,
+        "the other tenant's registration left it alone"
+    );
+    assert_eq!(robins.organization_id, crate::api::ORG);
+    assert!(stored_device(api, &mallory.id, &stolen).await.active);
 }
 
 pub async fn twenty_active_devices_at_most(api: &Api) {

@@ -81,7 +81,10 @@ async fn runs_each_event(api: Api) {
                 &fcm_token(10 + endpoints.len() as u32),
             )))
             .unwrap();
-            let (device, _) = push.register(identity, &registration).await.unwrap();
+            let (device, _) = push
+                .register(identity, "default", &registration)
+                .await
+                .unwrap();
             endpoints.push(device.endpoint_arn.unwrap());
         }
         for id in &ids {

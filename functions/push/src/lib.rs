@@ -75,7 +75,11 @@ async fn register(api: &State, request: &Request) -> Result<Response<Body>> {
     }
     let (device, registered) = api
         .push
-        .register(&caller.identity.id, &registration)
+        .register(
+            &caller.identity.id,
+            &caller.identity.organization_id,
+            &registration,
+        )
         .await?;
     let status = if registered == Registered::Created {
         201

@@ -29,6 +29,10 @@ fn user_partition(identity_id: &str) -> String {
 pub struct Device {
     pub device_id: String,
     pub identity_id: String,
+    /// The organization whose token marker the device holds; empty on a device registered before markers
+    /// were per organization (its marker has the old key until it registers again).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub organization_id: String,
     pub platform: Platform,
     pub provider: Provider,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,7 +102,8 @@ impl Device {
 
     /// The identity of the push target, for the one-device-per-token marker.
     pub fn token_key(&self) -> Option<Key> {
-        self.target().map(|t| TokenMarker::key_of(&t))
+        self.target()
+            .map(|t| TokenMarker::key_of(&self.organization_id, &t))
     }
 
     pub fn deactivate(&mut self, reason: &str, now: i64) {
@@ -151,8 +156,10 @@ pub struct TokenMarker {
 }
 
 impl TokenMarker {
-    /// Keyed by a digest: tokens are long and are credentials to push with.
-    pub fn key_of(target: &Target) -> Key {
+    /// Keyed by the organization and a digest (tokens are long and are credentials to push with): a token
+    /// is one device's within an organization, so registering another tenant's token neither deactivates
+    /// their device nor diverts their notifications. An empty organization is the old, shared key.
+    pub fn key_of(organization: &str, target: &Target) -> Key {
         let id = match target {
             Target::Token { provider, token } => {
                 crate::secrets::digest(&format!("{provider:?}:{token}"))
@@ -161,7 +168,10 @@ impl TokenMarker {
                 crate::secrets::digest(&format!("WebPush:{endpoint}"))
             }
         };
-        Key::new(format!("PUSHTOKEN#{id}"), "PUSHTOKEN")
+        if organization.is_empty() {
+            return Key::new(format!("PUSHTOKEN#{id}"), "PUSHTOKEN");
+        }
+        Key::new(format!("PUSHTOKEN#{organization}#{id}"), "PUSHTOKEN")
     }
 }
 

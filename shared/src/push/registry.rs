@@ -64,10 +64,11 @@ impl Push {
         Ok(records)
     }
 
-    /// `POST /users/me/devices`: the upsert by `deviceId`.
+    /// `POST /users/me/devices`: the upsert by `deviceId`, for an identity of `organization_id`.
     pub async fn register(
         &self,
         identity_id: &str,
+        organization_id: &str,
         registration: &Registration,
     ) -> Result<(Device, Registered), Error> {
         // The endpoint SNS gave for this token, kept across retries so a lost race does not call SNS again.
@@ -84,6 +85,7 @@ impl Push {
                 d.active
                     && d.platform == registration.platform
                     && d.target().as_ref() == Some(&registration.target)
+                    && d.organization_id == organization_id
             }) {
                 // The app's launch-time call: nothing to write but, once a day, the last-seen time.
                 if now_ms - current.last_seen_at < LAST_SEEN_REFRESH_MS {
@@ -95,7 +97,7 @@ impl Push {
                 return Ok((seen, Registered::Unchanged));
             }
 
-            let marker_key = TokenMarker::key_of(&registration.target);
+            let marker_key = TokenMarker::key_of(organization_id, &registration.target);
             let marker = self.store.load::<TokenMarker>(&marker_key).await?;
             let ours = |m: &TokenMarker| {
                 m.identity_id == identity_id && m.device_id == registration.device_id
@@ -135,6 +137,7 @@ impl Push {
             let mut device = existing.cloned().unwrap_or_else(|| Device {
                 device_id: registration.device_id.clone(),
                 identity_id: identity_id.to_owned(),
+                organization_id: organization_id.to_owned(),
                 platform: registration.platform,
                 provider: registration.provider(),
                 token: None,
@@ -157,6 +160,8 @@ impl Push {
                 .into_iter()
                 .collect();
             device.set_target(registration);
+            // A device from before markers were per organization moves to its organization's marker.
+            device.organization_id = organization_id.to_owned();
             device.endpoint_arn = endpoint.clone();
             device.active = true;
             device.deactivated_reason = None;
