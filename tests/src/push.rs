@@ -227,7 +227,7 @@ pub async fn devices_register_list_and_remove(api: &Api) {
 
     let browser = device_id();
     let web = json!({"deviceId": browser, "platform": "web", "provider": "web-push",
-        "endpoint": "https://push.example.com/send/abc",
+        "endpoint": "https://fcm.googleapis.com/fcm/send/abc",
         "p256dh": "BJSVIENxhSrV5scMTKqQxypFN_wPTKRLJdcm_qfGOUDDRiAi4yyDx_ObtCXm3sUvwGDD-9rvCd2EAsqiSHqcUm8",
         "auth": "BTBZMqHH6r4Tts7J_aSIgg"});
     assert_eq!(register(&api, &token, web).await.status, 201);

@@ -227,3 +227,29 @@ fn nothing_a_trigger_gives_up_on_is_lost_unseen() {
         assert!(alarmed, "{queue} has no alarm on its depth");
     }
 }
+
+/// The functions that fetch URLs users give (avatar sync, Web Push and Expo, webhooks) have concurrency of
+/// their own (a parameter; 0 for accounts that cannot reserve any), so slow endpoints cannot starve the rest.
+#[test]
+fn functions_that_fetch_user_urls_reserve_their_concurrency() {
+    let template = template();
+    let functions = functions(&template);
+    for name in [
+        "UsersFunction",
+        "PushDispatchFunction",
+        "WebhookDeliverFunction",
+    ] {
+        let reserved = &functions[name]["Properties"]["ReservedConcurrentExecutions"];
+        let Value::Tagged(choice) = reserved else {
+            panic!("{name} reserves no concurrency");
+        };
+        assert_eq!(choice.tag, "If", "{name}");
+        assert_eq!(choice.value[0], "ReservesFetchConcurrency", "{name}");
+        assert_eq!(
+            reference(&choice.value[1]),
+            Some("FetchConcurrency"),
+            "{name}"
+        );
+    }
+    assert_eq!(template["Parameters"]["FetchConcurrency"]["Default"], 20);
+}

@@ -11,6 +11,7 @@ use switchboard::config::Config;
 use switchboard::error::Error;
 use switchboard::identity::Identities;
 use switchboard::push::Push;
+use switchboard::push::devices::EndpointRule;
 use switchboard::push::registry::Registered;
 use switchboard::push::{devices, notifications};
 use switchboard::store::Store;
@@ -66,7 +67,7 @@ async fn register(api: &State, request: &Request) -> Result<Response<Body>> {
     let web_push = api.push.web_push.as_ref();
     let registration = devices::registration_for(
         request::json_body(request)?,
-        web_push.is_some_and(|w| w.allow_http),
+        &web_push.map_or_else(EndpointRule::default, |w| w.endpoints.clone()),
     )?;
     if registration.provider() == devices::Provider::WebPush && web_push.is_none() {
         return Err(Error::validation(vec![

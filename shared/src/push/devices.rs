@@ -102,14 +102,82 @@ const WEB_PUSH_FIELDS: &[&str] = &["endpoint", "p256dh", "auth"];
 const MAX_TOKEN: usize = 4096;
 const MAX_ENDPOINT: usize = 2048;
 
-/// Validates a registration body, reporting every problem in the user service's 400.
-pub fn registration(body: Option<Value>) -> Result<Registration, Error> {
-    registration_for(body, false)
+/// The push services browsers subscribe at (Chrome and Edge's FCM, Firefox's autopush, Safari's, Windows'
+/// WNS): a Web Push endpoint must be on one of these hosts or under them.
+pub const KNOWN_PUSH_SERVICES: &[&str] = &[
+    "fcm.googleapis.com",
+    "push.services.mozilla.com",
+    "push.apple.com",
+    "notify.windows.com",
+];
+/// The setting that replaces [`KNOWN_PUSH_SERVICES`]: comma-separated hosts.
+pub const WEB_PUSH_HOSTS: &str = "SWITCHBOARD_WEB_PUSH_HOSTS";
+
+/// Where a Web Push subscription may point: https on a known push service's host, so a registration
+/// cannot aim the server's posts at an arbitrary site. `SWITCHBOARD_ALLOW_PRIVATE_TARGETS=1` (tests and
+/// local development only) lifts it: any host, http too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointRule {
+    allow_http: bool,
+    /// `None`: any host.
+    hosts: Option<Vec<String>>,
 }
 
-/// As [`registration`]; `allow_http` also accepts an `http` Web Push endpoint, where the outbound guard
-/// allows http (`SWITCHBOARD_ALLOW_PRIVATE_TARGETS=1`: tests and local development only).
-pub fn registration_for(body: Option<Value>, allow_http: bool) -> Result<Registration, Error> {
+impl Default for EndpointRule {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            hosts: Some(KNOWN_PUSH_SERVICES.iter().map(|h| h.to_string()).collect()),
+        }
+    }
+}
+
+impl EndpointRule {
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Self {
+        if crate::outbound::Policy::from_env(&env).allow_http {
+            return Self {
+                allow_http: true,
+                hosts: None,
+            };
+        }
+        match env(WEB_PUSH_HOSTS).filter(|v| !v.trim().is_empty()) {
+            Some(list) => Self {
+                allow_http: false,
+                hosts: Some(
+                    list.split(',')
+                        .map(|h| h.trim().trim_start_matches('.').to_ascii_lowercase())
+                        .filter(|h| !h.is_empty())
+                        .collect(),
+                ),
+            },
+            None => Self::default(),
+        }
+    }
+
+    fn admits(&self, url: &url::Url) -> bool {
+        let scheme = url.scheme() == "https" || (self.allow_http && url.scheme() == "http");
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let known = match &self.hosts {
+            None => !host.is_empty(),
+            Some(hosts) => hosts
+                .iter()
+                .any(|h| host == *h || host.ends_with(&format!(".{h}"))),
+        };
+        scheme && known
+    }
+}
+
+/// Validates a registration body, reporting every problem in the user service's 400; Web Push endpoints
+/// by the production [`EndpointRule`].
+pub fn registration(body: Option<Value>) -> Result<Registration, Error> {
+    registration_for(body, &EndpointRule::default())
+}
+
+/// As [`registration`], with Web Push endpoints held to `endpoints`.
+pub fn registration_for(
+    body: Option<Value>,
+    endpoints: &EndpointRule,
+) -> Result<Registration, Error> {
     let body = BODY.check(body)?;
     let mut problems = Vec::new();
     let text = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
@@ -139,7 +207,7 @@ pub fn registration_for(body: Option<Value>, allow_http: bool) -> Result<Registr
             ));
             None
         }
-        (_, Some(provider)) => target(provider, &body, allow_http, &mut problems),
+        (_, Some(provider)) => target(provider, &body, endpoints, &mut problems),
         _ => None,
     };
     match (device_id, platform, target) {
@@ -169,7 +237,7 @@ fn parse_device_id(text: &str) -> Option<String> {
 fn target(
     provider: Provider,
     body: &Map<String, Value>,
-    allow_http: bool,
+    endpoints: &EndpointRule,
     problems: &mut Vec<String>,
 ) -> Option<Target> {
     let (needed, foreign) = match provider {
@@ -195,11 +263,13 @@ fn target(
     let text = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
     match provider {
         Provider::WebPush => {
-            let endpoint = web_push_endpoint(text("endpoint"), allow_http);
+            let endpoint = web_push_endpoint(text("endpoint"), endpoints);
             let p256dh = web_push_key(text("p256dh"), 65).filter(|key| is_p256_point(key));
             let auth = web_push_key(text("auth"), 16);
             if endpoint.is_none() {
-                problems.push("request body/endpoint must be an https URL".to_owned());
+                problems.push(
+                    "request body/endpoint must be an https URL of a known push service".to_owned(),
+                );
             }
             if p256dh.is_none() {
                 problems.push(
@@ -265,12 +335,11 @@ fn token(provider: Provider, token: &str) -> Option<String> {
     }
 }
 
-fn web_push_endpoint(text: &str, allow_http: bool) -> Option<String> {
+fn web_push_endpoint(text: &str, endpoints: &EndpointRule) -> Option<String> {
     let url = url::Url::parse(text).ok()?;
     // Kept as the push service gave it: it is the subscription's identity.
     (text.len() <= MAX_ENDPOINT
-        && (url.scheme() == "https" || (allow_http && url.scheme() == "http"))
-        && url.host_str().is_some_and(|h| !h.is_empty())
+        && endpoints.admits(&url)
         && url.username().is_empty()
         && url.password().is_none())
     .then(|| text.to_owned())
@@ -416,9 +485,13 @@ mod tests {
         let upper = json!({"deviceId": DEVICE.to_uppercase(), "platform": "ios", "provider": "apns", "token": APNS});
         assert_eq!(registration(Some(upper)).unwrap().device_id, DEVICE);
         assert_eq!(
-            registration(Some(web_body("https://push.example/x", P256_KEY, AUTH)))
-                .unwrap()
-                .provider(),
+            registration(Some(web_body(
+                "https://fcm.googleapis.com/fcm/send/x",
+                P256_KEY,
+                AUTH
+            )))
+            .unwrap()
+            .provider(),
             Provider::WebPush
         );
     }
@@ -456,7 +529,7 @@ mod tests {
                 vec!["request body/provider 'apns' does not deliver to platform 'android'".into()]),
             (token_body("web", "expo", "ExponentPushToken[x]"),
                 vec!["request body/provider 'expo' does not deliver to platform 'web'".into()]),
-            (web_body("https://push.example/x", P256_KEY, AUTH).as_object().map(|m| { let mut m = m.clone(); m["platform"] = json!("ios"); Value::Object(m) }).unwrap(),
+            (web_body("https://fcm.googleapis.com/fcm/send/x", P256_KEY, AUTH).as_object().map(|m| { let mut m = m.clone(); m["platform"] = json!("ios"); Value::Object(m) }).unwrap(),
                 vec!["request body/provider 'web-push' does not deliver to platform 'ios'".into()]),
             (token_body("ios", "apns", &APNS[1..]),
                 vec!["request body/token must be 64 hexadecimal characters (an APNs device token)".into()]),
@@ -487,17 +560,17 @@ mod tests {
                 ]),
             (json!({"deviceId": DEVICE, "platform": "ios", "provider": "apns", "token": APNS, "appVersion": "1"}),
                 vec!["request body must NOT have additional properties".into()]),
-            (web_body("http://push.example/x", P256_KEY, AUTH),
-                vec!["request body/endpoint must be an https URL".into()]),
-            (web_body("https://user:pw@push.example/x", P256_KEY, AUTH),
-                vec!["request body/endpoint must be an https URL".into()]),
+            (web_body("http://fcm.googleapis.com/x", P256_KEY, AUTH),
+                vec!["request body/endpoint must be an https URL of a known push service".into()]),
+            (web_body("https://user:pw@fcm.googleapis.com/x", P256_KEY, AUTH),
+                vec!["request body/endpoint must be an https URL of a known push service".into()]),
             (web_body("push.example/x", P256_KEY, AUTH),
-                vec!["request body/endpoint must be an https URL".into()]),
-            (web_body("https://push.example/x", &off_curve, AUTH),
+                vec!["request body/endpoint must be an https URL of a known push service".into()]),
+            (web_body("https://fcm.googleapis.com/fcm/send/x", &off_curve, AUTH),
                 vec!["request body/p256dh must be base64url of an uncompressed P-256 public key (65 bytes)".into()]),
-            (web_body("https://push.example/x", &compressed, AUTH),
+            (web_body("https://fcm.googleapis.com/fcm/send/x", &compressed, AUTH),
                 vec!["request body/p256dh must be base64url of an uncompressed P-256 public key (65 bytes)".into()]),
-            (web_body("https://push.example/x", "not base64!", "BTBZMqHH6r4Tts7J_aSI"),
+            (web_body("https://fcm.googleapis.com/fcm/send/x", "not base64!", "BTBZMqHH6r4Tts7J_aSI"),
                 vec![
                     "request body/p256dh must be base64url of an uncompressed P-256 public key (65 bytes)".into(),
                     "request body/auth must be base64url of 16 bytes".into(),
@@ -523,6 +596,46 @@ mod tests {
             ])
         );
         assert_eq!(err.status(), 400);
+    }
+
+    #[test]
+    fn web_push_endpoints_must_be_on_a_known_push_service() {
+        let rule = EndpointRule::default();
+        let endpoint = |url: &str, rule: &EndpointRule| {
+            registration_for(Some(web_body(url, P256_KEY, AUTH)), rule).map(|r| r.target)
+        };
+        for known in [
+            "https://fcm.googleapis.com/fcm/send/abc",
+            "https://updates.push.services.mozilla.com/wpush/v2/x",
+            "https://web.push.apple.com/QO2Fz",
+            "https://wns2-par02p.notify.windows.com/w/?token=x",
+        ] {
+            assert!(endpoint(known, &rule).is_ok(), "{known}");
+        }
+        for unknown in [
+            "https://evil.example/hook",
+            "https://fcm.googleapis.com.evil.example/x",
+            "https://notfcm.googleapis.com/x",
+            "http://fcm.googleapis.com/fcm/send/abc",
+        ] {
+            assert_eq!(
+                endpoint(unknown, &rule).unwrap_err(),
+                Error::validation(vec![
+                    "request body/endpoint must be an https URL of a known push service".into()
+                ]),
+                "{unknown}"
+            );
+        }
+        // Configurable, and lifted (http and any host) only by the tests' and local override.
+        let own = EndpointRule::from_env(|name| {
+            (name == WEB_PUSH_HOSTS).then(|| "push.example.org, .corp.example".to_owned())
+        });
+        assert!(endpoint("https://a.corp.example/x", &own).is_ok());
+        assert!(endpoint("https://fcm.googleapis.com/x", &own).is_err());
+        let open = EndpointRule::from_env(|name| {
+            (name == crate::outbound::ALLOW_PRIVATE_TARGETS).then(|| "1".to_owned())
+        });
+        assert!(endpoint("http://127.0.0.1:9/x", &open).is_ok());
     }
 
     #[test]

@@ -20,7 +20,8 @@ use web_push_native::{Auth, WebPushBuilder, p256};
 use super::endpoints::SendError;
 use super::records::Device;
 use crate::config::{ConfigError, write_private};
-use crate::outbound::{Outbound, OutboundError, Policy};
+use crate::outbound::{Outbound, OutboundError};
+use crate::push::devices::EndpointRule;
 
 pub const VAPID_PRIVATE_KEY: &str = "SWITCHBOARD_VAPID_PRIVATE_KEY";
 pub const VAPID_SUBJECT: &str = "SWITCHBOARD_VAPID_SUBJECT";
@@ -37,8 +38,8 @@ pub struct WebPush {
     key: VapidKey,
     subject: String,
     outbound: Arc<Outbound>,
-    /// Subscriptions may be `http` (the outbound guard's override: tests and local development).
-    pub allow_http: bool,
+    /// Where subscriptions may point (known push services; anywhere under the outbound guard's override).
+    pub endpoints: EndpointRule,
 }
 
 impl WebPush {
@@ -84,7 +85,7 @@ impl WebPush {
             key,
             subject,
             outbound,
-            allow_http: Policy::from_env(&env).allow_http,
+            endpoints: EndpointRule::from_env(&env),
         }))
     }
 
