@@ -4,17 +4,19 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_sdk_dynamodb::config::SharedCredentialsProvider;
 use aws_smithy_async::rt::sleep::default_async_sleep;
 use aws_types::sdk_config::SharedTimeSource;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
-use lambda_http::{Body, LambdaEvent, Request, Response, service_fn};
+use lambda_http::{Body, LambdaEvent, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use switchboard::config::{Config, ConfigError, Storage};
+use switchboard::deadline;
 use switchboard::outbound::Outbound;
 use switchboard::push::Push;
 use switchboard::push::endpoints::Endpoints;
@@ -90,7 +92,11 @@ pub async fn serve<S: Send + Sync + 'static>(
     let state = Arc::new(state);
     lambda_http::run(service_fn(move |request: Request| {
         let state = state.clone();
-        async move { Ok::<Response<Body>, Infallible>(routes.dispatch(&state, request).await) }
+        let deadline = request
+            .lambda_context_ref()
+            .and_then(|context| invocation_deadline(context.deadline));
+        let answer = async move { routes.dispatch(&state, request).await };
+        async move { Ok::<Response<Body>, Infallible>(deadline::within(deadline, answer).await) }
     }))
     .await
 }
@@ -130,9 +136,17 @@ where
     Fut: Future<Output = Result<R, lambda_http::Error>> + Send,
 {
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| {
-        handler(state.clone(), event.payload)
+        let deadline = invocation_deadline(event.context.deadline);
+        deadline::within(deadline, handler(state.clone(), event.payload))
     }))
     .await
+}
+
+/// The invocation's deadline (Lambda gives it in Unix milliseconds) on the monotonic clock.
+fn invocation_deadline(unix_ms: u64) -> Option<Instant> {
+    let now_ms = u64::try_from(switchboard::time::unix_now_ms()).ok()?;
+    let left = Duration::from_millis(unix_ms.saturating_sub(now_ms));
+    (unix_ms > 0).then(|| Instant::now() + left)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod app;
 pub mod avatar;
 pub mod config;
 pub mod crm;
+pub mod deadline;
 pub mod error;
 pub mod identity;
 pub mod migration;

@@ -149,9 +149,12 @@ impl Outbound {
     }
 
     /// GETs `url` under the policy, following redirects, and answers its body of at most `limit` bytes.
+    /// Every call here is bounded by the policy's timeout and by the invocation's deadline
+    /// ([`crate::deadline`]), whichever comes first.
     pub async fn get(&self, url: &str, limit: usize) -> Result<Fetched, OutboundError> {
         let url = Url::parse(url).map_err(|_| OutboundError::InvalidUrl)?;
-        tokio::time::timeout(self.policy.total_timeout, self.follow(url, limit))
+        let budget = crate::deadline::budget(self.policy.total_timeout);
+        tokio::time::timeout(budget, self.follow(url, limit))
             .await
             .map_err(|_| OutboundError::Timeout)?
     }
@@ -190,7 +193,7 @@ impl Outbound {
             let status = response.status().as_u16();
             Ok((status, read_body(url.clone(), response, limit).await?.body))
         };
-        tokio::time::timeout(self.policy.total_timeout, exchange)
+        tokio::time::timeout(crate::deadline::budget(self.policy.total_timeout), exchange)
             .await
             .map_err(|_| OutboundError::Timeout)?
     }
@@ -206,7 +209,7 @@ impl Outbound {
     ) -> Result<u16, OutboundError> {
         let url = Url::parse(url).map_err(|_| OutboundError::InvalidUrl)?;
         let sent = self.request(Method::POST, &url, headers, body);
-        let response = tokio::time::timeout(timeout, sent)
+        let response = tokio::time::timeout(crate::deadline::budget(timeout), sent)
             .await
             .map_err(|_| OutboundError::Timeout)??;
         Ok(response.status().as_u16())

@@ -42,7 +42,7 @@ impl Server {
                 get(|Path(n): Path<usize>| async move { vec![b'x'; n] }),
             )
             .route("/stream/{n}", get(stream))
-            .route("/slow", get(slow))
+            .route("/slow", get(slow).post(slow))
             .layer(axum::middleware::from_fn_with_state(hits.clone(), count));
         let listener = TcpListener::bind((ip, 0)).await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -313,6 +313,36 @@ async fn a_slow_answer_meets_the_total_timeout() {
         OutboundError::Timeout
     );
     assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+/// Inside an invocation with little time left, a slow answer is given up on before the invocation ends,
+/// whatever the policy's own timeout (15 s here): GET and POST alike.
+#[tokio::test]
+async fn a_slow_answer_is_given_up_on_inside_the_invocation_deadline() {
+    let server = Server::start(Ipv4Addr::LOCALHOST).await;
+    let guard = overridden();
+    let deadline = Instant::now() + switchboard::deadline::MARGIN + Duration::from_millis(500);
+    let started = Instant::now();
+    let (got, posted) = switchboard::deadline::within(Some(deadline), async {
+        let got = guard.get(&server.url("http", "/slow"), LIMIT).await;
+        let posted = guard
+            .post(
+                &server.url("http", "/slow"),
+                &[],
+                bytes::Bytes::new(),
+                Duration::from_secs(15),
+            )
+            .await;
+        (got, posted)
+    })
+    .await;
+    assert_eq!(got.unwrap_err(), OutboundError::Timeout);
+    assert_eq!(posted.unwrap_err(), OutboundError::Timeout);
+    assert!(
+        Instant::now() < deadline + Duration::from_secs(1),
+        "given up on in time: {:?}",
+        started.elapsed()
+    );
 }
 
 /// A host that accepts the connection but never answers the TLS handshake meets the connect timeout; what it

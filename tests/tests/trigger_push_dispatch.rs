@@ -130,10 +130,31 @@ async fn runs_each_event(api: Api) {
         }
     }
     // A notification that is not (or no longer) stored is skipped, not failed.
-    let response = push_dispatch::handle(push, push_dispatch::insert_event("no-such-notification"))
-        .await
-        .unwrap();
+    let response = push_dispatch::handle(
+        push.clone(),
+        push_dispatch::insert_event("no-such-notification"),
+    )
+    .await
+    .unwrap();
     assert!(response.batch_item_failures.is_empty());
+    // An invocation with too little time left delivers nothing and hands the batch back, from its first
+    // record: no slow endpoint can run it past its timeout.
+    let event = push_dispatch::insert_event("any-notification");
+    let out_of_time = std::time::Instant::now() + switchboard::deadline::MARGIN;
+    let response = switchboard::deadline::within(
+        Some(out_of_time),
+        push_dispatch::handle(push, event.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect::<Vec<_>>(),
+        vec![event.records[0].change.sequence_number.clone()]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -38,10 +38,22 @@ async fn sample_events_run_through_the_handler() {
             .collect();
         assert_eq!(expected.len(), 1, "{name}: one malformed message");
         let event: SqsEvent = serde_json::from_value(event).unwrap();
-        let response = handle(state.clone(), event)
+        let response = handle(state.clone(), event.clone())
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(failures(&response), expected, "{name}");
+        // With too little of the invocation left for an attempt, every message goes back to the queue.
+        let out_of_time = std::time::Instant::now() + switchboard::deadline::MARGIN;
+        let all: Vec<String> = event
+            .records
+            .iter()
+            .map(|m| m.message_id.clone().unwrap())
+            .collect();
+        let response =
+            switchboard::deadline::within(Some(out_of_time), handle(state.clone(), event))
+                .await
+                .unwrap();
+        assert_eq!(failures(&response), all, "{name}");
     }
 }
 

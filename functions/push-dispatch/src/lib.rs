@@ -9,8 +9,10 @@ use std::sync::Arc;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde_json::{Value, json};
+use switchboard::deadline;
 use switchboard::identity::Identity;
 use switchboard::push::Push;
+use switchboard::push::dispatch::MIN_ATTEMPT;
 use switchboard::push::records::{NOTIFICATION_PREFIX, NOTIFICATION_SK};
 use switchboard::store::Key;
 use switchboard::store::stream::{self, ChangeKind};
@@ -22,6 +24,14 @@ pub async fn handle(
 ) -> Result<DynamoDbEventResponse, lambda_http::Error> {
     let mut response = DynamoDbEventResponse::default();
     for record in &event.records {
+        if !deadline::has(MIN_ATTEMPT) {
+            // Too little of the invocation is left to deliver: this record and the rest come back.
+            tracing::warn!("out of time; the rest of the batch is retried");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = record.change.sequence_number.clone();
+            response.batch_item_failures.push(failure);
+            break;
+        }
         let done = match change(record) {
             Some(Change::Notification(id)) => push.dispatch(&id).await,
             Some(Change::AccountDeleted(id)) => push.forget(&id).await,

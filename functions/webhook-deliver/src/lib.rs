@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use switchboard::config::Config;
+use switchboard::deadline;
 use switchboard::store::Store;
 use switchboard::webhooks::delivery::Job;
 use switchboard::webhooks::queue::{Deliveries, DeliveryQueue};
+use switchboard::webhooks::retry::ATTEMPT_TIMEOUT;
 
 /// The webhooks over the store, and the delivery queue (the same as the other queue function's).
 pub type State = Deliveries;
@@ -26,6 +28,11 @@ pub async fn handle(
     let mut response = SqsBatchResponse::default();
     for message in &event.records {
         let id = message.message_id.clone().unwrap_or_default();
+        if !deadline::has(ATTEMPT_TIMEOUT) {
+            // Too little of the invocation is left for an attempt: the message comes back later.
+            response.add_failure(id);
+            continue;
+        }
         match attempt(&state, message).await {
             Ok(None) => {}
             Ok(Some(wait)) => {

@@ -26,6 +26,9 @@ use serde_json::json;
 pub const MAX_ATTEMPTS: usize = 3;
 /// The wait before the first retry; doubled before each later one.
 const RETRY_WAIT: Duration = Duration::from_millis(200);
+/// The least time worth starting a provider call with: with less left in the invocation, the record is
+/// left for the stream to hand over again (its recorded deliveries are not sent twice).
+pub const MIN_ATTEMPT: Duration = Duration::from_secs(2);
 
 impl Push {
     /// Delivers notification `id`; a notification already expired or delivered is left alone. An `Err` is
@@ -138,6 +141,13 @@ impl Push {
                         Err(SendError::Retryable(why))
                             if delivery.attempts.len() < MAX_ATTEMPTS =>
                         {
+                            if !crate::deadline::has(wait + MIN_ATTEMPT) {
+                                // No time for the retry: nothing is recorded for this device, so the
+                                // record's next dispatch tries it again.
+                                return Err(Error::Unavailable(format!(
+                                    "out of time before retrying a push ({why})"
+                                )));
+                            }
                             tracing::info!(reason = why, "push attempt failed; retrying");
                             tokio::time::sleep(wait).await;
                             wait *= 2;
