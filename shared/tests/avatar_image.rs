@@ -633,3 +633,96 @@ fn every_refusal_is_a_400_that_names_the_problem() {
     let error: switchboard::Error = refused("image/gif", &png(1, 1)[..20]).into();
     assert_eq!(error.status(), 400);
 }
+
+// ---- metadata ----
+
+/// An EXIF APP1 segment: big-endian TIFF, IFD0 with the orientation and an ASCII tag standing in for the
+/// GPS block (a phone's position).
+fn exif_segment(orientation: u16) -> Vec<u8> {
+    let secret = b"GPS 52.5200N 13.4050E\0";
+    let mut tiff = b"MM\0\x2a\0\0\0\x08\0\x02".to_vec();
+    tiff.extend_from_slice(&[0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01]);
+    tiff.extend_from_slice(&[(orientation >> 8) as u8, orientation as u8, 0, 0]);
+    // Tag 0x8825 (GPS IFD) stood in for by ASCII data at offset 38.
+    tiff.extend_from_slice(&[0x88, 0x25, 0x00, 0x02, 0x00, 0x00, 0x00, secret.len() as u8]);
+    tiff.extend_from_slice(&38u32.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0]);
+    tiff.extend_from_slice(secret);
+    jpeg_segment(0xE1, &[&b"Exif\0\0"[..], &tiff].concat())
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn a_jpeg_loses_its_exif_xmp_and_comments_but_keeps_its_orientation() {
+    use switchboard::avatar::metadata::strip;
+    let plain = jpeg(16, 16);
+    let xmp = jpeg_segment(
+        0xE1,
+        b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>GPS</x:xmpmeta>",
+    );
+    let comment = jpeg_segment(0xFE, b"taken at home");
+    let photo = [&plain[..2], &exif_segment(6), &xmp, &comment, &plain[2..]].concat();
+    accepted("image/jpeg", &photo);
+    let served = strip(ImageType::Jpeg, &photo);
+    accepted("image/jpeg", &served);
+    for secret in [&b"52.5200N"[..], b"xmpmeta", b"taken at home"] {
+        assert!(contains(&photo, secret) && !contains(&served, secret));
+    }
+    // The orientation alone stays, right after SOI where the EXIF stood.
+    let kept = [
+        &[0xFF, 0xE1, 0x00, 0x22][..],
+        b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06",
+    ]
+    .concat();
+    assert_eq!(&served[2..2 + kept.len()], &kept[..]);
+    // Upright photos need no EXIF at all; a file without metadata is left as it is.
+    assert_eq!(
+        strip(
+            ImageType::Jpeg,
+            &[&plain[..2], &exif_segment(1), &plain[2..]].concat()
+        ),
+        plain
+    );
+    assert_eq!(strip(ImageType::Jpeg, &plain), plain);
+}
+
+#[test]
+fn png_and_webp_lose_their_metadata_chunks() {
+    use switchboard::avatar::metadata::strip;
+    let plain = png(2, 2);
+    let end = plain.len() - 12; // before IEND
+    let text = png_chunk(b"tEXt", b"Location\0Berlin");
+    let exif = png_chunk(b"eXIf", b"MM\0\x2aGPS");
+    let tagged = [&plain[..33], &text, &exif, &plain[33..end], &plain[end..]].concat();
+    accepted("image/png", &tagged);
+    let served = strip(ImageType::Png, &tagged);
+    accepted("image/png", &served);
+    for chunk in [&b"tEXt"[..], b"eXIf", b"Berlin"] {
+        assert!(contains(&tagged, chunk) && !contains(&served, chunk));
+    }
+    // Only the metadata chunks went: the image chunks are the same bytes.
+    assert_eq!(served.len(), plain.len() - (12 + 22));
+
+    let canvas = [&[0x08u8 | 0x04, 0, 0, 0][..], &[0, 0, 0], &[0, 0, 0]].concat();
+    let tagged = webp(&[
+        riff_chunk(b"VP8X", &canvas),
+        riff_chunk(b"VP8L", &VP8L_1X1),
+        riff_chunk(b"EXIF", b"MM\0\x2aGPS Berlin"),
+        riff_chunk(b"XMP ", b"<x:xmpmeta/>"),
+    ]);
+    accepted("image/webp", &tagged);
+    let served = strip(ImageType::Webp, &tagged);
+    accepted("image/webp", &served);
+    assert!(!contains(&served, b"Berlin") && !contains(&served, b"xmpmeta"));
+    let cleared = [&[0u8, 0, 0, 0][..], &[0, 0, 0], &[0, 0, 0]].concat();
+    assert_eq!(
+        served,
+        webp(&[
+            riff_chunk(b"VP8X", &cleared),
+            riff_chunk(b"VP8L", &VP8L_1X1)
+        ])
+    );
+}

@@ -526,6 +526,65 @@ pub async fn the_checked_bytes_are_the_stored_bytes(api: &Api) {
     );
 }
 
+/// A phone photo's metadata is never served: a JPEG with an EXIF GPS block, synced or uploaded through a
+/// presigned URL, is stored and served without it (its orientation kept).
+pub async fn photos_are_served_without_their_metadata(api: &Api) {
+    let (token, profile) = user(api, "robin").await;
+    let grey = fixture("grey.jpg");
+    let secret = b"GPS 52.5200N 13.4050E";
+    // APP1 EXIF right after SOI: orientation 6 and an ASCII value standing in for the GPS block.
+    let mut tiff = b"MM\0\x2a\0\0\0\x08\0\x02\x01\x12\0\x03\0\0\0\x01\0\x06\0\0".to_vec();
+    tiff.extend_from_slice(&[0x88, 0x25, 0x00, 0x02, 0x00, 0x00, 0x00, secret.len() as u8]);
+    tiff.extend_from_slice(&38u32.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0]);
+    tiff.extend_from_slice(secret);
+    let data = [&b"Exif\0\0"[..], &tiff].concat();
+    let app1 = [
+        &[0xFF, 0xE1][..],
+        &((data.len() + 2) as u16).to_be_bytes(),
+        &data,
+    ]
+    .concat();
+    let photo = [&grey[..2], &app1, &grey[2..]].concat();
+    let served = |url: String| async move {
+        let (status, bytes) = http("GET", &url, &[], b"").await;
+        assert_eq!(status, 200);
+        bytes
+    };
+    let gps = |bytes: &[u8]| bytes.windows(secret.len()).any(|w| w == secret);
+    assert!(gps(&photo));
+
+    let synced = api
+        .post("/users/me/avatar/sync")
+        .bearer(&token)
+        .json(json!({"base64": format!("data:image/jpeg;base64,{}", base64(&photo))}))
+        .send()
+        .await;
+    assert_eq!(synced.status, 200, "{}", synced.text);
+    let bytes = served(synced.str("avatarUrl")).await;
+    assert!(!gps(&bytes), "the synced avatar carries no GPS");
+    assert!(
+        bytes.windows(2).any(|w| w == [0x01, 0x12]),
+        "the orientation is kept"
+    );
+
+    let (object, url) = upload_url(api, &token, &profile, "image/jpeg", photo.len()).await;
+    assert_eq!(upload(&url, "image/jpeg", &photo).await, 200);
+    api.app
+        .avatars
+        .process(&quarantine(&profile, &object))
+        .await
+        .unwrap();
+    let avatar = stored_avatar(api, &profile).await.unwrap();
+    assert_eq!(avatar["objectId"], object.as_str());
+    let key = avatar["key"].as_str().unwrap().to_owned();
+    let url = api.app.avatars.objects.download_url(&key).await.unwrap();
+    assert!(
+        !gps(&served(url).await),
+        "the uploaded avatar carries no GPS"
+    );
+}
+
 /// An object nobody issued, or under another profile's prefix, is deleted and attaches nothing.
 pub async fn only_issued_uploads_attach(api: &Api) {
     let (token, profile) = user(api, "robin").await;

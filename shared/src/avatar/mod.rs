@@ -3,6 +3,7 @@
 //! them (check, copy, attach, clean up), for the S3 event and the client's PATCH alike.
 
 pub mod image;
+pub mod metadata;
 pub mod objects;
 pub mod records;
 
@@ -133,6 +134,11 @@ impl Avatars {
         let Some(bytes) = self.objects.read(&quarantine, limit).await? else {
             return Ok(Outcome::NotUploaded);
         };
+        // What is checked, hashed and stored has no metadata (a photo's GPS position is never served).
+        let bytes = match ImageType::from_content_type(&upload.content_type) {
+            Some(kind) => metadata::strip(kind, &bytes),
+            None => bytes,
+        };
         let checked = match image::check(&upload.content_type, &bytes, limit) {
             Ok(checked) => checked,
             Err(refusal) => {
@@ -251,7 +257,8 @@ impl Avatars {
                     "The image type {declared:?} is not accepted; use image/jpeg, image/png, image/gif or image/webp"
                 ))
             })?;
-        let checked = image::check(kind.content_type(), bytes, limit)?;
+        let bytes = metadata::strip(kind, bytes);
+        let checked = image::check(kind.content_type(), &bytes, limit)?;
         if let Some(current) = Avatar::of(profile.avatar.as_ref())
             && current.sha256 == checked.sha256_hex()
         {
@@ -259,9 +266,7 @@ impl Avatars {
         }
         let object_id = uuid::Uuid::now_v7().to_string();
         let key = avatar_key(&profile.organization_id, &profile.id, &object_id);
-        self.objects
-            .put(&key, bytes.to_vec(), kind.content_type())
-            .await?;
+        self.objects.put(&key, bytes, kind.content_type()).await?;
         let avatar = Avatar {
             object_id,
             key: key.clone(),
