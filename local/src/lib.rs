@@ -127,7 +127,7 @@ impl Functions {
             )),
             accounts: Arc::new(accounts::state(config, store.clone(), objects.clone())),
             push: Arc::new(push::state(config, store.clone(), push)),
-            server_api: Arc::new(server_api::state(config, store.clone())),
+            server_api: Arc::new(server_api::state(config, store.clone(), objects.clone())),
             webhooks: Arc::new(webhooks::state(config, store.clone())),
         })
     }

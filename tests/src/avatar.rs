@@ -854,6 +854,55 @@ pub async fn sync_checks_the_caller_before_fetching(api: &Api) {
     assert!(receiver.received().is_empty(), "nothing was fetched");
 }
 
+/// Deleting an account, or a user through the server SDK's API, deletes its avatar's object too.
+pub async fn deleting_an_account_deletes_its_avatar(api: &Api) {
+    let admin = api.admin_token().await;
+    let (token, profile) = user(api, "robin").await;
+    let object = attached(api, &token, &profile, &fixture("red.png")).await;
+    let key = objects::avatar_key(crate::api::ORG, &profile, &object);
+    assert!(exists(api, &key).await);
+    let account = stored(api, &profile).await.identity_id;
+    let deleted = api
+        .delete(&format!("/accounts/{account}"))
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    assert!(!exists(api, &key).await, "the account's avatar is gone");
+
+    // An SDK user (external id) with an avatar, deleted by the server API.
+    let sdk = crate::identity::sdk_token("sdk-user", false, crate::api::ORG_API_SECRET, 300);
+    let created = api
+        .post("/api/v1/server/users/sdk-user")
+        .bearer(&sdk)
+        .json(json!({"user_info": {"userId": "sdk-user", "fullName": "Sdk User"}}))
+        .send()
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let user_token = created.body["data"]["token"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let identity = api
+        .app
+        .identities
+        .identity_by_external_id(crate::api::ORG, "sdk-user")
+        .await
+        .unwrap()
+        .unwrap();
+    let sdk_profile = identity.profile_id.unwrap();
+    let object = attached(api, &user_token, &sdk_profile, &fixture("red.png")).await;
+    let key = objects::avatar_key(crate::api::ORG, &sdk_profile, &object);
+    assert!(exists(api, &key).await);
+    let deleted = api
+        .delete("/api/v1/server/users/sdk-user")
+        .bearer(&sdk)
+        .send()
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    assert!(!exists(api, &key).await, "the SDK user's avatar is gone");
+}
+
 /// Antz's sync: a base64 data URI becomes the avatar; the same image again is a no-op (one object, no
 /// write); what is not an image, not base64 or over the limit is a 400; URLs to this machine are refused.
 pub async fn sync_from_base64_or_url(api: &Api) {

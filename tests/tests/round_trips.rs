@@ -693,6 +693,9 @@ const S3_GRANTS: &[(&str, &str, &str)] = &[
     ("UsersFunction", "s3:PutObject", "avatars/*"),
     ("UsersFunction", "s3:DeleteObject", "avatars/*"),
     ("AccountsFunction", "s3:GetObject", "avatars/*"),
+    // A deleted account's or SDK user's avatar goes with it.
+    ("AccountsFunction", "s3:DeleteObject", "avatars/*"),
+    ("ServerApiFunction", "s3:DeleteObject", "avatars/*"),
 ];
 
 /// Each function's granted `(action, resource)` pairs and its route keys, from `template.yaml`.

@@ -109,10 +109,12 @@ pub(crate) async fn remove_account(
     let identities = &accounts.identities;
     let caller = caller::principal(identities, request).await?;
     account_for(identities, &caller, id, true).await?;
-    let removed = identities
+    let (removed, profile) = identities
         .delete_identity(id)
         .await?
         .ok_or_else(|| Error::NotFound(ACCOUNT_NOT_FOUND.into()))?;
+    let avatar = profile.and_then(|p| p.avatar);
+    accounts.avatars.delete_stored(avatar.as_ref()).await?;
     let mut view = removed.account_view();
     view["deletedAt"] = json!(switchboard::time::now_rfc3339());
     Ok(http::json(200, &view))

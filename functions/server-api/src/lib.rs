@@ -8,6 +8,8 @@ use std::sync::Arc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
 use switchboard::Result;
+use switchboard::avatar::Avatars;
+use switchboard::avatar::objects::AvatarObjects;
 use switchboard::config::Config;
 use switchboard::error::Error;
 use switchboard::identity::Identities;
@@ -22,11 +24,18 @@ use switchboard_api::{request, route};
 const DEFAULT_EXPIRY_SECONDS: i64 = 86_400;
 const MAX_EXPIRY_SECONDS: i64 = 30 * 86_400;
 
-/// The identities and organizations the SDK tokens are checked against.
-pub type State = Identities;
+/// The identities and organizations the SDK tokens are checked against, and the avatars a deleted user's
+/// profile leaves behind.
+pub struct State {
+    pub identities: Identities,
+    pub avatars: Avatars,
+}
 
-pub fn state(config: &Config, store: Arc<dyn Store>) -> State {
-    Identities::new(store, config)
+pub fn state(config: &Config, store: Arc<dyn Store>, objects: AvatarObjects) -> State {
+    State {
+        identities: Identities::new(store.clone(), config),
+        avatars: Avatars::new(store, objects),
+    }
 }
 
 pub static ROUTES: Routes<State> = Routes {
@@ -55,11 +64,8 @@ async fn organization(
     Ok((org.organization_id, claims.device()))
 }
 
-async fn upsert_user(
-    identities: &Identities,
-    request: &Request,
-    uid: &str,
-) -> Result<Response<Body>> {
+async fn upsert_user(state: &State, request: &Request, uid: &str) -> Result<Response<Body>> {
+    let identities = &state.identities;
     let (org, token_device) = organization(identities, request, uid).await?;
     const SCHEMA: Schema = Schema {
         fields: &[
@@ -208,20 +214,19 @@ async fn update_user(
     Ok(identities.identity(&updated.id).await?.unwrap_or(updated))
 }
 
-async fn delete_user(
-    identities: &Identities,
-    request: &Request,
-    uid: &str,
-) -> Result<Response<Body>> {
+async fn delete_user(state: &State, request: &Request, uid: &str) -> Result<Response<Body>> {
+    let identities = &state.identities;
     let (org, _) = organization(identities, request, uid).await?;
     let identity = identities
         .identity_by_external_id(&org, uid)
         .await?
         .ok_or_else(|| Error::NotFound("User not found".into()))?;
-    identities
+    let (_, profile) = identities
         .delete_identity(&identity.id)
         .await?
         .ok_or_else(|| Error::NotFound("User not found".into()))?;
+    let avatar = profile.and_then(|p| p.avatar);
+    state.avatars.delete_stored(avatar.as_ref()).await?;
     Ok(http::json(
         200,
         &json!({
@@ -232,7 +237,8 @@ async fn delete_user(
     ))
 }
 
-async fn validate_key(identities: &Identities, request: &Request) -> Result<Response<Body>> {
+async fn validate_key(state: &State, request: &Request) -> Result<Response<Body>> {
+    let identities = &state.identities;
     let invalid = || Error::Unauthorized("Invalid API key".into());
     let body = request::json_body(request).map_err(|_| invalid())?;
     let api_key = body

@@ -1,5 +1,8 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let (config, store) = switchboard_api::lambda::start().await?;
-    switchboard_api::lambda::serve(server_api::state(&config, store), &server_api::ROUTES).await
+    let objects =
+        switchboard::app::avatar_objects(&config, switchboard_api::lambda::aws_config().await);
+    let state = server_api::state(&config, store, objects);
+    switchboard_api::lambda::serve(state, &server_api::ROUTES).await
 }

@@ -316,10 +316,18 @@ impl Identities {
 
     /// Removes the identity, its markers and its profile at once. Its sessions and keys stop working
     /// because every check reads the identity.
-    pub async fn delete_identity(&self, id: &str) -> Result<Option<Identity>, Error> {
+    /// Answers the identity and the profile it had (whose avatar object the caller then deletes).
+    pub async fn delete_identity(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Identity, Option<Profile>)>, Error> {
         optimistic!(MAX_RETRIES, ACCOUNT_BUSY, {
             let Some(identity) = self.identity(id).await? else {
                 return Ok(None);
+            };
+            let profile = match &identity.profile_id {
+                Some(profile) => self.profile(profile).await?,
+                None => None,
             };
             let mut writes = vec![Write::Delete(
                 identity.key(),
@@ -328,12 +336,16 @@ impl Identities {
             for marker in identity.markers() {
                 writes.push(Write::Delete(marker.key(), Condition::Exists));
             }
-            if let Some(profile) = &identity.profile_id {
-                writes.push(Write::Delete(Profile::key_of(profile), Condition::Exists));
+            // At the version read: the avatar answered is the one deleted with it.
+            if let Some(profile) = &profile {
+                writes.push(Write::Delete(
+                    profile.key(),
+                    Condition::Version(profile.version),
+                ));
             }
             writes.push(events::deleted(&identity).write()?);
             self.store.transact(writes).await?;
-            Ok(Some(identity))
+            Ok(Some((identity, profile)))
         })
     }
 
