@@ -1030,7 +1030,7 @@ pub async fn sessions_are_stored_listed_and_revocable(api: &Api) {
     let changed = api
         .patch(&format!("/accounts/{robin}"))
         .bearer(&second)
-        .json(json!({"password": "a-new-password"}))
+        .json(json!({"password": "a-new-password", "currentPassword": "robin-password"}))
         .send()
         .await;
     assert_eq!(changed.status, 200, "{}", changed.text);

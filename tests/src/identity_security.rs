@@ -591,6 +591,59 @@ pub async fn tenants_cannot_reach_each_other(api: &Api) {
     );
 }
 
+/// A stolen access token is not a takeover: the account's own password or email changes only with its
+/// current password; a wrong or missing one changes nothing and keeps the token; an admin changing another
+/// account needs none.
+pub async fn own_password_and_email_changes_need_the_current_password(api: &Api) {
+    let (robin, _) = api.sign_up("robin", "robin-password").await;
+    let token = api.sign_in("robin", "robin-password", None).await;
+    let patch = |body: serde_json::Value| {
+        api.patch(&format!("/accounts/{robin}"))
+            .bearer(&token)
+            .json(body)
+    };
+    for change in [
+        json!({"password": "mallory-password"}),
+        json!({"email": "mallory@example.com"}),
+    ] {
+        let missing = patch(change.clone()).send().await;
+        assert_eq!(
+            (missing.status, missing.message()),
+            (400, "Validation Error")
+        );
+        let mut wrong = change.clone();
+        wrong["currentPassword"] = json!("not-robin-password");
+        let wrong = patch(wrong).send().await;
+        assert_eq!(wrong.status, 403, "{}", wrong.text);
+    }
+    // Nothing changed: the old password still signs in, the email is unset, and the token still works.
+    api.sign_in("robin", "robin-password", None).await;
+    let account = api
+        .get(&format!("/accounts/{robin}"))
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(account.status, 200);
+    assert_eq!(account.body["email"], serde_json::Value::Null);
+    // Other fields need no password; with it, the change is made.
+    let phone = patch(json!({"phone": "+14155550100"})).send().await;
+    assert_eq!(phone.status, 200, "{}", phone.text);
+    let changed = patch(json!({"email": "robin@example.com", "currentPassword": "robin-password"}))
+        .send()
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    // An admin changing another account keeps hoodie's admin update.
+    let admin = api.admin_token().await;
+    let reset = api
+        .patch(&format!("/accounts/{robin}"))
+        .bearer(&admin)
+        .json(json!({"password": "robin-admin-set"}))
+        .send()
+        .await;
+    assert_eq!(reset.status, 200, "{}", reset.text);
+    api.sign_in("robin", "robin-admin-set", None).await;
+}
+
 /// An SDK token of organization acme for `uid`.
 fn sdk_for(org: &str, uid: &str) -> String {
     organization_sdk_token((org, ACME_API_KEY), uid, false, ACME_API_SECRET, 300)
@@ -823,7 +876,7 @@ pub async fn seed_contract(api: &Api) {
     let with_email = api
         .patch(&format!("/accounts/{robin}"))
         .bearer(&robin_token)
-        .json(json!({"email": "robin@example.com"}))
+        .json(json!({"email": "robin@example.com", "currentPassword": "robin-password"}))
         .send()
         .await;
     assert_eq!(with_email.status, 200, "{}", with_email.text);
@@ -1122,7 +1175,7 @@ pub async fn password_change_does_not_trust_the_index(api: &Api) {
     let changed = api
         .patch(&format!("/accounts/{robin}"))
         .bearer(&own)
-        .json(json!({"password": "robin-new-password"}))
+        .json(json!({"password": "robin-new-password", "currentPassword": "robin-password"}))
         .send()
         .await;
     assert_eq!(changed.status, 200, "{}", changed.text);

@@ -90,7 +90,7 @@ pub async fn every_committed_change_tells_one_event(api: &Api) {
     let renamed = api
         .patch(&format!("/accounts/{robin}"))
         .bearer(&token)
-        .json(json!({"email": "robin@example.com"}))
+        .json(json!({"email": "robin@example.com", "currentPassword": "robin-password"}))
         .send()
         .await;
     assert_eq!(renamed.status, 200, "{}", renamed.text);
@@ -104,7 +104,7 @@ pub async fn every_committed_change_tells_one_event(api: &Api) {
     let changed = api
         .patch(&format!("/accounts/{robin}"))
         .bearer(&token)
-        .json(json!({"password": "robin-password-2"}))
+        .json(json!({"password": "robin-password-2", "currentPassword": "robin-password"}))
         .send()
         .await;
     assert_eq!(changed.status, 200, "{}", changed.text);
@@ -267,7 +267,7 @@ pub async fn a_failed_change_leaves_no_event(api: &Api) {
     let clash = api
         .patch(&format!("/accounts/{sam}"))
         .bearer(&token)
-        .json(json!({"email": "robin@example.com"}))
+        .json(json!({"email": "robin@example.com", "currentPassword": "sam-password"}))
         .send()
         .await;
     assert_eq!(clash.status, 409, "{}", clash.text);
@@ -321,7 +321,7 @@ pub async fn payloads_carry_no_secrets(api: &Api) {
     let token = api.sign_in("robin", "robin-password-secret", None).await;
     api.patch(&format!("/accounts/{robin}"))
         .bearer(&token)
-        .json(json!({"password": "robin-password-new-secret"}))
+        .json(json!({"password": "robin-password-new-secret", "currentPassword": "robin-password-secret"}))
         .send()
         .await;
     let text =

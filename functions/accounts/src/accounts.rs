@@ -14,6 +14,9 @@ use crate::{
     ACCOUNT_NOT_FOUND, State, account_for, check_password, check_type, forbidden, with_profile,
 };
 
+/// The answer to a wrong `currentPassword`: 403, so a client keeps its (valid) token.
+const CURRENT_PASSWORD_WRONG: &str = "The current password is not correct";
+
 /// `POST /accounts`: anyone may sign up as a regular account; an admin may choose the type.
 pub(crate) async fn sign_up(accounts: &State, request: &Request) -> Result<Response<Body>> {
     let identities = &accounts.identities;
@@ -194,6 +197,7 @@ pub(crate) async fn update_account(
             ("phone", Kind::String, false),
             ("type", Kind::String, false),
             ("token", Kind::String, false),
+            ("currentPassword", Kind::String, false),
         ],
         open: false,
     };
@@ -231,6 +235,19 @@ pub(crate) async fn update_account(
             account_for(identities, &caller, id, true).await?;
             if text("type").is_some() {
                 identities.require_admin(&caller)?;
+            }
+            // A stolen access token is not a takeover: the account's own password or email changes only
+            // with its current password (or a reset token, above). An admin changing another account
+            // does not need it, as in hoodie.
+            if caller.identity.id == id && (text("password").is_some() || text("email").is_some()) {
+                let current = text("currentPassword").ok_or_else(|| {
+                    Error::validation(vec![
+                        "request body must have required property 'currentPassword'".into(),
+                    ])
+                })?;
+                if !password::verify(current, caller.identity.password_hash.clone()).await {
+                    return Err(Error::Forbidden(CURRENT_PASSWORD_WRONG.into()));
+                }
             }
             Some(caller)
         }
