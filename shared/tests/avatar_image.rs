@@ -726,3 +726,71 @@ fn png_and_webp_lose_their_metadata_chunks() {
         ])
     );
 }
+
+/// A HEIC whose item 2 is `Exif`, its payload (with a stand-in GPS value) in `mdat` at a file offset.
+fn heic_with_exif() -> Vec<u8> {
+    let exif = [
+        &[0u8, 0, 0, 6][..],
+        b"Exif\0\0MM\0\x2a GPS 52.5200N 13.4050E",
+    ]
+    .concat();
+    let build = |exif_at: u32| {
+        let ftyp = bmff_box(b"ftyp", &[&b"heic"[..], &[0; 4], b"mif1", b"heic"].concat());
+        let ispe = bmff_box(b"ispe", &[&[0; 4][..], &be32(16), &be32(16)].concat());
+        let ipma = bmff_box(b"ipma", &[0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0x81]);
+        let infe = |id: u8, kind: &[u8; 4]| {
+            bmff_box(
+                b"infe",
+                &[&[2u8, 0, 0, 0, 0, id, 0, 0][..], kind, b"\0"].concat(),
+            )
+        };
+        let iinf = bmff_box(
+            b"iinf",
+            &[
+                &[0u8, 0, 0, 0, 0, 2][..],
+                &infe(1, b"hvc1"),
+                &infe(2, b"Exif"),
+            ]
+            .concat(),
+        );
+        // Version 0, offsets and lengths of 4 bytes, no base offset; item 2 has one extent.
+        let iloc = bmff_box(
+            b"iloc",
+            &[
+                &[0u8, 0, 0, 0, 0x44, 0x00, 0, 1, 0, 2, 0, 0, 0, 1][..],
+                &be32(exif_at),
+                &be32(exif.len() as u32),
+            ]
+            .concat(),
+        );
+        let meta = [
+            &[0u8; 4][..],
+            &bmff_box(b"hdlr", &[&[0; 8][..], b"pict", &[0; 13]].concat()),
+            &bmff_box(b"pitm", &[0, 0, 0, 0, 0, 1]),
+            &iinf,
+            &iloc,
+            &bmff_box(b"iprp", &[bmff_box(b"ipco", &ispe), ipma].concat()),
+        ]
+        .concat();
+        let head = [bmff_box(b"ftyp", &ftyp[8..]), bmff_box(b"meta", &meta)].concat();
+        let mdat = bmff_box(b"mdat", &[&[0x12, 0x00, 0x0A, 0x0A][..], &exif].concat());
+        (head.len() as u32 + 8 + 4, [head, mdat].concat())
+    };
+    let (exif_at, _) = build(0);
+    build(exif_at).1
+}
+
+#[test]
+fn heif_exif_items_are_zeroed_in_place() {
+    use switchboard::avatar::metadata::strip;
+    let photo = heic_with_exif();
+    accepted("image/heic", &photo);
+    assert!(contains(&photo, b"52.5200N"));
+    let served = strip(ImageType::Heic, &photo);
+    assert_ne!(served, photo, "stripped");
+    assert_eq!(served.len(), photo.len(), "every box and offset stays");
+    assert!(!contains(&served, b"52.5200N") && !contains(&served, b"Exif\0\0MM"));
+    accepted("image/heic", &served);
+    // A file without Exif items is left as it is.
+    assert_eq!(strip(ImageType::Heic, &heic(16, 16)), heic(16, 16));
+}
