@@ -295,7 +295,7 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         "PATCH /accounts/{accountId}",
         api.patch(&format!("/accounts/{robin}"))
             .bearer(&user)
-            .json(json!({"email": "robin@example.com"})),
+            .json(json!({"email": "robin@example.com", "currentPassword": "robin-password"})),
     )
     .await;
     let token = step(
