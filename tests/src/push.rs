@@ -124,12 +124,32 @@ pub fn device_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+tokio::task_local! {
+    /// Tells one test case's push tokens from every other's: moto's SNS keeps one endpoint per token across
+    /// platform applications (AWS keeps one per application), so cases running at once, or one run after
+    /// another on the same moto, must not share tokens.
+    static TOKENS: u32;
+}
+
+/// Runs a test case with push tokens of its own.
+pub async fn with_own_tokens<F: Future>(case: F) -> F::Output {
+    TOKENS
+        .scope(uuid::Uuid::new_v4().as_u128() as u32, case)
+        .await
+}
+
+fn token_salt() -> u32 {
+    TOKENS.try_with(|salt| *salt).unwrap_or_default()
+}
+
 pub fn apns_token(n: u8) -> String {
-    format!("{:02x}", n).repeat(32)
+    let mut token = format!("{:08x}{n:02x}", token_salt()).repeat(7);
+    token.truncate(64);
+    token
 }
 
 pub fn fcm_token(n: u32) -> String {
-    format!("fcm-{n}:APA91b{}", "x".repeat(140))
+    format!("fcm-{:08x}-{n}:APA91b{}", token_salt(), "x".repeat(140))
 }
 
 pub fn apns(device: &str, token: &str) -> Value {
@@ -320,6 +340,13 @@ pub async fn deleting_an_account_removes_its_push_records(api: &Api) {
         left, 0,
         "robin's devices, token marker and preferences are deleted"
     );
+    // The endpoints go after the records (the dispatcher deletes them once its transaction is in).
+    for _ in 0..200 {
+        if sns.attributes(&robin_arn).await.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     assert!(
         sns.attributes(&robin_arn).await.is_none(),
         "robin's endpoint is deleted"
