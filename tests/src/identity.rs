@@ -1579,6 +1579,34 @@ pub async fn guests_read_but_do_not_write(api: &Api) {
     }
 }
 
+/// `GET /users/me` answers the caller's own user (antz's `getMe`), not a profile named "me"; a caller
+/// without a profile gets 404, and no token 401.
+pub async fn get_me_answers_the_callers_own_user(api: &Api) {
+    let (_, profile) = api.sign_up("robin", "robin-password").await;
+    let token = api.sign_in("robin", "robin-password", None).await;
+    let me = api.get("/users/me").bearer(&token).send().await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    let by_id = api
+        .get(&format!("/users/{profile}"))
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(me.body, by_id.body);
+    assert_eq!(me.body["id"], profile.as_str());
+    let bare = api
+        .post("/accounts")
+        .json(json!({"username": "bare", "password": "bare-password"}))
+        .send()
+        .await;
+    assert_eq!(bare.status, 201, "{}", bare.text);
+    let bare = api.sign_in("bare", "bare-password", None).await;
+    let none = api.get("/users/me").bearer(&bare).send().await;
+    assert_eq!(
+        (none.status, none.message()),
+        (404, "User profile not found")
+    );
+    assert_eq!(api.get("/users/me").send().await.status, 401);
+}
 pub async fn refused_updates_keep_the_token(api: &Api) {
     let admin = api.admin_token().await;
     let (robin, _) = api.sign_up("robin", "robin-password").await;

@@ -179,6 +179,7 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         api.get(&format!("/users/{profile}")).bearer(&user),
     )
     .await;
+    step("GET /users/me", api.get("/users/me").bearer(&user)).await;
     step(
         "PATCH /users/{profileId}",
         api.patch(&format!("/users/{profile}"))

@@ -55,6 +55,7 @@ pub static ROUTES: Routes<State> = Routes {
     routes: &[
         route!("POST /users", create_user).failure("Failed to create user"),
         route!("GET /users", list_users).failure("Failed to find users"),
+        route!("GET /users/me", get_me).failure("Failed to get user"),
         route!("GET /users/{profileId}", get_user(profileId)).failure("Failed to get user"),
         route!("PATCH /users/{profileId}", update_user(profileId)).failure("Failed to update user"),
         route!("DELETE /users/{profileId}", delete_user(profileId))
@@ -104,6 +105,21 @@ async fn create_user(users: &State, request: &Request) -> Result<Response<Body>>
 
 async fn get_user(users: &State, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = caller::principal(&users.identities, request).await?;
+    let profile = users
+        .identities
+        .profile_for(&caller, id, false, PROFILE_NOT_FOUND)
+        .await?;
+    Ok(http::json(200, &user_view(users, &profile).await?))
+}
+
+/// `GET /users/me` (antz's `getMe`): the caller's own user.
+async fn get_me(users: &State, request: &Request) -> Result<Response<Body>> {
+    let caller = caller::principal(&users.identities, request).await?;
+    let id = caller
+        .identity
+        .profile_id
+        .as_deref()
+        .ok_or_else(|| Error::NotFound(PROFILE_NOT_FOUND.into()))?;
     let profile = users
         .identities
         .profile_for(&caller, id, false, PROFILE_NOT_FOUND)
