@@ -80,6 +80,13 @@ impl<S> Routes<S> {
         }
     }
 
+    /// The family whose envelope the route `key`'s errors use.
+    pub fn family_of(&self, key: &str) -> Family {
+        self.find(key)
+            .and_then(|route| route.family)
+            .unwrap_or(self.family)
+    }
+
     pub fn find(&self, key: &str) -> Option<&Route<S>> {
         self.routes.iter().find(|r| r.key == key)
     }

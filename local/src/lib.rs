@@ -20,12 +20,14 @@ use futures::future::BoxFuture;
 use lambda_http::http::{HeaderName, Method};
 use lambda_http::{Body, Request, RequestExt, Response};
 use switchboard::App;
+use switchboard::Error;
 use switchboard::config::Storage;
 use switchboard::outbound::{Outbound, Policy};
 use switchboard::push::Push;
 use switchboard::push::endpoints::Endpoints;
 use switchboard::push::expo::Expo;
 use switchboard::push::web_push::WebPush;
+use switchboard_api::http::{self, Family};
 use switchboard_api::route::{self, Routes};
 use tower_http::cors::{Any, CorsLayer};
 
@@ -41,8 +43,13 @@ pub const CORS_ALLOW_HEADERS: &[&str] = &[
     "developer-author-name",
 ];
 
-/// The largest body API Gateway accepts (10 MB); the local server refuses larger ones the same way.
-const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// The largest body API Gateway's HTTP API accepts (10 MB).
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// The largest event Lambda takes for a synchronous invocation (6 MB): API Gateway's event for the request,
+/// its body base64-encoded when it is not text. The local server refuses what would not fit, the same way.
+pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+/// What an HTTP API event holds beside the headers and body (request context, route key, ids): about 1 KB.
+const EVENT_OVERHEAD: usize = 1024;
 
 /// Every function of the local server: its state field and its crate. Each crate declares its own routes
 /// (`ROUTES`) and builds its own state (`state`); this list is all the local server adds.
@@ -173,6 +180,8 @@ pub struct Route {
     /// API Gateway's route key: `GET /users/{profileId}`.
     pub key: &'static str,
     pub call: Call,
+    /// The family whose envelope its errors (and the platform's 413s) use.
+    pub family: Family,
 }
 
 impl Route {
@@ -205,6 +214,7 @@ fn mount<S: Send + Sync + 'static>(
         let state = state.clone();
         Route {
             key,
+            family: table.family_of(key),
             call: Arc::new(move |request| {
                 let state = state.clone();
                 Box::pin(async move { table.dispatch(&state, request).await })
@@ -277,9 +287,16 @@ async fn invoke(
     request: axum::extract::Request,
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return into_axum(switchboard_api::http::text(413, "Request Entity Too Large"));
+    let too_large = |limit: &str| {
+        let message = format!("The request is larger than {limit}");
+        into_axum(http::error(route.family, Error::TooLarge(message)))
     };
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return too_large("API Gateway accepts (10 MB)");
+    };
+    if event_size(&parts, &bytes) > MAX_EVENT_BYTES {
+        return too_large("a Lambda invocation carries (6 MB)");
+    }
     let params = params
         .iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -289,6 +306,36 @@ async fn invoke(
             .answer(lambda_request(parts, bytes.to_vec()), params)
             .await,
     )
+}
+
+/// About the size of the event API Gateway would hand Lambda for this request: the body as it travels (text
+/// as it is, anything else base64-encoded, 4/3 larger), the headers, the path and query, and the context.
+fn event_size(parts: &lambda_http::http::request::Parts, body: &[u8]) -> usize {
+    let body = if std::str::from_utf8(body).is_ok() && !is_binary(parts) {
+        body.len()
+    } else {
+        body.len().div_ceil(3) * 4
+    };
+    let headers: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 6)
+        .sum();
+    body + headers + 2 * parts.uri.to_string().len() + EVENT_OVERHEAD
+}
+
+/// Whether API Gateway passes the body base64-encoded: anything but text and JSON.
+fn is_binary(parts: &lambda_http::http::request::Parts) -> bool {
+    let content_type = parts
+        .headers
+        .get(lambda_http::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    !(content_type.is_empty()
+        || content_type.starts_with("text/")
+        || content_type.contains("json")
+        || content_type.contains("x-www-form-urlencoded"))
 }
 
 fn into_axum(response: Response<Body>) -> axum::response::Response {

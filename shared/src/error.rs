@@ -28,6 +28,9 @@ pub enum Error {
     /// 409
     #[error("{0}")]
     Conflict(String),
+    /// 413: the request is larger than the platform carries (API Gateway, Lambda).
+    #[error("{0}")]
+    TooLarge(String),
     /// 500. The text is the cause, for logs only: it never reaches a response.
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,6 +67,7 @@ impl Error {
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
+            Self::TooLarge(_) => 413,
             Self::Internal(_) => 500,
             Self::Unavailable(_) => 503,
         }

@@ -65,3 +65,70 @@ async fn serves_every_function_over_http() {
     let found = raw(addr, &format!("GET /contact?jwtToken={jwt}&phoneNumber=+16505559876 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")).await;
     assert!(found.contains(r#""name":"Ada""#), "{found}");
 }
+
+/// The platform's ceilings hold locally too: a request whose Lambda event would pass 6 MB, or whose body
+/// passes API Gateway's 10 MB, is a 413 in the route's family's envelope; the documented defaults fit
+/// through (an inline avatar of 4,194,304 bytes reaches the function).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_platform_request_ceilings_hold_locally() {
+    use switchboard_local::{MAX_BODY_BYTES, MAX_EVENT_BYTES};
+    use switchboard_tests::wire::send;
+    let api = Api::embedded().await;
+    let token = api
+        .sign_in("admin", switchboard_tests::api::ADMIN_PASSWORD, None)
+        .await;
+    let bearer = format!("Bearer {token}");
+    let auth = [("authorization", bearer.as_str())];
+    let addr = serve(&api).await;
+    let padded = |size: usize| serde_json::json!({"base64": "x".repeat(size)});
+
+    // Just over Lambda's 6 MB: the user service's envelope, and the CRM's plain text.
+    let users = send(
+        addr,
+        "POST",
+        "/users/me/avatar/sync",
+        &auth,
+        Some(&padded(MAX_EVENT_BYTES)),
+    )
+    .await;
+    assert_eq!(users.status, 413, "{}", users.text);
+    assert!(
+        users.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("6 MB"),
+        "{}",
+        users.text
+    );
+    let crm = send(
+        addr,
+        "POST",
+        "/callLog",
+        &[],
+        Some(&padded(MAX_EVENT_BYTES)),
+    )
+    .await;
+    assert_eq!(crm.status, 413, "{}", crm.text);
+    assert!(
+        crm.text.contains("6 MB") && crm.body.is_null(),
+        "{}",
+        crm.text
+    );
+    // Over API Gateway's 10 MB.
+    let huge = send(
+        addr,
+        "POST",
+        "/users/me/avatar/sync",
+        &auth,
+        Some(&padded(MAX_BODY_BYTES)),
+    )
+    .await;
+    assert_eq!(huge.status, 413, "{}", huge.text);
+    assert!(huge.text.contains("10 MB"), "{}", huge.text);
+
+    // The largest inline avatar fits: its request reaches the function (which checks the image: 400 here).
+    let inline = "A".repeat(4_194_304_usize.div_ceil(3) * 4);
+    let body = serde_json::json!({"base64": format!("data:image/png;base64,{inline}")});
+    let fits = send(addr, "POST", "/users/me/avatar/sync", &auth, Some(&body)).await;
+    assert_eq!(fits.status, 400, "{}", fits.text);
+}

@@ -274,7 +274,7 @@ async fn sync_avatar(users: &State, request: &Request) -> Result<Response<Body>>
             let content_type = fetched.content_type.unwrap_or_default();
             (content_type, fetched.body.to_vec())
         }
-        (None, Some(Value::String(data))) => data_uri(data, limit)?,
+        (None, Some(Value::String(data))) => data_uri(data, limit.min(MAX_INLINE_AVATAR))?,
         _ => {
             return Err(Error::validation(vec![
                 "request body must have exactly one of 'url' and 'base64'".into(),
@@ -297,6 +297,10 @@ async fn set_avatar(
         .await?;
     Ok(http::json(200, &json!({ "avatarUrl": url })))
 }
+
+/// The largest image a sync may carry inline (base64): its JSON body (4/3 larger) must fit in a Lambda
+/// invocation's 6 MB event. The URL form is fetched, not sent, so it keeps the configured limit.
+pub const MAX_INLINE_AVATAR: usize = 4_194_304;
 
 /// The largest `PUT /users/me/avatar` body. A Lambda request is at most 6 MB (6,291,456 bytes, the whole
 /// event) and API Gateway base64-encodes multipart bodies (4/3 larger), so about 4.7 MB of body can reach the
