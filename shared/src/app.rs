@@ -87,9 +87,10 @@ impl App {
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     match &config.storage {
         Storage::DynamoDb { table } => Ok(open_dynamodb(config, table, &aws_config().await)),
-        Storage::Embedded { dir } => Ok(layered(Arc::new(EmbeddedStore::open(
+        Storage::Embedded { dir } => Ok(layered(Arc::new(EmbeddedStore::open_with_cache(
             dir,
             CursorCodec::new(config.token_secret.expose()),
+            config.embedded_cache_bytes,
         )?))),
     }
 }

@@ -180,6 +180,8 @@ pub struct Config {
     pub webhook_retry: RetrySchedule,
     /// The largest avatar the server receives itself (`SWITCHBOARD_AVATAR_MAX_SIZE`, default 5,242,880).
     pub avatar_max_size: usize,
+    /// The embedded store's page cache (`SWITCHBOARD_EMBEDDED_CACHE_BYTES`, default 32 MiB).
+    pub embedded_cache_bytes: usize,
 }
 
 fn identity_settings(env: &impl Fn(&str) -> Option<String>) -> (String, IdentityTypes) {
@@ -243,7 +245,12 @@ impl Config {
             lockout: Lockout::from_env(&env)?,
             outbound: crate::outbound::Policy::from_env(&env),
             webhook_retry: webhook_retry(&env)?,
-            avatar_max_size: avatar_max_size(&env)?,
+            avatar_max_size: positive_bytes(&env, AVATAR_MAX_SIZE, DEFAULT_AVATAR_MAX_SIZE)?,
+            embedded_cache_bytes: positive_bytes(
+                &env,
+                EMBEDDED_CACHE_BYTES,
+                DEFAULT_EMBEDDED_CACHE_BYTES,
+            )?,
         })
     }
 
@@ -280,7 +287,12 @@ impl Config {
             lockout: Lockout::from_env(&env)?,
             outbound: crate::outbound::Policy::from_env(&env),
             webhook_retry: webhook_retry(&env)?,
-            avatar_max_size: avatar_max_size(&env)?,
+            avatar_max_size: positive_bytes(&env, AVATAR_MAX_SIZE, DEFAULT_AVATAR_MAX_SIZE)?,
+            embedded_cache_bytes: positive_bytes(
+                &env,
+                EMBEDDED_CACHE_BYTES,
+                DEFAULT_EMBEDDED_CACHE_BYTES,
+            )?,
         })
     }
 
@@ -338,19 +350,27 @@ pub fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
 /// The largest avatar the server receives itself (`SWITCHBOARD_AVATAR_MAX_SIZE`, antz's `AVATAR_MAX_SIZE`).
 const AVATAR_MAX_SIZE: &str = "SWITCHBOARD_AVATAR_MAX_SIZE";
 pub const DEFAULT_AVATAR_MAX_SIZE: usize = 5_242_880;
-/// `SWITCHBOARD_AVATAR_MAX_SIZE`, a positive number of bytes; the default when unset.
-fn avatar_max_size(env: &impl Fn(&str) -> Option<String>) -> Result<usize, ConfigError> {
-    match env(AVATAR_MAX_SIZE)
+/// The embedded store's page cache: redb's own default is 1 GiB, which a long run grows into with the file.
+const EMBEDDED_CACHE_BYTES: &str = "SWITCHBOARD_EMBEDDED_CACHE_BYTES";
+pub const DEFAULT_EMBEDDED_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// A setting that is a positive number of bytes; `default` when unset.
+fn positive_bytes(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match env(name)
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
     {
-        None => Ok(DEFAULT_AVATAR_MAX_SIZE),
+        None => Ok(default),
         Some(v) => v
             .parse()
             .ok()
             .filter(|n| *n > 0)
             .ok_or(ConfigError::Invalid {
-                name: AVATAR_MAX_SIZE,
+                name,
                 reason: "must be a positive number of bytes".into(),
             }),
     }
@@ -496,6 +516,18 @@ mod tests {
         assert_eq!(ok.storage, Storage::DynamoDb { table: "t".into() });
         assert!(!format!("{ok:?}").contains(LONG));
         assert_eq!(ok.require_bucket(), Err(ConfigError::Missing(BUCKET)));
+    }
+
+    #[test]
+    fn the_embedded_cache_is_bounded_and_configurable() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = |pairs: &[(&str, &str)]| Config::for_local(env(pairs), Some(dir.path().into()));
+        assert_eq!(local(&[]).unwrap().embedded_cache_bytes, 32 * 1024 * 1024);
+        let set = local(&[(EMBEDDED_CACHE_BYTES, "1048576")]).unwrap();
+        assert_eq!(set.embedded_cache_bytes, 1_048_576);
+        for bad in ["0", "-1", "lots"] {
+            assert!(local(&[(EMBEDDED_CACHE_BYTES, bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]

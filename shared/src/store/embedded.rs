@@ -89,10 +89,22 @@ fn failed(e: impl Into<redb::Error>) -> StoreError {
 }
 
 impl EmbeddedStore {
-    /// Opens (or creates) the database file `switchboard.redb` in `dir`.
+    /// Opens (or creates) the database file `switchboard.redb` in `dir`, with the default page cache.
     pub fn open(dir: &Path, cursors: CursorCodec) -> Result<Self, StoreError> {
+        Self::open_with_cache(dir, cursors, crate::config::DEFAULT_EMBEDDED_CACHE_BYTES)
+    }
+
+    /// As [`EmbeddedStore::open`], with a page cache of `cache_bytes`.
+    pub fn open_with_cache(
+        dir: &Path,
+        cursors: CursorCodec,
+        cache_bytes: usize,
+    ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(failed)?;
-        let db = Database::create(dir.join("switchboard.redb")).map_err(failed)?;
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(dir.join("switchboard.redb"))
+            .map_err(failed)?;
         let tx = db.begin_write().map_err(failed)?;
         tx.open_table(ITEMS).map_err(failed)?;
         tx.open_table(GSI1).map_err(failed)?;
