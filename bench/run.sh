@@ -12,7 +12,8 @@
 #   BENCH_THREADS=2         wrk -t
 #   BENCH_CONTACTS=100      contacts created before measuring (+1650555NNNN, NNNN from 0000)
 #   BENCH_DUP_POOL=100      distinct sessionIds in the duplicate-heavy POST /callLog run
-#   BENCH_ROUTES="get-contact post-calllog post-calllog-dup"   which runs, in order
+#   BENCH_ROUTES="get-contact post-calllog post-calllog-dup"   which runs, in order (also: soak)
+#   BENCH_SOAK=2m, BENCH_SOAK_EVERY=10, BENCH_SOAK_GROWTH_MB=150   the soak run: length, sampling, RSS bound
 #   BENCH_BIN=PATH          server binary; unset = `cargo build --release -p switchboard-local` first
 #   BENCH_PIN="0 1"         pin the server to CPU 0 (one tokio worker) and wrk to CPU 1 with taskset, so
 #                           neither preempts the other; unset = both float over every CPU
@@ -318,6 +319,45 @@ check_post_calllog_dup() {
         problems+=("duplicate-run logs not found by GET /callLog")
 }
 
+# soak: GET /contact and new POST /callLog at once for BENCH_SOAK (default 2m), the server's RSS and the
+# store file's size every BENCH_SOAK_EVERY seconds; fails if RSS grows by more than BENCH_SOAK_GROWTH_MB
+# (default 150) after the first minute. A table of the samples goes to stdout.
+soak() {
+    local total every growth
+    total=$(seconds "${BENCH_SOAK:-2m}")
+    every=${BENCH_SOAK_EVERY:-10}
+    growth=${BENCH_SOAK_GROWTH_MB:-150}
+    local limit=$((total + 60))
+    log "soak: ${total}s of GET /contact (wrk -t1 -c8) and new POST /callLog (wrk -t1 -c4) at once"
+    bounded "$limit" "${WRK_CPU[@]}" wrk -t1 -c8 "-d${total}s" --latency -s "$BENCH_DIR/report.lua" \
+        "$BASE$GET_PATH" >"$TMP/soak-get.out" &
+    local get_pid=$!
+    bounded "$limit" "${WRK_CPU[@]}" wrk -t1 -c4 "-d${total}s" --latency -s "$BENCH_DIR/call-log.lua" \
+        "$BASE/callLog?jwtToken=$JWT" -- unique "s$NONCE" >"$TMP/soak-post.out" &
+    local post_pid=$!
+    local samples=() t rss file baseline=
+    for ((t = 0; t <= total; t += every)); do
+        rss=$(awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$SERVER_PID/status")
+        file=$(du -sm "$TMP/data" | cut -f1)
+        samples+=("| ${t} s | $rss | $file |")
+        ((t >= 60)) && [[ -z $baseline ]] && baseline=$rss
+        if [[ -n $baseline ]] && ((rss - baseline > growth)); then
+            FAILED=1
+            log "soak: PROBLEM: RSS $rss MB at ${t}s, more than $growth MB over the $baseline MB of the first minute"
+        fi
+        ((t + every <= total)) && sleep "$every"
+    done
+    wait "$get_pid" "$post_pid" || die "soak: wrk failed"
+    local rps_get rps_post
+    rps_get=$(grep '^BENCH ' "$TMP/soak-get.out" | tail -n 1 | tr ' ' '\n' | sed -n 's/^rps=//p')
+    rps_post=$(grep '^BENCH ' "$TMP/soak-post.out" | tail -n 1 | tr ' ' '\n' | sed -n 's/^rps=//p')
+    echo "| Time | RSS (MB) | Data directory (MB) |"
+    echo "|---:|---:|---:|"
+    printf '%s\n' "${samples[@]}"
+    echo
+    printf 'GET /contact %.0f req/s and POST /callLog %.0f req/s at once.\n\n' "$rps_get" "$rps_post"
+}
+
 for name in $ROUTES; do
     case $name in
         get-contact)
@@ -331,16 +371,19 @@ for name in $ROUTES; do
             measure post-calllog-dup "POST /callLog (duplicates, $DUP_POOL ids)" "/callLog?jwtToken=$JWT" \
                 "$BENCH_DIR/call-log.lua" dup "$DUP_POOL" "d$NONCE"
             ;;
-        *) die "unknown route run $name (BENCH_ROUTES: get-contact post-calllog post-calllog-dup)" ;;
+        soak) soak ;;
+        *) die "unknown route run $name (BENCH_ROUTES: get-contact post-calllog post-calllog-dup soak)" ;;
     esac
 done
 
 kill -0 "$SERVER_PID" 2>/dev/null || die "the server died during the benchmark"
 
-echo "| Route | Req/s | p50 | p99 | Command |"
-echo "|---|---:|---:|---:|---|"
-printf '%s\n' "${ROWS[@]}"
-echo
+if ((${#ROWS[@]})); then
+    echo "| Route | Req/s | p50 | p99 | Command |"
+    echo "|---|---:|---:|---:|---|"
+    printf '%s\n' "${ROWS[@]}"
+    echo
+fi
 echo "$(nproc) CPUs, $CONNECTIONS connections, $THREADS wrk threads, $DURATION per route, $(date -u +%Y-%m-%d)," \
     "wrk and server on the same machine. Server: $(basename "$BIN"), embedded redb store, RUST_LOG=warn."
 exit "$FAILED"
