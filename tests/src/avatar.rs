@@ -924,7 +924,8 @@ pub async fn sync_from_base64_or_url(api: &Api) {
         "a no-op"
     );
 
-    let too_big = vec![0u8; switchboard::avatar::DEFAULT_MAX_SIZE + 1];
+    // Inline, an image is at most 4,194,304 bytes (its request must fit in a Lambda invocation).
+    let too_big = vec![0u8; users::MAX_INLINE_AVATAR + 1];
     for (body, message) in [
         (
             json!({"base64": format!("data:image/png;base64,{}", base64(b"not an image"))}),
@@ -940,7 +941,7 @@ pub async fn sync_from_base64_or_url(api: &Api) {
         ),
         (
             json!({"base64": format!("data:image/png;base64,{}", base64(&too_big))}),
-            "The image is larger than 5242880 bytes",
+            "The image is larger than 4194304 bytes",
         ),
         (
             json!({"base64": format!("data:image/svg+xml;base64,{}", base64(b"<svg/>"))}),

@@ -386,6 +386,9 @@ fn data_uri(data: &str, limit: usize) -> Result<(String, Vec<u8>)> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(payload)
         .map_err(|_| invalid())?;
+    if bytes.len() > limit {
+        return Err(avatar::image::ImageError::TooLarge { limit }.into());
+    }
     Ok((content_type.to_owned(), bytes))
 }
 
