@@ -82,6 +82,22 @@ impl App {
     }
 }
 
+/// The identities and the avatars their profiles show: the state of the functions that serve accounts and
+/// profiles (accounts, avatar-upload-url, server-api).
+pub struct Profiles {
+    pub identities: Identities,
+    pub avatars: Avatars,
+}
+
+impl Profiles {
+    pub fn new(config: &Config, store: Arc<dyn Store>, objects: AvatarObjects) -> Self {
+        Self {
+            identities: Identities::new(store.clone(), config),
+            avatars: Avatars::new(store, objects),
+        }
+    }
+}
+
 /// The configured store (DynamoDB, its client built once, or the embedded one), with conflict retries and
 /// tracing around it.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {

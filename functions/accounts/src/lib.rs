@@ -14,6 +14,7 @@ use std::sync::Arc;
 use lambda_http::Request;
 use serde_json::Value;
 use switchboard::Result;
+use switchboard::app::Profiles;
 use switchboard::avatar::Avatars;
 use switchboard::avatar::objects::AvatarObjects;
 use switchboard::config::Config;
@@ -29,16 +30,10 @@ const ACCOUNT_NOT_FOUND: &str = "Account not found";
 const SESSION_INVALID: &str = "Session invalid";
 
 /// The identities, and the avatars profiles show.
-pub struct State {
-    pub identities: Identities,
-    pub avatars: Avatars,
-}
+pub type State = Profiles;
 
 pub fn state(config: &Config, store: Arc<dyn Store>, objects: AvatarObjects) -> State {
-    State {
-        identities: Identities::new(store.clone(), config),
-        avatars: Avatars::new(store, objects),
-    }
+    Profiles::new(config, store, objects)
 }
 
 pub static ROUTES: Routes<State> = Routes {

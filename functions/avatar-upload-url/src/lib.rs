@@ -8,27 +8,22 @@ use std::sync::Arc;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use switchboard::Result;
+use switchboard::app::Profiles;
+use switchboard::avatar::MAX_UPLOAD_BYTES;
 use switchboard::avatar::image::ImageType;
 use switchboard::avatar::objects::AvatarObjects;
-use switchboard::avatar::{Avatars, MAX_UPLOAD_BYTES};
 use switchboard::config::Config;
 use switchboard::error::Error;
-use switchboard::identity::Identities;
 use switchboard::store::Store;
 use switchboard_api::http::{self, Family};
 use switchboard_api::route::Routes;
 use switchboard_api::{caller, request, route};
 
-pub struct State {
-    pub identities: Identities,
-    pub avatars: Avatars,
-}
+/// The identities (who may upload to which profile), and the avatars.
+pub type State = Profiles;
 
 pub fn state(config: &Config, store: Arc<dyn Store>, objects: AvatarObjects) -> State {
-    State {
-        identities: Identities::new(store.clone(), config),
-        avatars: Avatars::new(store, objects),
-    }
+    Profiles::new(config, store, objects)
 }
 
 const PROFILE_NOT_FOUND: &str = "User profile not found";

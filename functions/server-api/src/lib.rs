@@ -8,7 +8,7 @@ use std::sync::Arc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
 use switchboard::Result;
-use switchboard::avatar::Avatars;
+use switchboard::app::Profiles;
 use switchboard::avatar::objects::AvatarObjects;
 use switchboard::config::Config;
 use switchboard::error::Error;
@@ -26,16 +26,10 @@ const MAX_EXPIRY_SECONDS: i64 = 30 * 86_400;
 
 /// The identities and organizations the SDK tokens are checked against, and the avatars a deleted user's
 /// profile leaves behind.
-pub struct State {
-    pub identities: Identities,
-    pub avatars: Avatars,
-}
+pub type State = Profiles;
 
 pub fn state(config: &Config, store: Arc<dyn Store>, objects: AvatarObjects) -> State {
-    State {
-        identities: Identities::new(store.clone(), config),
-        avatars: Avatars::new(store, objects),
-    }
+    Profiles::new(config, store, objects)
 }
 
 pub static ROUTES: Routes<State> = Routes {
