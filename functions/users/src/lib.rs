@@ -105,11 +105,7 @@ async fn create_user(users: &State, request: &Request) -> Result<Response<Body>>
 
 async fn get_user(users: &State, request: &Request, id: &str) -> Result<Response<Body>> {
     let caller = caller::principal(&users.identities, request).await?;
-    let profile = users
-        .identities
-        .profile_for(&caller, id, false, PROFILE_NOT_FOUND)
-        .await?;
-    Ok(http::json(200, &user_view(users, &profile).await?))
+    shown_user(users, &caller, id).await
 }
 
 /// `GET /users/me` (antz's `getMe`): the caller's own user.
@@ -118,11 +114,16 @@ async fn get_me(users: &State, request: &Request) -> Result<Response<Body>> {
     let id = caller
         .identity
         .profile_id
-        .as_deref()
+        .clone()
         .ok_or_else(|| Error::NotFound(PROFILE_NOT_FOUND.into()))?;
+    shown_user(users, &caller, &id).await
+}
+
+/// Profile `id` as `caller` may read it (owner or admin), in the user service's view.
+async fn shown_user(users: &State, caller: &Principal, id: &str) -> Result<Response<Body>> {
     let profile = users
         .identities
-        .profile_for(&caller, id, false, PROFILE_NOT_FOUND)
+        .profile_for(caller, id, false, PROFILE_NOT_FOUND)
         .await?;
     Ok(http::json(200, &user_view(users, &profile).await?))
 }
