@@ -16,6 +16,7 @@ const SUITES: &[(&str, &str)] = &[
     ("avatar", "api: &Api"),
     ("crm", "api: &Api"),
     ("outbox", "api: &Api"),
+    ("mail", "api: &Api"),
     ("webhooks", "api: &Api"),
     ("push", "api: &Api"),
     ("resilience", "api: &Api"),

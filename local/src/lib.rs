@@ -9,6 +9,7 @@ pub mod s3;
 pub mod stream;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,8 @@ use lambda_http::http::{HeaderName, Method};
 use lambda_http::{Body, Request, RequestExt, Response};
 use switchboard::App;
 use switchboard::Error;
-use switchboard::config::Storage;
+use switchboard::config::{Config, Storage};
+use switchboard::mail::{LOCAL_FROM, Transport};
 use switchboard::outbound::{Outbound, Policy};
 use switchboard::push::Push;
 use switchboard::push::endpoints::Endpoints;
@@ -42,6 +44,9 @@ pub const CORS_ALLOW_HEADERS: &[&str] = &[
     "rc-account-id",
     "developer-author-name",
 ];
+
+/// The directory the local server writes its mail to.
+pub const MAIL_DIR: &str = "SWITCHBOARD_MAIL_DIR";
 
 /// The largest body API Gateway's HTTP API accepts (10 MB).
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -119,6 +124,20 @@ impl Functions {
         let app = &app.over_store(stream.clone());
         let (push, dispatcher) = local_push(app, endpoints, env);
         stream.deliver_to(dispatcher);
+        let mail = Transport::Files {
+            dir: mail_dir(&app.config, env),
+            from: app
+                .config
+                .mail
+                .from
+                .clone()
+                .unwrap_or_else(|| LOCAL_FROM.into()),
+        };
+        stream.mail_to(Arc::new(mail_send::state(
+            &app.config,
+            app.store.clone(),
+            mail,
+        )));
         let (config, store, objects) = (&app.config, &app.store, &app.avatars.objects);
         Arc::new(Self {
             health: Arc::new(health::state(config)),
@@ -137,6 +156,20 @@ impl Functions {
             server_api: Arc::new(server_api::state(config, store.clone(), objects.clone())),
             webhooks: Arc::new(webhooks::state(config, store.clone())),
         })
+    }
+}
+
+/// Where the local server writes mail (`.eml` files): `SWITCHBOARD_MAIL_DIR`, else `mail/` in the data
+/// directory (`.switchboard/mail/` by default).
+pub fn mail_dir(config: &Config, env: impl Fn(&str) -> Option<String>) -> PathBuf {
+    if let Some(dir) = env(MAIL_DIR).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    match &config.storage {
+        Storage::Embedded { dir } => dir.join("mail"),
+        Storage::DynamoDb { .. } => {
+            PathBuf::from(switchboard::config::DEFAULT_DATA_DIR).join("mail")
+        }
     }
 }
 

@@ -264,6 +264,8 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!("listening on http://{}", options.addr);
+    let mail = switchboard_local::mail_dir(&app.config, |name| std::env::var(name).ok());
+    tracing::info!(dir = %mail.display(), "mail is written as .eml files");
     let functions = switchboard_local::Functions::new(&app);
     // Webhook deliveries run in process, from what is stored: a restart picks up where it stopped.
     tokio::spawn(switchboard_local::delivery::run(

@@ -2,17 +2,21 @@
 //! removals of identities (template.yaml filters them), whose devices, endpoints and preferences it then
 //! deletes. Locally this store layer does the same: after a transaction commits, the keys it deleted go to
 //! the same handler in process, as KEYS_ONLY `REMOVE` records, and the handler keeps the ones it acts on.
-//! (Inserted notifications reach it through `Push::on_recorded`.)
+//! (Inserted notifications reach it through `Push::on_recorded`.) Inserted mail items go to `mail-send`'s
+//! handler the same way, as `INSERT` records, as the stream's filter hands them to it in AWS.
 
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use switchboard::identity::mail::KEY_PREFIX as MAIL_PREFIX;
 use switchboard::push::Push;
-use switchboard::store::{Item, Key, Page, Query, Store, StoreError, Write};
+use switchboard::store::stream::keys_only;
+use switchboard::store::{Condition, Item, Key, Page, Query, Store, StoreError, Write};
 
 pub struct TableStream {
     inner: Arc<dyn Store>,
     dispatcher: OnceLock<Arc<Push>>,
+    mailroom: OnceLock<Arc<mail_send::State>>,
 }
 
 impl TableStream {
@@ -20,6 +24,7 @@ impl TableStream {
         Arc::new(Self {
             inner,
             dispatcher: OnceLock::new(),
+            mailroom: OnceLock::new(),
         })
     }
 
@@ -27,6 +32,12 @@ impl TableStream {
     pub fn deliver_to(&self, dispatcher: Arc<Push>) {
         // Set once, by `Functions::with_push`.
         let _ = self.dispatcher.set(dispatcher);
+    }
+
+    /// Inserted mail from now on goes to `mailroom` (built over this store, hence set afterwards).
+    pub fn mail_to(&self, mailroom: Arc<mail_send::State>) {
+        // Set once, by `Functions::with_push`.
+        let _ = self.mailroom.set(mailroom);
     }
 }
 
@@ -52,10 +63,23 @@ impl Store for TableStream {
                 _ => None,
             })
             .collect();
+        let mail: Vec<Key> = writes
+            .iter()
+            .filter_map(|write| match write {
+                Write::Put(item, Condition::Absent) if item.key.pk.starts_with(MAIL_PREFIX) => {
+                    Some(item.key.clone())
+                }
+                _ => None,
+            })
+            .collect();
         self.inner.transact(writes).await?;
         if let (Some(dispatcher), false) = (self.dispatcher.get(), removed.is_empty()) {
             let event = push_dispatch::stream_event(removed.iter().map(|key| ("REMOVE", key)));
             tokio::spawn(push_dispatch::handle(dispatcher.clone(), event));
+        }
+        if let (Some(mailroom), false) = (self.mailroom.get(), mail.is_empty()) {
+            let event = keys_only(mail.iter().map(|key| ("INSERT", key)));
+            tokio::spawn(mail_send::handle(mailroom.clone(), event));
         }
         Ok(())
     }

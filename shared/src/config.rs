@@ -182,6 +182,9 @@ pub struct Config {
     pub avatar_max_size: usize,
     /// The embedded store's page cache (`SWITCHBOARD_EMBEDDED_CACHE_BYTES`, default 32 MiB).
     pub embedded_cache_bytes: usize,
+    /// The sender, the reset link and the reset token's life (`SWITCHBOARD_MAIL_FROM`,
+    /// `SWITCHBOARD_PASSWORD_RESET_URL`, `SWITCHBOARD_PASSWORD_RESET_SECONDS`).
+    pub mail: crate::mail::MailSettings,
 }
 
 fn identity_settings(env: &impl Fn(&str) -> Option<String>) -> (String, IdentityTypes) {
@@ -251,6 +254,7 @@ impl Config {
                 EMBEDDED_CACHE_BYTES,
                 DEFAULT_EMBEDDED_CACHE_BYTES,
             )?,
+            mail: crate::mail::MailSettings::from_env(&env, None)?,
         })
     }
 
@@ -293,6 +297,7 @@ impl Config {
                 EMBEDDED_CACHE_BYTES,
                 DEFAULT_EMBEDDED_CACHE_BYTES,
             )?,
+            mail: crate::mail::MailSettings::from_env(&env, Some(crate::mail::LOCAL_FROM))?,
         })
     }
 

@@ -9,6 +9,7 @@ pub mod crm;
 pub mod deadline;
 pub mod error;
 pub mod identity;
+pub mod mail;
 pub mod migration;
 pub mod optimistic;
 pub mod outbound;

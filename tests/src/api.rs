@@ -19,6 +19,8 @@ pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef0123";
 pub const CRM_SECRET: &str = "test-crm-secret-0123456789abcdef0123";
+/// The reset link the tests' mail carries.
+pub const RESET_URL: &str = "https://app.example.com/reset?token={token}";
 /// The failed sign-in lockout of the tests, short enough to wait out.
 pub const LOCKOUT_SECONDS: i64 = 2;
 
@@ -61,6 +63,7 @@ pub fn config(dir: &std::path::Path) -> Config {
             "SWITCHBOARD_TOKEN_SECRET" => Some(TOKEN_SECRET.into()),
             "APP_SERVER_SECRET_KEY" => Some(CRM_SECRET.into()),
             "SWITCHBOARD_LOCKOUT_SECONDS" => Some(LOCKOUT_SECONDS.to_string()),
+            "SWITCHBOARD_PASSWORD_RESET_URL" => Some(RESET_URL.into()),
             _ => None,
         },
         Some(dir.into()),

@@ -380,6 +380,7 @@ pub async fn uploads_are_checked_and_attached_once(api: &Api) {
         .filter(|e| e.event == "avatar.updated")
         .collect();
     assert_eq!(told.len(), 1, "{told:?}");
+    crate::outbox::assert_no_secret(&told);
     assert_eq!(told[0].payload["profileId"], profile);
     assert_eq!(told[0].payload["objectId"], object);
     assert_eq!(told[0].payload["contentType"], "image/png");

@@ -186,7 +186,7 @@ pub async fn one_time_token_opens_one_session(api: &Api) {
     let token = api
         .post(&format!("/accounts/{robin}/tokens"))
         .bearer(&admin)
-        .json(json!({"type": "passwordreset", "contact": "robin@example.com"}))
+        .json(json!({"type": "signin", "contact": "robin@example.com"}))
         .send()
         .await;
     assert_eq!(token.status, 201, "{}", token.text);

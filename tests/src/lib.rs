@@ -19,6 +19,7 @@ pub mod extension;
 pub mod iam;
 pub mod identity;
 pub mod identity_security;
+pub mod mail;
 pub mod outbox;
 pub mod push;
 pub mod receiver;
@@ -52,6 +53,23 @@ pub fn service_url(variable: &str) -> String {
              `scripts/services.sh start && source .tools/services.env` before `cargo test`."
         ),
     }
+}
+
+/// The moto server's recorded state (`/moto-api/data.json`): the SNS messages it was given, the mail SES
+/// accepted.
+pub async fn moto_state() -> serde_json::Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = service_url(push::MOTO_URL);
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request =
+        format!("GET /moto-api/data.json HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    let (_, body) = answer.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(body).unwrap()
 }
 
 pub fn cursor_codec() -> CursorCodec {
@@ -199,6 +217,14 @@ macro_rules! crm_suite {
 macro_rules! outbox_suite {
     ($api:expr) => {
         $crate::__outbox_cases!(api_suite!($api; outbox;));
+    };
+}
+
+/// The mail suite (issues 22 and 23) on the [`api::Api`] `$api` yields: every case of [`mail`].
+#[macro_export]
+macro_rules! mail_suite {
+    ($api:expr) => {
+        $crate::__mail_cases!(api_suite!($api; mail;));
     };
 }
 

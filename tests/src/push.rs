@@ -73,19 +73,7 @@ impl Sns {
 
     /// The messages moto recorded as published to an endpoint (its `/moto-api/data.json` state), parsed.
     pub async fn published(&self, arn: &str) -> Vec<Value> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let url = crate::service_url(MOTO_URL);
-        let address = url.trim_start_matches("http://").trim_end_matches('/');
-        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-        let request = format!(
-            "GET /moto-api/data.json HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer).await.unwrap();
-        let answer = String::from_utf8(answer).unwrap();
-        let (_, body) = answer.split_once("\r\n\r\n").unwrap();
-        let state: Value = serde_json::from_str(body).unwrap();
+        let state = crate::moto_state().await;
         state["sns"]["PlatformEndpoint"]
             .as_array()
             .unwrap()
@@ -721,6 +709,7 @@ pub async fn suppressed_notifications_are_recorded_not_sent(api: &Api) {
         .filter(|e| e.event == "notification.sent")
         .collect();
     assert_eq!(told.len(), 1, "{told:?}");
+    crate::outbox::assert_no_secret(&told);
     assert_eq!(told[0].payload["notificationId"], id);
     assert_eq!(told[0].payload["category"], "mention");
     assert_eq!(

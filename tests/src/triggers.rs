@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use switchboard::webhooks::queue::{Deliveries, DeliveryQueue};
 
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sqs::config::{BehaviorVersion, Region};
 use serde_json::Value;
 
 use crate::api::Api;
@@ -41,13 +41,7 @@ pub fn sqs() -> aws_sdk_sqs::Client {
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(service_url(MOTO_URL))
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(
-                "switchboardtest",
-                "switchboardtestsecret",
-                None,
-                None,
-                "tests",
-            ))
+            .credentials_provider(crate::credentials())
             .build(),
     )
 }

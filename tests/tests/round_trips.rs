@@ -380,8 +380,9 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     step("DELETE /sessions", api.delete("/sessions").bearer(&user)).await;
     step(
         "POST /accounts",
-        api.post("/accounts")
-            .json(json!({"username": "sam", "password": "sam-password"})),
+        api.post("/accounts").json(
+            json!({"username": "sam", "password": "sam-password", "email": "sam@example.com"}),
+        ),
     )
     .await;
     // hoodie's requests.
@@ -641,6 +642,42 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         })
         .await;
 
+    // The mail sender, as its trigger runs it: a reset requested without the in-process hook, its mail
+    // written to files (SES is the trigger test's).
+    api.app
+        .identities
+        .request_password_reset("sam@example.com")
+        .await
+        .unwrap();
+    let (requests, _) = api.app.identities.requests(ORG, 1, None).await.unwrap();
+    let mail = switchboard::identity::mail::Mail::key_of(&requests[0].id);
+    let outbox = tempfile::tempdir().unwrap();
+    let transport = switchboard::mail::Transport::Files {
+        dir: outbox.path().into(),
+        from: "no-reply@localhost".into(),
+    };
+    let mailroom = Arc::new(mail_send::state(
+        &api.app.config,
+        api.app.store.clone(),
+        transport,
+    ));
+    let response = ROUTE
+        .scope(
+            "trigger mail-send".into(),
+            mail_send::handle(
+                mailroom,
+                switchboard::store::stream::keys_only([("INSERT", &mail)]),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        std::fs::read_dir(outbox.path()).unwrap().count(),
+        1,
+        "one mail"
+    );
+
     walked.insert("POST /apiKeyLogin".into()); // api.crm_login above
     walked.insert("trigger push-dispatch".into()); // push_dispatch::handle above
     let routes: BTreeSet<String> = switchboard_local::route_keys()
@@ -716,9 +753,10 @@ fn template_functions() -> BTreeMap<String, (BTreeSet<Grant>, BTreeSet<String>)>
             for statement in policy["Statement"].as_sequence().into_iter().flatten() {
                 assert_eq!(statement["Effect"], "Allow");
                 // The queues' grants are the trigger tests' business; DynamoDB's and S3's are walked here.
+                // SES's grant is checked by the mail sender's trigger test.
                 if statement["Action"]
                     .as_str()
-                    .is_some_and(|a| a.starts_with("sqs:"))
+                    .is_some_and(|a| a.starts_with("sqs:") || a.starts_with("ses:"))
                 {
                     continue;
                 }

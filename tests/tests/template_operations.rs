@@ -69,6 +69,7 @@ fn secrets_only_where_used() {
         ("WebhooksFunction", &token[..]),
         ("EventDispatchFunction", &[][..]),
         ("WebhookDeliverFunction", &[][..]),
+        ("MailSendFunction", &[][..]),
     ]);
     let functions = functions(&template);
     assert_eq!(
@@ -252,4 +253,25 @@ fn functions_that_fetch_user_urls_reserve_their_concurrency() {
         );
     }
     assert_eq!(template["Parameters"]["FetchConcurrency"]["Default"], 20);
+}
+
+/// SES is granted to the mail sender alone, for `SendEmail` only, and the sender exists only when a sender
+/// address is configured.
+#[test]
+fn only_the_mail_sender_may_send_mail() {
+    let template = template();
+    for (name, function) in functions(&template) {
+        let text = serde_yaml::to_string(&function["Properties"]["Policies"]).unwrap();
+        let actions: Vec<&str> = text
+            .split_whitespace()
+            .filter(|word| word.starts_with("ses:"))
+            .collect();
+        match name.as_str() {
+            "MailSendFunction" => {
+                assert_eq!(actions, ["ses:SendEmail"]);
+                assert_eq!(function["Condition"], "SendsMail");
+            }
+            _ => assert!(actions.is_empty(), "{name} may send mail: {actions:?}"),
+        }
+    }
 }

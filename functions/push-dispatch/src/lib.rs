@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use serde_json::{Value, json};
 use switchboard::deadline;
 use switchboard::identity::Identity;
 use switchboard::push::Push;
@@ -16,7 +15,6 @@ use switchboard::push::dispatch::MIN_ATTEMPT;
 use switchboard::push::records::{NOTIFICATION_PREFIX, NOTIFICATION_SK};
 use switchboard::store::Key;
 use switchboard::store::stream::{self, ChangeKind};
-use switchboard::store::table::{ATTR_PK, ATTR_SK};
 
 pub async fn handle(
     push: Arc<Push>,
@@ -82,23 +80,5 @@ pub fn insert_event(id: &str) -> Event {
 
 /// A KEYS_ONLY stream event of `changes` (event name and key), as the local server hands them to [`handle`].
 pub fn stream_event<'a>(changes: impl IntoIterator<Item = (&'static str, &'a Key)>) -> Event {
-    let records: Vec<Value> = changes
-        .into_iter()
-        .enumerate()
-        .map(|(sequence, (name, key))| {
-            json!({
-                "eventID": format!("{sequence}"),
-                "eventName": name,
-                "eventSource": "aws:dynamodb",
-                "awsRegion": "local",
-                "dynamodb": {
-                    "Keys": { ATTR_PK: { "S": key.pk }, ATTR_SK: { "S": key.sk } },
-                    "SequenceNumber": format!("{sequence}"),
-                    "SizeBytes": 0,
-                    "StreamViewType": "KEYS_ONLY",
-                },
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap_or_default()
+    serde_json::from_value(switchboard::store::stream::keys_only(changes)).unwrap_or_default()
 }

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::events::{self, Actor};
+use super::mail::{Letter, Mail};
 use super::records::{Identity, Marker, Organization, OrganizationKey, Profile};
 use super::{Identities, MAX_RETRIES, NOT_AUTHORIZED, Principal, password, usernames};
 use crate::error::Error;
@@ -295,6 +296,18 @@ impl Identities {
             let moves_markers = writes.len() > 1;
             for event in events::updated(&before, &after, actor) {
                 writes.push(event.write()?);
+            }
+            // The address an account leaves is told, so a takeover does not go unnoticed.
+            if let Some(old) = before
+                .email
+                .as_ref()
+                .filter(|old| after.email.as_ref() != Some(old))
+            {
+                let letter = Letter::EmailChanged {
+                    username: after.username.clone(),
+                    new_email: after.email.clone().unwrap_or_default(),
+                };
+                writes.push(Mail::new(&after.organization_id, old, letter).write()?);
             }
             match self.store.transact(writes).await {
                 Ok(()) => {

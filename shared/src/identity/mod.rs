@@ -7,6 +7,7 @@ pub mod bootstrap;
 mod directory;
 pub mod events;
 pub mod lockout;
+pub mod mail;
 pub mod password;
 pub mod records;
 pub mod requests;
@@ -48,6 +49,7 @@ pub struct Identities {
     pub types: IdentityTypes,
     pub default_organization: String,
     pub lockout: Lockout,
+    pub mail: crate::mail::MailSettings,
 }
 
 impl Identities {
@@ -58,6 +60,7 @@ impl Identities {
             types: config.identity_types.clone(),
             default_organization: config.default_organization.clone(),
             lockout: config.lockout,
+            mail: config.mail.clone(),
         }
     }
 

@@ -1,28 +1,28 @@
 //! hoodie's requests, the last part of its account API (`requests.add({type: 'passwordreset', email})`,
 //! `find`, `findAll`, `remove`): anyone may ask for a password reset by email and always hears the same,
-//! so no one learns which emails have accounts. For an existing account the request makes a one-time
-//! `passwordreset` token (1 hour) and tells `account.password_reset_requested` with it, for the integrator to
-//! email; the event item expires with the token. Requests per email are limited per hour.
+//! so no one learns which emails have accounts, not even from the time the answer takes: the request writes
+//! the same items either way, among them a mail in the outbox (`identity::mail`). Sending it makes the
+//! one-time `passwordreset` token, for an existing account, and mails the link to that address only: no event,
+//! log or stored item carries the token. Requests per email are limited per hour; removing a request revokes
+//! its token.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::records::{Identity, Marker, OneTimeToken};
-use super::{Identities, MAX_RETRIES, secrets};
+use super::mail::{Letter, Mail};
+use super::records::OneTimeToken;
+use super::{Identities, MAX_RETRIES};
 use crate::error::Error;
 use crate::optimistic;
-use crate::store::{Condition, Index, Key, Query, Record, StoreError, Write, versioned};
-use crate::time::{now_rfc3339, unix_now, unix_to_rfc3339};
-use crate::webhooks::Event;
-use crate::webhooks::events::{EVENT_TTL_SECONDS, EventName};
+use crate::store::{Condition, Index, Key, Query, Record, Write, versioned};
+use crate::time::{now_rfc3339, unix_now};
+use crate::webhooks::events::EVENT_TTL_SECONDS;
 
 /// The 409 of a record other requests keep changing.
 const REQUESTS_BUSY: &str = "Too many requests at once for this email; try again";
 
 /// The one request type hoodie defines.
 pub const PASSWORD_RESET: &str = "passwordreset";
-/// A reset token lasts an hour.
-pub const RESET_TOKEN_SECONDS: i64 = 3600;
 /// Requests one email may make an hour; more are accepted and do nothing.
 pub const MAX_REQUESTS_PER_HOUR: u32 = 3;
 
@@ -34,8 +34,12 @@ pub struct AccountRequest {
     pub kind: String,
     pub email: String,
     pub organization_id: String,
-    /// The account the email belongs to, if any (admins see it; the requester never does).
+    /// The account the email belongs to, if any, known once its mail is sent (admins see it; the requester
+    /// never does).
     pub account_id: Option<String>,
+    /// The hash (id) of the reset token its mail carried, which removing the request revokes.
+    #[serde(default)]
+    pub token_id: Option<String>,
     pub created_at: String,
     #[serde(skip)]
     pub version: u64,
@@ -119,22 +123,26 @@ impl Identities {
                 tracing::info!("password reset requests over the hourly limit for one email");
                 return Ok(());
             }
-            let identity: Option<Identity> = match self
-                .store
-                .load::<Marker>(&Marker::email_key(&org, &email))
-                .await?
-            {
-                Some(marker) => self.identity(&marker.identity_id).await?,
-                None => None,
-            };
             let request = AccountRequest {
                 id: uuid::Uuid::now_v7().to_string(),
                 kind: PASSWORD_RESET.into(),
                 email: email.clone(),
                 organization_id: org.clone(),
-                account_id: identity.as_ref().map(|i| i.id.clone()),
+                account_id: None,
+                token_id: None,
                 created_at: now_rfc3339(),
                 version: 0,
+            };
+            // Keyed by the request's id: whoever holds a request finds its mail.
+            let mail = Mail {
+                id: request.id.clone(),
+                ..Mail::new(
+                    &org,
+                    &email,
+                    Letter::PasswordReset {
+                        request_id: request.id.clone(),
+                    },
+                )
             };
             let next = RequestCount {
                 count: count.count + 1,
@@ -144,13 +152,11 @@ impl Identities {
                 0 => Condition::Absent,
                 v => Condition::Version(v),
             };
-            let mut writes = vec![
+            let writes = vec![
                 Write::Put(next.to_item()?, condition),
                 Write::Put(request.to_item()?, Condition::Absent),
+                mail.write()?,
             ];
-            if let Some(identity) = identity.as_ref().filter(|i| !i.locked) {
-                writes.extend(reset_token(identity, &request)?);
-            }
             self.store.transact(writes).await?;
             Ok(())
         })
@@ -190,52 +196,26 @@ impl Identities {
             .filter(|r| r.organization_id == org))
     }
 
-    /// Removes a request (its token, if any, stays valid until used or expired).
+    /// Removes a request and revokes the reset token its mail carried, at once. `false` if there was none.
     pub async fn remove_account_request(&self, org: &str, id: &str) -> Result<bool, Error> {
-        let Some(request) = self.account_request(org, id).await? else {
-            return Ok(false);
-        };
-        match self
-            .store
-            .delete(&request.key(), Condition::Version(request.version))
-            .await
-        {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        optimistic!(MAX_RETRIES, REQUESTS_BUSY, {
+            let Some(request) = self.account_request(org, id).await? else {
+                return Ok(false);
+            };
+            let mut writes = vec![Write::Delete(
+                request.key(),
+                Condition::Version(request.version),
+            )];
+            if let Some(token) = &request.token_id
+                && self.token_by_id(token).await?.is_some()
+            {
+                writes.push(Write::Delete(
+                    OneTimeToken::key_of(token),
+                    Condition::Exists,
+                ));
+            }
+            self.store.transact(writes).await?;
+            Ok(true)
+        })
     }
-}
-
-/// The reset token and the event that carries it (expiring with it), as writes.
-fn reset_token(identity: &Identity, request: &AccountRequest) -> Result<[Write; 2], Error> {
-    let secret = secrets::generate("sb_ott_");
-    let expires_at = unix_now() + RESET_TOKEN_SECONDS;
-    let mut properties = Map::new();
-    properties.insert("requestId".into(), json!(request.id));
-    let token = OneTimeToken {
-        id: secrets::digest(&secret),
-        kind: PASSWORD_RESET.into(),
-        identity_id: identity.id.clone(),
-        organization_id: identity.organization_id.clone(),
-        created_at: now_rfc3339(),
-        expires_at,
-        properties,
-        version: 0,
-    };
-    let event = Event::new(
-        EventName::AccountPasswordResetRequested,
-        &identity.organization_id,
-        json!({
-            "accountId": identity.id,
-            "email": request.email,
-            "token": secret,
-            "expiresAt": unix_to_rfc3339(expires_at),
-        }),
-    )
-    .expiring_at(expires_at);
-    Ok([
-        Write::Put(token.to_item()?, Condition::Absent),
-        event.write()?,
-    ])
 }

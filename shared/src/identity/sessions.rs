@@ -54,6 +54,10 @@ pub struct Principal {
     pub session: Session,
 }
 
+/// The 403 of a `passwordreset` token used to sign in.
+pub const RESET_TOKEN_ONLY: &str =
+    "A passwordreset token only sets a new password (PATCH /accounts/{id} with token and password)";
+
 impl Identities {
     /// Sign-in with a one-time token: the token is consumed in the same transaction that creates the
     /// session, so it opens at most one session however many requests race for it.
@@ -63,6 +67,11 @@ impl Identities {
         context: SessionContext,
     ) -> Result<SignedIn, Error> {
         let found = self.find_token(token).await?;
+        // A reset link only sets a new password: whoever reads the mail must still choose one, which the
+        // account's owner then learns of (`account.password_changed`).
+        if found.kind == super::requests::PASSWORD_RESET {
+            return Err(Error::Forbidden(RESET_TOKEN_ONLY.into()));
+        }
         let identity = self
             .identity(&found.identity_id)
             .await?

@@ -1,11 +1,12 @@
 //! DynamoDB Streams records as Lambda hands them over (JSON), decoded the way the DynamoDB adapter writes
-//! items: the one reader of stream images, shared by both stream consumers (`event-dispatch`,
-//! `push-dispatch`), so neither knows the adapter's attribute names.
+//! items: the one reader of stream images, shared by the stream consumers (`event-dispatch`,
+//! `push-dispatch`, `mail-send`), so none knows the adapter's attribute names. The local server, which has no
+//! stream, hands them [`keys_only`] records.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::dynamodb::to_item;
 use super::table::{ATTR_PK, ATTR_SK};
@@ -25,6 +26,30 @@ pub struct Change {
     pub kind: ChangeKind,
     pub key: Key,
     pub new: Option<Item>,
+}
+
+/// A KEYS_ONLY stream event (`{"Records": [...]}`) of `changes` (event name and key), as the local server
+/// hands its changes to the stream consumers.
+pub fn keys_only<'a>(changes: impl IntoIterator<Item = (&'static str, &'a Key)>) -> Value {
+    let records: Vec<Value> = changes
+        .into_iter()
+        .enumerate()
+        .map(|(sequence, (name, key))| {
+            json!({
+                "eventID": format!("{sequence}"),
+                "eventName": name,
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "local",
+                "dynamodb": {
+                    "Keys": { ATTR_PK: { "S": key.pk }, ATTR_SK: { "S": key.sk } },
+                    "SequenceNumber": format!("{sequence}"),
+                    "SizeBytes": 0,
+                    "StreamViewType": "KEYS_ONLY",
+                },
+            })
+        })
+        .collect();
+    json!({ "Records": records })
 }
 
 /// Decodes one record of a DynamoDB stream event (`Records[i]`).

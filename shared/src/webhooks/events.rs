@@ -51,12 +51,6 @@ impl EventName {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|e| e.as_str() == name)
     }
-
-    /// The one event whose payload carries a secret (the reset token, for the integrator to email): its
-    /// item expires with the token and the delivery log never shows its payload.
-    pub fn carries_secret(self) -> bool {
-        self == Self::AccountPasswordResetRequested
-    }
 }
 
 /// The catalogue's names, as subscriptions list them.
@@ -69,10 +63,6 @@ pub const ALL: &str = "*";
 
 /// Event items expire after 7 days.
 pub const EVENT_TTL_SECONDS: i64 = 7 * 24 * 3600;
-
-pub fn carries_secret(event: &str) -> bool {
-    EventName::parse(event).is_some_and(EventName::carries_secret)
-}
 
 /// Checks a subscription's `events` list: names from the catalogue or `*`, at least one. Returns it
 /// without repeats, in the order given; `*` alone when it is there.
@@ -208,8 +198,6 @@ mod tests {
                 "{subscribed:?} {event}"
             );
         }
-        assert!(carries_secret("account.password_reset_requested"));
-        assert!(catalogue().filter(|e| carries_secret(e)).count() == 1);
     }
 
     #[test]

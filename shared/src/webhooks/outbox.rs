@@ -54,12 +54,6 @@ impl Event {
         }
     }
 
-    /// Expires at `unix_seconds` if that is sooner than the 7 days (an event carrying a token goes with it).
-    pub fn expiring_at(mut self, unix_seconds: i64) -> Self {
-        self.expires_at = self.expires_at.min(unix_seconds);
-        self
-    }
-
     /// The write that stores the event in its change's transaction.
     pub fn write(&self) -> Result<Write, Error> {
         Ok(Write::Put(self.to_item()?, Condition::Absent))
@@ -135,8 +129,6 @@ mod tests {
         assert_eq!(item.index.unwrap().pk, PENDING);
         let ttl = item.expires_at.unwrap() - unix_now();
         assert!((EVENT_TTL_SECONDS - 5..=EVENT_TTL_SECONDS).contains(&ttl));
-        let soon = unix_now() + 3600;
-        assert_eq!(event.clone().expiring_at(soon).expires_at, soon);
         let dispatched = Event {
             dispatched: true,
             ..event
