@@ -274,8 +274,9 @@ parameters = { "body.api_key" = { dictionary = "api-keys", probability = 0.5 } }
 
 # Valid data the server refuses for reasons a JSON schema cannot say: a username with control, format or
 # bidi characters (Unicode categories), an update that changes nothing (seed 003: 400 Failed to update user),
-# a user_info.userId that differs from the path's uid, a cursor the server did not sign (also of requests), a timeout written
-# as a float ('5.0': JSON Schema calls it an integer, the server wants an integer literal).
+# a user_info.userId that differs from the path's uid, a cursor the server did not sign (also of requests and
+# sessions), a timeout written as a float ('5.0': JSON Schema calls it an integer, the server wants an integer
+# literal; also a sign-in's).
 [[operations]]
 include-operation-id = "findAccounts"
 parameters = { "query.username" = { dictionary = "usernames", probability = 0.5 } }
@@ -306,6 +307,14 @@ checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401"
 [[operations]]
 include-operation-id = "serverDeleteUser"
 headers = { Authorization = "Bearer $server" }
+
+[[operations]]
+include-operation-id = "signIn"
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "404"] } }
+
+[[operations]]
+include-operation-id = "listSessions"
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403"] } }
 
 [[operations]]
 include-operation-id = "findRequests"

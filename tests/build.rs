@@ -17,6 +17,7 @@ const SUITES: &[(&str, &str)] = &[
     ("crm", "api: &Api"),
     ("outbox", "api: &Api"),
     ("mail", "api: &Api"),
+    ("sessions", "api: &Api"),
     ("webhooks", "api: &Api"),
     ("push", "api: &Api"),
     ("resilience", "api: &Api"),

@@ -88,6 +88,66 @@ pub const MAX_FAILURES: &str = "SWITCHBOARD_MAX_FAILED_SIGN_INS";
 pub const LOCKOUT_SECONDS: &str = "SWITCHBOARD_LOCKOUT_SECONDS";
 pub const LOCKOUT_MAX_SECONDS: &str = "SWITCHBOARD_LOCKOUT_MAX_SECONDS";
 
+pub const SESSION_IDLE_SECONDS: &str = "SWITCHBOARD_SESSION_IDLE_SECONDS";
+pub const SESSION_MAX_SECONDS: &str = "SWITCHBOARD_SESSION_MAX_SECONDS";
+
+/// How long a session lasts: each refresh extends it to `idle_seconds` from then, never past `max_seconds`
+/// after its sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    pub idle_seconds: i64,
+    pub max_seconds: i64,
+}
+
+impl Default for SessionLimits {
+    /// 30 days without a refresh, 90 days at most: a mobile app's user stays signed in.
+    fn default() -> Self {
+        Self {
+            idle_seconds: 30 * 24 * 3600,
+            max_seconds: 90 * 24 * 3600,
+        }
+    }
+}
+
+impl SessionLimits {
+    pub fn from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let idle = positive_seconds(env, SESSION_IDLE_SECONDS, defaults.idle_seconds)?;
+        let max = positive_seconds(env, SESSION_MAX_SECONDS, defaults.max_seconds.max(idle))?;
+        if max < idle {
+            return Err(ConfigError::Invalid {
+                name: SESSION_MAX_SECONDS,
+                reason: format!("must be at least {SESSION_IDLE_SECONDS} ({idle})"),
+            });
+        }
+        Ok(Self {
+            idle_seconds: idle,
+            max_seconds: max,
+        })
+    }
+}
+
+fn positive_seconds(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: i64,
+) -> Result<i64, ConfigError> {
+    match optional(env, name) {
+        None => Ok(default),
+        Some(value) => {
+            value
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::Invalid {
+                    name,
+                    reason: "must be a positive integer".into(),
+                })
+        }
+    }
+}
+
 /// How many failures lock, and for how long: `seconds`, doubled on each lockout in a row, at most
 /// `max_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +233,9 @@ pub struct Config {
     /// Failed sign-in lockout (`SWITCHBOARD_MAX_FAILED_SIGN_INS`, `SWITCHBOARD_LOCKOUT_SECONDS`,
     /// `SWITCHBOARD_LOCKOUT_MAX_SECONDS`; default 5 failures, 15 minutes growing to a day).
     pub lockout: Lockout,
+    /// Session lifetimes (`SWITCHBOARD_SESSION_IDLE_SECONDS`, `SWITCHBOARD_SESSION_MAX_SECONDS`; default 30
+    /// and 90 days).
+    pub sessions: SessionLimits,
     /// What outbound requests (webhook deliveries) may reach: public https only, unless
     /// `SWITCHBOARD_ALLOW_PRIVATE_TARGETS=1` (tests and local development).
     pub outbound: crate::outbound::Policy,
@@ -246,6 +309,7 @@ impl Config {
             identity_types,
             public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
+            sessions: SessionLimits::from_env(&env)?,
             outbound: crate::outbound::Policy::from_env(&env),
             webhook_retry: webhook_retry(&env)?,
             avatar_max_size: positive_bytes(&env, AVATAR_MAX_SIZE, DEFAULT_AVATAR_MAX_SIZE)?,
@@ -289,6 +353,7 @@ impl Config {
             identity_types,
             public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
+            sessions: SessionLimits::from_env(&env)?,
             outbound: crate::outbound::Policy::from_env(&env),
             webhook_retry: webhook_retry(&env)?,
             avatar_max_size: positive_bytes(&env, AVATAR_MAX_SIZE, DEFAULT_AVATAR_MAX_SIZE)?,

@@ -397,6 +397,12 @@ pub async fn tenants_cannot_reach_each_other(api: &Api) {
             None,
         ),
         (
+            "DELETE",
+            "/accounts/{accountId}/sessions",
+            format!("/accounts/{robin}/sessions"),
+            None,
+        ),
+        (
             "POST",
             "/accounts/{accountId}/tokens",
             format!("/accounts/{robin}/tokens"),

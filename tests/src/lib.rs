@@ -24,6 +24,7 @@ pub mod outbox;
 pub mod push;
 pub mod receiver;
 pub mod resilience;
+pub mod sessions;
 pub mod triggers;
 pub mod webhooks;
 pub mod wire;
@@ -225,6 +226,14 @@ macro_rules! outbox_suite {
 macro_rules! mail_suite {
     ($api:expr) => {
         $crate::__mail_cases!(api_suite!($api; mail;));
+    };
+}
+
+/// The sessions suite (issue 22) on the [`api::Api`] `$api` yields: every case of [`sessions`].
+#[macro_export]
+macro_rules! sessions_suite {
+    ($api:expr) => {
+        $crate::__sessions_cases!(api_suite!($api; sessions;));
     };
 }
 

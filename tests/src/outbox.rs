@@ -375,6 +375,13 @@ pub async fn no_event_carries_a_secret(api: &Api) {
         .send()
         .await;
     assert_eq!(one_time.status, 201, "{}", one_time.text);
+    let opened = api
+        .post("/sessions")
+        .bearer(&admin)
+        .json(json!({"username": "sam"}))
+        .send()
+        .await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
     let hooks = crate::webhooks::local_targets(api);
     let hook = hooks
         .post("/webhooks")

@@ -28,6 +28,8 @@ mod push_embedded;
 mod resilience_dynamodb;
 mod resilience_embedded;
 mod round_trips;
+mod sessions_dynamodb;
+mod sessions_embedded;
 mod store_dynamodb;
 mod store_embedded;
 mod store_embedded_lagging;

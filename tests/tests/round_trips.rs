@@ -378,11 +378,31 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     )
     .await;
     step("DELETE /sessions", api.delete("/sessions").bearer(&user)).await;
-    step(
+    let sam = step(
         "POST /accounts",
         api.post("/accounts").json(
             json!({"username": "sam", "password": "sam-password", "email": "sam@example.com"}),
         ),
+    )
+    .await
+    .str("id");
+    // An admin's views of sessions: the organization's page, an impersonation, ending an account's.
+    step(
+        "GET /sessions",
+        api.get("/sessions?all=true&limit=2").bearer(&admin),
+    )
+    .await;
+    step(
+        "POST /sessions",
+        api.post("/sessions")
+            .bearer(&admin)
+            .json(json!({"username": "sam"})),
+    )
+    .await;
+    step(
+        "DELETE /accounts/{accountId}/sessions",
+        api.delete(&format!("/accounts/{sam}/sessions"))
+            .bearer(&admin),
     )
     .await;
     // hoodie's requests.

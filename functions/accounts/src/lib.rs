@@ -54,6 +54,10 @@ pub static ROUTES: Routes<State> = Routes {
             accounts::remove_account(accountId)
         ),
         route!(
+            "DELETE /accounts/{accountId}/sessions",
+            sessions::remove_account_sessions(accountId)
+        ),
+        route!(
             "POST /accounts/{accountId}/tokens",
             tokens::add_token(accountId)
         ),
@@ -167,7 +171,7 @@ fn context(request: &Request, device: Option<Value>) -> SessionContext {
         fingerprint: request::header(request, request::FINGERPRINT_HEADER).map(str::to_owned),
         user_agent: request::header(request, "user-agent").map(str::to_owned),
         device,
-        lifetime: None,
+        ..SessionContext::default()
     }
 }
 

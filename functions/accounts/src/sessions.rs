@@ -13,7 +13,8 @@ use switchboard_api::{caller, request};
 use crate::{SESSION_INVALID, State, context};
 
 /// `POST /sessions` with `{username, password}` or `{token}` → 201 `{id, accessToken, refreshToken,
-/// expiresAt, account}`.
+/// expiresAt, account}`; `timeout` (seconds) shortens the session's idle timeout. An admin's `{username}`
+/// alone opens a session for that account (hoodie's `sessions.add({username})`).
 pub(crate) async fn sign_in(accounts: &State, request: &Request) -> Result<Response<Body>> {
     let identities = &accounts.identities;
     const SCHEMA: Schema = Schema {
@@ -23,18 +24,33 @@ pub(crate) async fn sign_in(accounts: &State, request: &Request) -> Result<Respo
             ("token", Kind::String, false),
             ("device", Kind::Object, false),
             ("organizationId", Kind::String, false),
+            ("timeout", Kind::Integer, false),
         ],
         open: false,
     };
     let body = SCHEMA.check(request::json_body(request)?)?;
     let text = |name: &str| body.get(name).and_then(Value::as_str);
-    let context = context(request, body.get("device").cloned());
+    let mut context = context(request, body.get("device").cloned());
+    if let Some(timeout) = body.get("timeout").and_then(Value::as_i64) {
+        let most = identities.session_limits.idle_seconds;
+        if !(1..=most).contains(&timeout) {
+            return Err(Error::validation(vec![format!(
+                "request body/timeout must be between 1 and {most}"
+            )]));
+        }
+        context.timeout = Some(timeout);
+    }
     let signed_in = match (text("username"), text("password"), text("token")) {
         (Some(username), Some(password), None) => {
             let org = text("organizationId").unwrap_or(&identities.default_organization);
             identities
                 .sign_in_with_password(org, username, password, context)
                 .await?
+        }
+        // No password: an admin's impersonation, so without a bearer token it is an unauthenticated one.
+        (Some(username), None, None) => {
+            let admin = caller::principal(identities, request).await?;
+            identities.impersonate(&admin, username, context).await?
         }
         (None, None, Some(token)) => identities.sign_in_with_token(token, context).await?,
         (None, _, None) => return Err(Error::bad_request("username must be set")),
@@ -60,35 +76,71 @@ pub(crate) async fn refresh(accounts: &State, request: &Request) -> Result<Respo
     Ok(http::json(200, &signed_in.view()))
 }
 
-/// Own sessions; an admin's `?all=true` lists the organization's.
+/// Own sessions; an admin's `?all=true` pages through the organization's (`limit`, `cursor`, and
+/// `accountId` for one account's).
 pub(crate) async fn list_sessions(accounts: &State, request: &Request) -> Result<Response<Body>> {
     let identities = &accounts.identities;
     let caller = caller::principal(identities, request).await?;
+    let mut problems = Vec::new();
     let all = match request::query_param(request, "all").as_deref() {
         None | Some("false") => false,
         Some("true") => true,
         Some(_) => {
-            return Err(Error::validation(vec![
-                "request query/all must be one of true, false".into(),
-            ]));
+            problems.push("request query/all must be one of true, false".into());
+            false
         }
     };
-    if all {
-        identities.require_admin(&caller)?;
+    let limit = request::bounded(request, "limit", 50, 1, 100, &mut problems);
+    if !problems.is_empty() {
+        return Err(Error::validation(problems));
     }
-    let owner = (!all).then_some(caller.identity.id.as_str());
-    let sessions = identities
-        .sessions(&caller.identity.organization_id, owner)
+    let org = &caller.identity.organization_id;
+    if !all {
+        let sessions = identities.sessions(org, Some(&caller.identity.id)).await?;
+        let views: Vec<Value> = sessions
+            .iter()
+            .map(|s| {
+                let mut view = s.view(&caller.identity.username);
+                view["current"] = json!(s.id == caller.session.id);
+                view
+            })
+            .collect();
+        return Ok(http::json(200, &views));
+    }
+    identities.require_admin(&caller)?;
+    let cursor = request::query_param(request, "cursor");
+    if cursor.as_deref() == Some("") {
+        return Err(Error::bad_request("Invalid pagination cursor"));
+    }
+    let account = request::query_param(request, "accountId");
+    let (sessions, next) = identities
+        .sessions_page(org, account.as_deref(), limit as u32, cursor)
         .await?;
+    let ids: Vec<&str> = sessions.iter().map(|s| s.identity_id.as_str()).collect();
+    let usernames = identities.usernames(&ids).await?;
     let views: Vec<Value> = sessions
         .iter()
         .map(|s| {
-            let mut view = s.view();
+            let name = usernames.get(&s.identity_id).map_or("", String::as_str);
+            let mut view = s.view(name);
             view["current"] = json!(s.id == caller.session.id);
             view
         })
         .collect();
-    Ok(http::json(200, &views))
+    Ok(http::page(&views, next))
+}
+
+/// The view of a session the caller may see, with its account's username.
+async fn session_view(
+    identities: &Identities,
+    caller: &Principal,
+    session: &switchboard::identity::Session,
+) -> Result<Value> {
+    if session.identity_id == caller.identity.id {
+        return Ok(session.view(&caller.identity.username));
+    }
+    let owner = identities.identity(&session.identity_id).await?;
+    Ok(session.view(owner.as_ref().map_or("", |o| o.username.as_str())))
 }
 
 pub(crate) async fn visible_session(
@@ -117,7 +169,10 @@ pub(crate) async fn find_session(
     let identities = &accounts.identities;
     let caller = caller::principal(identities, request).await?;
     let session = visible_session(identities, &caller, id).await?;
-    Ok(http::json(200, &session.view()))
+    Ok(http::json(
+        200,
+        &session_view(identities, &caller, &session).await?,
+    ))
 }
 
 pub(crate) async fn remove_session(
@@ -131,7 +186,10 @@ pub(crate) async fn remove_session(
     if !identities.revoke_session(&session.id).await? {
         return Err(Error::NotFound(SESSION_INVALID.into()));
     }
-    Ok(http::json(200, &session.view()))
+    Ok(http::json(
+        200,
+        &session_view(identities, &caller, &session).await?,
+    ))
 }
 
 /// Logout everywhere: every session of the caller, this one included.
@@ -142,8 +200,30 @@ pub(crate) async fn remove_all_sessions(
     let identities = &accounts.identities;
     let caller = caller::principal(identities, request).await?;
     let ended = identities.sign_out_everywhere(&caller.identity).await?;
+    let name = &caller.identity.username;
     Ok(http::json(
         200,
-        &ended.iter().map(|s| s.view()).collect::<Vec<_>>(),
+        &ended.iter().map(|s| s.view(name)).collect::<Vec<_>>(),
+    ))
+}
+
+/// An admin ends every session of an account of the organization (its access tokens fail at once).
+pub(crate) async fn remove_account_sessions(
+    accounts: &State,
+    request: &Request,
+    account: &str,
+) -> Result<Response<Body>> {
+    let identities = &accounts.identities;
+    let caller = caller::admin(identities, request).await?;
+    let identity = identities
+        .identity(account)
+        .await?
+        .filter(|i| i.organization_id == caller.identity.organization_id)
+        .ok_or_else(|| Error::NotFound(crate::ACCOUNT_NOT_FOUND.into()))?;
+    let ended = identities.sign_out_everywhere(&identity).await?;
+    let name = &identity.username;
+    Ok(http::json(
+        200,
+        &ended.iter().map(|s| s.view(name)).collect::<Vec<_>>(),
     ))
 }

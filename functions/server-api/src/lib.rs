@@ -145,6 +145,7 @@ async fn upsert_user(state: &State, request: &Request, uid: &str) -> Result<Resp
         user_agent: request::header(request, "user-agent").map(str::to_owned),
         device,
         lifetime: Some(expiry),
+        ..SessionContext::default()
     };
     let signed_in = identities
         .start_session(identity.clone(), context, Vec::new())

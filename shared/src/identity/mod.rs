@@ -18,7 +18,7 @@ pub mod usernames;
 
 use std::sync::Arc;
 
-use crate::config::{Config, IdentityTypes, Lockout};
+use crate::config::{Config, IdentityTypes, Lockout, SessionLimits};
 use crate::error::Error;
 use crate::optimistic;
 use crate::store::{Condition, Record, Store, Write};
@@ -49,6 +49,7 @@ pub struct Identities {
     pub types: IdentityTypes,
     pub default_organization: String,
     pub lockout: Lockout,
+    pub session_limits: SessionLimits,
     pub mail: crate::mail::MailSettings,
 }
 
@@ -60,6 +61,7 @@ impl Identities {
             types: config.identity_types.clone(),
             default_organization: config.default_organization.clone(),
             lockout: config.lockout,
+            session_limits: config.sessions,
             mail: config.mail.clone(),
         }
     }

@@ -314,17 +314,35 @@ impl Record for Profile {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
-    /// SHA-256 of the refresh token; also the public session id.
+    /// The public session id, which access tokens name (`sid`). A session from before refresh tokens
+    /// rotated has the SHA-256 of its refresh token here.
     pub id: String,
     pub identity_id: String,
     pub organization_id: String,
     pub created_at: String,
     pub last_used_at: String,
+    /// Now plus its idle timeout at sign-in and at each refresh, never past `ends_at`.
     pub expires_at: i64,
     /// SHA-256 of the sign-in fingerprint, if one was given.
     pub fingerprint: Option<String>,
     pub user_agent: Option<String>,
     pub device: Option<Value>,
+    /// SHA-256 of the secret part of the current refresh token; `None` for a session from before rotation
+    /// (its `id` is that hash).
+    #[serde(default)]
+    pub refresh: Option<String>,
+    /// The hashes of the refresh tokens it replaced, newest last: using one again ends the session.
+    #[serde(default)]
+    pub replaced: Vec<String>,
+    /// How far each refresh extends it (the sign-in's `timeout`, else the configured idle limit).
+    #[serde(default)]
+    pub idle_seconds: Option<i64>,
+    /// When it ends whatever its refreshes (sign-in plus the configured maximum).
+    #[serde(default)]
+    pub ends_at: Option<i64>,
+    /// The admin who opened it for this account (hoodie's `sessions.add({username})`).
+    #[serde(default)]
+    pub impersonated_by: Option<String>,
     #[serde(skip)]
     pub version: u64,
 }
@@ -344,15 +362,19 @@ impl Session {
             && identity.signed_out_except.as_deref() != Some(self.id.as_str())
     }
 
-    pub fn view(&self) -> Value {
+    /// hoodie's session view, with its account (`{id, username}`, from `username`).
+    pub fn view(&self, username: &str) -> Value {
         json!({
             "id": self.id,
             "accountId": self.identity_id,
+            "account": {"id": self.identity_id, "username": username},
             "createdAt": self.created_at,
             "lastUsedAt": self.last_used_at,
             "expiresAt": crate::time::unix_to_rfc3339(self.expires_at),
+            "endsAt": self.ends_at.map(crate::time::unix_to_rfc3339),
             "userAgent": self.user_agent,
             "device": self.device,
+            "impersonatedBy": self.impersonated_by,
         })
     }
 }

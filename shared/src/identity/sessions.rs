@@ -1,17 +1,28 @@
-//! Sign-in, stored sessions and the per-request access check.
+//! Sign-in, stored sessions and the per-request access check. Sessions slide: each refresh extends one by
+//! its idle timeout, up to an absolute end. Refresh tokens rotate on use (`sb_rt_<sessionId>.<secret>`, only
+//! the secret's hash stored) and a replaced one used again ends the whole session: whoever stole a token
+//! and whoever it was stolen from cannot both go on.
 
 use serde_json::{Value, json};
 
 use super::access::{ACCESS_TOKEN_SECONDS, AUDIENCE, AccessClaims, ISSUER};
 use super::lockout::{ACCOUNT_LOCKED, INVALID_CREDENTIALS};
 use super::records::{Identity, OneTimeToken, Session};
-use super::{Identities, secrets};
+use super::{BUSY, Identities, MAX_RETRIES, secrets};
 use crate::error::{AuthFailure, Error};
-use crate::store::{Condition, Record, StoreError, Write};
+use crate::optimistic;
+use crate::store::{Condition, Index, Query, Record, StoreError, Write};
 use crate::time::{now_rfc3339, unix_now, unix_to_rfc3339};
+use crate::webhooks::{Event, EventName};
 
-/// Refresh tokens (sessions) last two days, as Nodeblocks' refresh tokens.
-pub const SESSION_SECONDS: i64 = 2 * 24 * 3600;
+/// Refresh tokens start so; the session id and the secret follow, split by a dot.
+const REFRESH_PREFIX: &str = "sb_rt_";
+/// Replaced refresh tokens a session remembers, to recognise their reuse.
+const MAX_REPLACED: usize = 20;
+/// The 401 of a refresh token that opens nothing.
+const REFRESH_INVALID: &str = "token could not be verified";
+/// The 403 of an admin opening a session for another admin.
+pub const IMPERSONATE_ADMIN: &str = "An admin cannot open a session for another admin";
 
 /// Where a session is being opened from.
 #[derive(Debug, Clone, Default)]
@@ -19,8 +30,12 @@ pub struct SessionContext {
     pub fingerprint: Option<String>,
     pub user_agent: Option<String>,
     pub device: Option<Value>,
-    /// Session (and access token) lifetime; default [`SESSION_SECONDS`].
+    /// A fixed session (and access token) lifetime that refreshes do not extend (the server API's).
     pub lifetime: Option<i64>,
+    /// hoodie's `timeout`: this session's idle timeout, at most the configured one.
+    pub timeout: Option<i64>,
+    /// The admin opening it for the account.
+    pub impersonated_by: Option<String>,
 }
 
 /// A new session: its tokens, shown once.
@@ -95,23 +110,52 @@ impl Identities {
         context: SessionContext,
         also: Vec<Write>,
     ) -> Result<SignedIn, Error> {
-        let refresh_token = secrets::generate("sb_rt_");
+        // A session of a fixed lifetime (the server API's) gets an access token as long-lived.
+        let access_seconds = context.lifetime.unwrap_or(ACCESS_TOKEN_SECONDS);
+        let (session, secret) = self.new_session(&identity, context);
+        self.store_session(identity, session, &secret, access_seconds, also)
+            .await
+    }
+
+    /// A session for `identity` (not stored yet) and the secret of its first refresh token.
+    fn new_session(&self, identity: &Identity, context: SessionContext) -> (Session, String) {
         let now = unix_now();
-        let lifetime = context.lifetime.unwrap_or(SESSION_SECONDS).max(1);
-        // A session opened with an explicit lifetime (server API) gets an access token as long-lived.
-        let access_seconds = context.lifetime.map_or(ACCESS_TOKEN_SECONDS, |_| lifetime);
+        let (idle, ends_at) = match context.lifetime {
+            Some(lifetime) => (lifetime.max(1), now + lifetime.max(1)),
+            None => (
+                context.timeout.unwrap_or(self.session_limits.idle_seconds),
+                now + self.session_limits.max_seconds,
+            ),
+        };
+        let secret = secrets::generate("");
         let session = Session {
-            id: secrets::digest(&refresh_token),
+            id: uuid::Uuid::now_v7().simple().to_string(),
             identity_id: identity.id.clone(),
             organization_id: identity.organization_id.clone(),
             created_at: now_rfc3339(),
             last_used_at: now_rfc3339(),
-            expires_at: now + lifetime,
+            expires_at: (now + idle).min(ends_at),
             fingerprint: context.fingerprint.as_deref().map(secrets::digest),
             user_agent: context.user_agent,
             device: context.device,
+            refresh: Some(secrets::digest(&secret)),
+            replaced: Vec::new(),
+            idle_seconds: Some(idle),
+            ends_at: Some(ends_at),
+            impersonated_by: context.impersonated_by,
             version: 1,
         };
+        (session, secret)
+    }
+
+    async fn store_session(
+        &self,
+        identity: Identity,
+        session: Session,
+        secret: &str,
+        access_seconds: i64,
+        also: Vec<Write>,
+    ) -> Result<SignedIn, Error> {
         let mut writes = also;
         writes.push(Write::Put(session.to_item()?, Condition::Absent));
         match self.store.transact(writes).await {
@@ -123,12 +167,52 @@ impl Identities {
         }
         let (access_token, access_expires_at) = self.sign_access(&session, access_seconds)?;
         Ok(SignedIn {
+            refresh_token: refresh_token_of(&session.id, secret),
             session,
             identity,
             access_token,
-            refresh_token,
             access_expires_at,
         })
+    }
+
+    /// hoodie's `sessions.add({username})` by an admin: a session for an account of the admin's
+    /// organization, without its password, told as `session.impersonated`. Never for an admin.
+    pub async fn impersonate(
+        &self,
+        admin: &Principal,
+        username: &str,
+        context: SessionContext,
+    ) -> Result<SignedIn, Error> {
+        self.require_admin(admin)?;
+        let org = &admin.identity.organization_id;
+        let target = self
+            .identity_by_username(org, username)
+            .await?
+            .ok_or_else(|| Error::NotFound("Account not found".into()))?;
+        if target.type_id == self.types.admin {
+            return Err(Error::Forbidden(IMPERSONATE_ADMIN.into()));
+        }
+        if target.locked {
+            return Err(Error::Unauthorized(ACCOUNT_LOCKED.into()));
+        }
+        let context = SessionContext {
+            impersonated_by: Some(admin.identity.id.clone()),
+            ..context
+        };
+        let (session, secret) = self.new_session(&target, context);
+        let told = Event::new(
+            EventName::SessionImpersonated,
+            org,
+            json!({
+                "accountId": target.id,
+                "sessionId": session.id,
+                "by": admin.identity.id,
+                "at": session.created_at,
+            }),
+        );
+        let also = vec![told.write()?];
+        self.store_session(target, session, &secret, ACCESS_TOKEN_SECONDS, also)
+            .await
     }
 
     fn sign_access(&self, session: &Session, seconds: i64) -> Result<(String, i64), Error> {
@@ -151,34 +235,87 @@ impl Identities {
         Ok((token, exp))
     }
 
-    /// New access token for a refresh token (same session, same fingerprint rule).
+    /// Rotates a refresh token: a new access token and a new refresh token, the session extended by its
+    /// idle timeout (never past its end). The replaced token used again ends the session, so of two racing
+    /// refreshes with one token, one wins and the session then ends.
     pub async fn refresh(
         &self,
         refresh_token: &str,
         fingerprint: Option<&str>,
     ) -> Result<SignedIn, Error> {
-        let invalid = || Error::Unauthorized("token could not be verified".into());
-        let session = self
-            .session(&secrets::digest(refresh_token))
-            .await?
-            .ok_or_else(invalid)?;
-        let identity = self
-            .identity(&session.identity_id)
-            .await?
-            .filter(|i| !session.signed_out_by(i))
-            .ok_or_else(invalid)?;
-        if identity.locked {
-            return Err(Error::Unauthorized(ACCOUNT_LOCKED.into()));
-        }
-        check_fingerprint(&session, fingerprint)
-            .map_err(|_| Error::Unauthorized("Token fails security check".into()))?;
-        let (access_token, access_expires_at) = self.sign_access(&session, ACCESS_TOKEN_SECONDS)?;
-        Ok(SignedIn {
-            session,
-            identity,
-            access_token,
-            refresh_token: refresh_token.to_owned(),
-            access_expires_at,
+        let invalid = || Error::Unauthorized(REFRESH_INVALID.into());
+        let (id, presented) = parse_refresh(refresh_token);
+        optimistic!(MAX_RETRIES, BUSY, {
+            let Some(session) = self.session(&id).await? else {
+                return Err(invalid().into());
+            };
+            let current = session
+                .refresh
+                .clone()
+                .unwrap_or_else(|| session.id.clone());
+            if !secrets::constant_time_eq(&current, &presented) {
+                if session
+                    .replaced
+                    .iter()
+                    .any(|old| secrets::constant_time_eq(old, &presented))
+                {
+                    tracing::warn!(session = %session.id, "a replaced refresh token was used again; the session ends");
+                    self.revoke_session(&session.id).await?;
+                }
+                return Err(invalid().into());
+            }
+            let identity = self
+                .identity(&session.identity_id)
+                .await?
+                .filter(|i| !session.signed_out_by(i))
+                .ok_or_else(invalid)?;
+            if identity.locked {
+                return Err(Error::Unauthorized(ACCOUNT_LOCKED.into()).into());
+            }
+            check_fingerprint(&session, fingerprint)
+                .map_err(|_| Error::Unauthorized("Token fails security check".into()))?;
+            let now = unix_now();
+            let idle = session
+                .idle_seconds
+                .unwrap_or(self.session_limits.idle_seconds);
+            // A session from before sliding ends its maximum after its sign-in.
+            let ends_at = session.ends_at.unwrap_or_else(|| {
+                session
+                    .created_at
+                    .parse::<jiff::Timestamp>()
+                    .map_or(now, |t| t.as_second())
+                    + self.session_limits.max_seconds
+            });
+            let mut replaced = session.replaced.clone();
+            replaced.push(current);
+            let excess = replaced.len().saturating_sub(MAX_REPLACED);
+            replaced.drain(..excess);
+            let secret = secrets::generate("");
+            let mut renewed = Session {
+                refresh: Some(secrets::digest(&secret)),
+                replaced,
+                last_used_at: now_rfc3339(),
+                expires_at: (now + idle).min(ends_at),
+                idle_seconds: Some(idle),
+                ends_at: Some(ends_at),
+                ..session.clone()
+            };
+            self.store
+                .transact(vec![Write::Put(
+                    renewed.to_item()?,
+                    Condition::Version(session.version),
+                )])
+                .await?;
+            renewed.version = session.version + 1;
+            let (access_token, access_expires_at) =
+                self.sign_access(&renewed, ACCESS_TOKEN_SECONDS)?;
+            Ok(SignedIn {
+                refresh_token: refresh_token_of(&renewed.id, &secret),
+                session: renewed,
+                identity,
+                access_token,
+                access_expires_at,
+            })
         })
     }
 
@@ -232,6 +369,49 @@ impl Identities {
     /// Sessions of one identity, or (for admins, `identity = None`) of the whole organization.
     pub async fn sessions(&self, org: &str, identity: Option<&str>) -> Result<Vec<Session>, Error> {
         self.owned(&format!("ORG#{org}#SESSIONS"), identity).await
+    }
+
+    /// The usernames of `ids` (one round trip), for the session views' `account`.
+    pub async fn usernames(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>, Error> {
+        let mut keys: Vec<_> = ids.iter().map(|id| Identity::key_of(id)).collect();
+        keys.sort_by(|a, b| a.pk.cmp(&b.pk));
+        keys.dedup();
+        if keys.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut names = std::collections::HashMap::new();
+        for item in self.store.batch_get(&keys).await? {
+            let identity = Identity::from_item(&item)?;
+            names.insert(identity.id, identity.username);
+        }
+        Ok(names)
+    }
+
+    /// A page of the organization's sessions (of one account, if given), oldest first.
+    pub async fn sessions_page(
+        &self,
+        org: &str,
+        identity: Option<&str>,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<(Vec<Session>, Option<String>), Error> {
+        let mut query = Query::new(format!("ORG#{org}#SESSIONS"))
+            .on(Index::Gsi1)
+            .limit(limit)
+            .after(cursor);
+        if let Some(identity) = identity {
+            query = query.prefix(format!("{identity}#"));
+        }
+        let page = self.store.query(&query).await?;
+        let sessions = page
+            .items
+            .iter()
+            .map(Session::from_item)
+            .collect::<Result<_, _>>()?;
+        Ok((sessions, page.cursor))
     }
 
     pub async fn session(&self, id: &str) -> Result<Option<Session>, Error> {
@@ -290,6 +470,22 @@ impl Identities {
             return Err(Error::NotFound("Token expired".into()));
         }
         Ok(found)
+    }
+}
+
+fn refresh_token_of(session: &str, secret: &str) -> String {
+    format!("{REFRESH_PREFIX}{session}.{secret}")
+}
+
+/// The session a refresh token names and the hash to compare with its current one. A token from before
+/// rotation (no dot) is its session's id by its hash.
+fn parse_refresh(token: &str) -> (String, String) {
+    match token
+        .strip_prefix(REFRESH_PREFIX)
+        .and_then(|rest| rest.split_once('.'))
+    {
+        Some((session, secret)) => (session.to_owned(), secrets::digest(secret)),
+        None => (secrets::digest(token), secrets::digest(token)),
     }
 }
 

@@ -36,6 +36,7 @@ catalogue! {
     AccountPasswordResetRequested = "account.password_reset_requested",
     AccountLocked = "account.locked",
     AccountUnlocked = "account.unlocked",
+    SessionImpersonated = "session.impersonated",
     ProfileUpdated = "profile.updated",
     UserNew = "user.new",
     UserDeleted = "user.deleted",
