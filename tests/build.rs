@@ -18,6 +18,7 @@ const SUITES: &[(&str, &str)] = &[
     ("outbox", "api: &Api"),
     ("mail", "api: &Api"),
     ("sessions", "api: &Api"),
+    ("members", "api: &Api"),
     ("webhooks", "api: &Api"),
     ("push", "api: &Api"),
     ("resilience", "api: &Api"),

@@ -88,6 +88,7 @@ pub const MAX_FAILURES: &str = "SWITCHBOARD_MAX_FAILED_SIGN_INS";
 pub const LOCKOUT_SECONDS: &str = "SWITCHBOARD_LOCKOUT_SECONDS";
 pub const LOCKOUT_MAX_SECONDS: &str = "SWITCHBOARD_LOCKOUT_MAX_SECONDS";
 
+pub const MEMBERS_SHOW_CONTACT: &str = "SWITCHBOARD_MEMBERS_SHOW_CONTACT";
 pub const SESSION_IDLE_SECONDS: &str = "SWITCHBOARD_SESSION_IDLE_SECONDS";
 pub const SESSION_MAX_SECONDS: &str = "SWITCHBOARD_SESSION_MAX_SECONDS";
 
@@ -233,6 +234,9 @@ pub struct Config {
     /// Failed sign-in lockout (`SWITCHBOARD_MAX_FAILED_SIGN_INS`, `SWITCHBOARD_LOCKOUT_SECONDS`,
     /// `SWITCHBOARD_LOCKOUT_MAX_SECONDS`; default 5 failures, 15 minutes growing to a day).
     pub lockout: Lockout,
+    /// Whether the member directory shows members' email and phone to each other
+    /// (`SWITCHBOARD_MEMBERS_SHOW_CONTACT=1`; default no).
+    pub members_show_contact: bool,
     /// Session lifetimes (`SWITCHBOARD_SESSION_IDLE_SECONDS`, `SWITCHBOARD_SESSION_MAX_SECONDS`; default 30
     /// and 90 days).
     pub sessions: SessionLimits,
@@ -310,6 +314,7 @@ impl Config {
             public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
             sessions: SessionLimits::from_env(&env)?,
+            members_show_contact: optional(&env, MEMBERS_SHOW_CONTACT).as_deref() == Some("1"),
             outbound: crate::outbound::Policy::from_env(&env),
             webhook_retry: webhook_retry(&env)?,
             avatar_max_size: positive_bytes(&env, AVATAR_MAX_SIZE, DEFAULT_AVATAR_MAX_SIZE)?,
@@ -354,6 +359,7 @@ impl Config {
             public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
             sessions: SessionLimits::from_env(&env)?,
+            members_show_contact: optional(&env, MEMBERS_SHOW_CONTACT).as_deref() == Some("1"),
             outbound: crate::outbound::Policy::from_env(&env),
             webhook_retry: webhook_retry(&env)?,
             avatar_max_size: positive_bytes(&env, AVATAR_MAX_SIZE, DEFAULT_AVATAR_MAX_SIZE)?,

@@ -255,7 +255,7 @@ pub async fn password_less_identities_are_never_locked_by_guessing(api: &Api) {
 }
 
 /// A second organization, `acme`, with an admin and a regular user; returns their access tokens.
-async fn second_organization(api: &Api) -> (String, String) {
+pub async fn second_organization(api: &Api) -> (String, String) {
     use switchboard::identity::NewIdentity;
     let ids = &api.app.identities;
     ids.ensure_organization("acme", "Acme", ACME_API_KEY, ACME_API_SECRET)

@@ -20,6 +20,7 @@ pub mod iam;
 pub mod identity;
 pub mod identity_security;
 pub mod mail;
+pub mod members;
 pub mod outbox;
 pub mod push;
 pub mod receiver;
@@ -226,6 +227,14 @@ macro_rules! outbox_suite {
 macro_rules! mail_suite {
     ($api:expr) => {
         $crate::__mail_cases!(api_suite!($api; mail;));
+    };
+}
+
+/// The members suite (issue 22) on the [`api::Api`] `$api` yields: every case of [`members`].
+#[macro_export]
+macro_rules! members_suite {
+    ($api:expr) => {
+        $crate::__members_cases!(api_suite!($api; members;));
     };
 }
 

@@ -386,6 +386,23 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     )
     .await
     .str("id");
+    // The member directory.
+    step(
+        "GET /members",
+        api.get("/members?query=robin").bearer(&admin),
+    )
+    .await;
+    step(
+        "GET /members/{memberId}",
+        api.get(&format!("/members/{profile}")).bearer(&admin),
+    )
+    .await;
+    step(
+        "GET /members/{memberId}/last-seen",
+        api.get(&format!("/members/{profile}/last-seen"))
+            .bearer(&admin),
+    )
+    .await;
     // An admin's views of sessions: the organization's page, an impersonation, ending an account's.
     step(
         "GET /sessions",

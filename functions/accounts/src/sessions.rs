@@ -94,6 +94,10 @@ pub(crate) async fn list_sessions(accounts: &State, request: &Request) -> Result
     if !problems.is_empty() {
         return Err(Error::validation(problems));
     }
+    let cursor = request::query_param(request, "cursor");
+    if cursor.as_deref() == Some("") {
+        return Err(Error::bad_request("Invalid pagination cursor"));
+    }
     let org = &caller.identity.organization_id;
     if !all {
         let sessions = identities.sessions(org, Some(&caller.identity.id)).await?;
@@ -108,10 +112,6 @@ pub(crate) async fn list_sessions(accounts: &State, request: &Request) -> Result
         return Ok(http::json(200, &views));
     }
     identities.require_admin(&caller)?;
-    let cursor = request::query_param(request, "cursor");
-    if cursor.as_deref() == Some("") {
-        return Err(Error::bad_request("Invalid pagination cursor"));
-    }
     let account = request::query_param(request, "accountId");
     let (sessions, next) = identities
         .sessions_page(org, account.as_deref(), limit as u32, cursor)

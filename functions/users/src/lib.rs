@@ -1,6 +1,8 @@
 //! The user service of seed 003 (Nodeblocks), word for word: `/users` CRUD and list, identity lock and
 //! unlock; plus the caller's personal API keys (`/users/me/api-keys`), used by the CRM extension's login.
 
+mod members;
+
 use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response};
@@ -70,6 +72,14 @@ pub static ROUTES: Routes<State> = Routes {
             .failure("Failed to revoke API key"),
         route!("POST /users/me/avatar/sync", sync_avatar).failure("Failed to sync avatar"),
         route!("PUT /users/me/avatar", upload_avatar).failure("Failed to upload avatar"),
+        route!("GET /members", members::find_members).failure("Failed to find members"),
+        route!("GET /members/{memberId}", members::find_member(memberId))
+            .failure("Failed to find member"),
+        route!(
+            "GET /members/{memberId}/last-seen",
+            members::last_seen(memberId)
+        )
+        .failure("Failed to find member"),
     ],
 };
 

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::identity::members::{LastSeen, mark_seen};
 use crate::identity::{Identities, Identity};
 use crate::optimistic;
 use crate::optimistic::Retry;
@@ -190,7 +191,8 @@ impl Crm {
     }
 
     /// The token check of every CRM route: a valid `jwtToken` whose connection still exists, of an
-    /// identity that exists and is not locked. Connection and identity are read in one round trip.
+    /// identity that exists and is not locked. Connection, identity and last-seen mark are read in one round
+    /// trip (the mark moves at most once a minute).
     pub async fn authenticate(&self, token: &str) -> Result<CrmUser, Error> {
         let (user, _) = self.authenticate_with(token, |_| Vec::new()).await?;
         Ok(user)
@@ -208,6 +210,7 @@ impl Crm {
         let mut keys = vec![
             records::Connection::key_of(&claims.id, &claims.platform, &claims.cid),
             Identity::key_of(&claims.id),
+            LastSeen::key_of(&claims.id),
         ];
         keys.extend(extra(&claims.id));
         let mut items = self.store.batch_get(&keys).await?;
@@ -233,7 +236,8 @@ impl Crm {
                 )
             })
             .flatten();
-        items.retain(|i| !keys[..2].contains(&i.key));
+        mark_seen(self.store.as_ref(), &identity.id, find(&keys[2])).await;
+        items.retain(|i| !keys[..3].contains(&i.key));
         let user = CrmUser {
             identity,
             claims,

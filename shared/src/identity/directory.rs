@@ -1,10 +1,13 @@
 //! Organizations, identities and profiles: creation with uniqueness markers in one transaction, lookups,
 //! version-checked changes, removal.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value};
 
 use super::events::{self, Actor};
 use super::mail::{Letter, Mail};
+use super::members::{self, Source};
 use super::records::{Identity, Marker, Organization, OrganizationKey, Profile};
 use super::{Identities, MAX_RETRIES, NOT_AUTHORIZED, Principal, password, usernames};
 use crate::error::Error;
@@ -174,6 +177,7 @@ impl Identities {
         if let Some(profile) = &profile {
             writes.push(Write::Put(profile.to_item()?, Condition::Absent));
         }
+        writes.extend(member_terms(&identity, profile.as_ref(), true)?);
         writes.push(events::created(&identity, profile.as_ref()).write()?);
         let mut result = Ok(());
         let mut retry = Backoff::new(MAX_RETRIES);
@@ -294,6 +298,13 @@ impl Identities {
                 }
             }
             let moves_markers = writes.len() > 1;
+            writes.extend(members::term_writes(
+                &after.organization_id,
+                &after.id,
+                Source::Account,
+                &members::account_terms(&before),
+                &members::account_terms(&after),
+            )?);
             for event in events::updated(&before, &after, actor) {
                 writes.push(event.write()?);
             }
@@ -356,6 +367,7 @@ impl Identities {
                     Condition::Version(profile.version),
                 ));
             }
+            writes.extend(member_terms(&identity, profile.as_ref(), false)?);
             writes.push(events::deleted(&identity).write()?);
             self.store.transact(writes).await?;
             Ok(Some((identity, profile)))
@@ -454,6 +466,13 @@ impl Identities {
                 Write::Put(identity.to_item()?, Condition::Version(expected)),
                 Write::Put(profile.to_item()?, Condition::Absent),
             ];
+            writes.extend(members::term_writes(
+                organization,
+                identity_id,
+                Source::Profile,
+                &BTreeSet::new(),
+                &members::profile_terms(&profile),
+            )?);
             writes.extend(
                 events::profile_updated(None, &profile)
                     .map(|e| e.write())
@@ -483,9 +502,17 @@ impl Identities {
                 Ok(changed)
             },
             |before, after| {
-                events::profile_updated(Some(before), after)
-                    .into_iter()
-                    .collect()
+                let mut writes = members::term_writes(
+                    &after.organization_id,
+                    &after.identity_id,
+                    Source::Profile,
+                    &members::profile_terms(before),
+                    &members::profile_terms(after),
+                )?;
+                if let Some(event) = events::profile_updated(Some(before), after) {
+                    writes.push(event.write()?);
+                }
+                Ok(writes)
             },
         )
         .await
@@ -501,6 +528,13 @@ impl Identities {
                 profile.key(),
                 Condition::Version(profile.version),
             )];
+            writes.extend(members::term_writes(
+                &profile.organization_id,
+                &profile.identity_id,
+                Source::Profile,
+                &members::profile_terms(&profile),
+                &BTreeSet::new(),
+            )?);
             if let Some(before) = self.identity(&profile.identity_id).await?
                 && before.profile_id.as_deref() == Some(id)
             {
@@ -555,4 +589,24 @@ impl Identities {
             }
         }
     }
+}
+
+/// The directory terms of a new member (`create`) or of one leaving (its account's and its profile's).
+fn member_terms(
+    identity: &Identity,
+    profile: Option<&Profile>,
+    create: bool,
+) -> Result<Vec<Write>, Error> {
+    let none = BTreeSet::new();
+    let (org, id) = (&identity.organization_id, &identity.id);
+    let mut writes = Vec::new();
+    let account = members::account_terms(identity);
+    let named = profile.map(members::profile_terms).unwrap_or_default();
+    for (source, terms) in [(Source::Account, &account), (Source::Profile, &named)] {
+        writes.extend(match create {
+            true => members::term_writes(org, id, source, &none, terms)?,
+            false => members::term_writes(org, id, source, terms, &none)?,
+        });
+    }
+    Ok(writes)
 }

@@ -8,6 +8,7 @@ mod directory;
 pub mod events;
 pub mod lockout;
 pub mod mail;
+pub mod members;
 pub mod password;
 pub mod records;
 pub mod requests;
@@ -22,7 +23,6 @@ use crate::config::{Config, IdentityTypes, Lockout, SessionLimits};
 use crate::error::Error;
 use crate::optimistic;
 use crate::store::{Condition, Record, Store, Write};
-use crate::webhooks::Event;
 
 pub use crate::error::AuthFailure;
 pub use crate::secrets;
@@ -50,6 +50,8 @@ pub struct Identities {
     pub default_organization: String,
     pub lockout: Lockout,
     pub session_limits: SessionLimits,
+    /// Members see each other's email and phone.
+    pub members_show_contact: bool,
     pub mail: crate::mail::MailSettings,
 }
 
@@ -62,18 +64,19 @@ impl Identities {
             default_organization: config.default_organization.clone(),
             lockout: config.lockout,
             session_limits: config.sessions,
+            members_show_contact: config.members_show_contact,
             mail: config.mail.clone(),
         }
     }
 
     /// Read-modify-write with the version check, retried when another writer got there first, writing
-    /// the `events` of the change (from the record before and after) in the same transaction.
-    /// `change` returns `Ok(false)` when there is nothing to write.
+    /// `also` (the change's events and other derived items, from the record before and after) in the same
+    /// transaction. `change` returns `Ok(false)` when there is nothing to write.
     async fn modify<T: Record + Clone>(
         &self,
         key: &crate::store::Key,
         mut change: impl FnMut(&mut T) -> Result<bool, Error>,
-        events: impl Fn(&T, &T) -> Vec<Event>,
+        also: impl Fn(&T, &T) -> Result<Vec<Write>, Error>,
     ) -> Result<Option<T>, Error> {
         optimistic!(MAX_RETRIES, BUSY, {
             let Some(before) = self.store.load::<T>(key).await? else {
@@ -87,9 +90,7 @@ impl Identities {
                 record.to_item()?,
                 Condition::Version(before.version()),
             )];
-            for event in events(&before, &record) {
-                writes.push(event.write()?);
-            }
+            writes.extend(also(&before, &record)?);
             self.store.transact(writes).await?;
             record.set_version(before.version() + 1);
             Ok(Some(record))

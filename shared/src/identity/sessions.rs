@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::access::{ACCESS_TOKEN_SECONDS, AUDIENCE, AccessClaims, ISSUER};
 use super::lockout::{ACCOUNT_LOCKED, INVALID_CREDENTIALS};
+use super::members::{LastSeen, mark_seen};
 use super::records::{Identity, OneTimeToken, Session};
 use super::{BUSY, Identities, MAX_RETRIES, secrets};
 use crate::error::{AuthFailure, Error};
@@ -333,8 +334,8 @@ impl Identities {
     }
 
     /// The per-request check: a valid token of this deployment, whose session still exists, for an identity
-    /// that exists and is not locked, sent with the sign-in fingerprint. Session and identity are read in
-    /// one round trip.
+    /// that exists and is not locked, sent with the sign-in fingerprint. Session, identity and last-seen mark
+    /// are read in one round trip (the mark moves at most once a minute).
     pub async fn authenticate(
         &self,
         bearer: Option<&str>,
@@ -343,7 +344,11 @@ impl Identities {
         let claims = bearer
             .and_then(|t| self.access.verify(t))
             .ok_or(AuthFailure::Invalid)?;
-        let keys = [Session::key_of(&claims.sid), Identity::key_of(&claims.sub)];
+        let keys = [
+            Session::key_of(&claims.sid),
+            Identity::key_of(&claims.sub),
+            LastSeen::key_of(&claims.sub),
+        ];
         let items = self
             .store
             .batch_get(&keys)
@@ -363,6 +368,7 @@ impl Identities {
         if identity.locked {
             return Err(AuthFailure::Locked);
         }
+        mark_seen(self.store.as_ref(), &identity.id, find(&keys[2])).await;
         Ok(Principal { identity, session })
     }
 
