@@ -312,6 +312,16 @@ headers = { Authorization = "Bearer $server" }
 include-operation-id = "signIn"
 checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "404"] } }
 
+# An issuer is registered once per organization; its URL must have a host (JSON Schema's uri format
+# accepts 'http://').
+[[operations]]
+include-operation-id = "addIdentityProvider"
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "409"] } }
+
+[[operations]]
+include-operation-id = "updateIdentityProvider"
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "404", "409"] } }
+
 # A search's page times its limit is at most 1,000 (JSON Schema cannot relate two parameters).
 [[operations]]
 include-operation-id = "findMembers"

@@ -47,6 +47,11 @@ install() {
     [[ -x "$TOOLS/venv/bin/pip" ]] || python3 -m venv "$TOOLS/venv"
     "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "$MOTO_PIP" >&2
   fi
+  # The OpenID Connect provider the external-token tests run themselves (tests/oidc).
+  if [[ ! -d "$ROOT/tests/oidc/node_modules/oidc-provider" ]]; then
+    echo "installing the test OpenID Connect provider (tests/oidc) ..." >&2
+    npm ci --prefix "$ROOT/tests/oidc" --no-audit --no-fund --loglevel=error >&2
+  fi
   if [[ ! -x "$TOOLS/cargo/bin/s3s-fs" ]]; then
     echo "installing $S3S_CRATE (compiles for a few minutes) ..." >&2
     cargo install "$S3S_CRATE" --features binary --locked --root "$TOOLS/cargo" >&2 ||

@@ -19,6 +19,7 @@ const SUITES: &[(&str, &str)] = &[
     ("mail", "api: &Api"),
     ("sessions", "api: &Api"),
     ("members", "api: &Api"),
+    ("external_tokens", "api: &Api"),
     ("webhooks", "api: &Api"),
     ("push", "api: &Api"),
     ("resilience", "api: &Api"),

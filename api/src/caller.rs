@@ -4,6 +4,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use switchboard::Error;
 use switchboard::crm::{AUTHORIZE_MESSAGE, Crm, CrmUser, REFRESH_HEADER};
+use switchboard::identity::providers::Hints;
 use switchboard::identity::{Identities, Principal};
 use switchboard::store::{Item, Key};
 
@@ -14,7 +15,14 @@ use crate::request::{self, FINGERPRINT_HEADER};
 pub async fn principal(identities: &Identities, request: &Request) -> Result<Principal, Error> {
     let fingerprint = request::header(request, FINGERPRINT_HEADER);
     identities
-        .authenticate(request::bearer(request), fingerprint)
+        .authenticate(
+            request::bearer(request),
+            fingerprint,
+            Hints {
+                tenant: request::header(request, "x-tenant-id"),
+                user: request::header(request, "x-user-id"),
+            },
+        )
         .await
         .map_err(Error::from)
 }

@@ -35,7 +35,8 @@ use tower_http::cors::{Any, CorsLayer};
 
 /// The request headers browsers may send cross-origin: `template.yaml`'s `CorsConfiguration.AllowHeaders`
 /// lists the same (a test checks). Named, not `*`: by the Fetch standard `*` never covers `authorization`. The
-/// App Connect extension adds the `rc-*` and `developer-author-name` headers once it knows the user.
+/// App Connect extension adds the `rc-*` and `developer-author-name` headers once it knows the user; antz's
+/// external modes send `x-user-id` and `X-Tenant-ID` with a token of the organization's own provider.
 pub const CORS_ALLOW_HEADERS: &[&str] = &[
     "content-type",
     "authorization",
@@ -43,6 +44,8 @@ pub const CORS_ALLOW_HEADERS: &[&str] = &[
     "rc-extension-id",
     "rc-account-id",
     "developer-author-name",
+    "x-user-id",
+    "x-tenant-id",
 ];
 
 /// The directory the local server writes its mail to.

@@ -88,6 +88,39 @@ pub const MAX_FAILURES: &str = "SWITCHBOARD_MAX_FAILED_SIGN_INS";
 pub const LOCKOUT_SECONDS: &str = "SWITCHBOARD_LOCKOUT_SECONDS";
 pub const LOCKOUT_MAX_SECONDS: &str = "SWITCHBOARD_LOCKOUT_MAX_SECONDS";
 
+/// The deployment's own OpenID Connect provider, for its organization (`SWITCHBOARD_OIDC_ISSUER`,
+/// `SWITCHBOARD_OIDC_AUDIENCE` comma-separated, `SWITCHBOARD_OIDC_JWKS_URL` optional).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    pub jwks_url: Option<String>,
+}
+
+impl OidcSettings {
+    pub fn from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
+        let Some(issuer) = optional(env, "SWITCHBOARD_OIDC_ISSUER") else {
+            return Ok(None);
+        };
+        let audiences: Vec<String> = optional(env, "SWITCHBOARD_OIDC_AUDIENCE")
+            .map(|a| {
+                a.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if audiences.is_empty() {
+            return Err(ConfigError::Missing("SWITCHBOARD_OIDC_AUDIENCE"));
+        }
+        Ok(Some(Self {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            audiences,
+            jwks_url: optional(env, "SWITCHBOARD_OIDC_JWKS_URL"),
+        }))
+    }
+}
+
 pub const MEMBERS_SHOW_CONTACT: &str = "SWITCHBOARD_MEMBERS_SHOW_CONTACT";
 pub const SESSION_IDLE_SECONDS: &str = "SWITCHBOARD_SESSION_IDLE_SECONDS";
 pub const SESSION_MAX_SECONDS: &str = "SWITCHBOARD_SESSION_MAX_SECONDS";
@@ -237,6 +270,8 @@ pub struct Config {
     /// Whether the member directory shows members' email and phone to each other
     /// (`SWITCHBOARD_MEMBERS_SHOW_CONTACT=1`; default no).
     pub members_show_contact: bool,
+    /// The deployment's own OpenID Connect provider, if any.
+    pub oidc: Option<OidcSettings>,
     /// Session lifetimes (`SWITCHBOARD_SESSION_IDLE_SECONDS`, `SWITCHBOARD_SESSION_MAX_SECONDS`; default 30
     /// and 90 days).
     pub sessions: SessionLimits,
@@ -314,6 +349,7 @@ impl Config {
             public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
             sessions: SessionLimits::from_env(&env)?,
+            oidc: OidcSettings::from_env(&env)?,
             members_show_contact: optional(&env, MEMBERS_SHOW_CONTACT).as_deref() == Some("1"),
             outbound: crate::outbound::Policy::from_env(&env),
             webhook_retry: webhook_retry(&env)?,
@@ -359,6 +395,7 @@ impl Config {
             public_url: public_url(&env),
             lockout: Lockout::from_env(&env)?,
             sessions: SessionLimits::from_env(&env)?,
+            oidc: OidcSettings::from_env(&env)?,
             members_show_contact: optional(&env, MEMBERS_SHOW_CONTACT).as_deref() == Some("1"),
             outbound: crate::outbound::Policy::from_env(&env),
             webhook_retry: webhook_retry(&env)?,

@@ -187,6 +187,14 @@ def main():
     else:
         check("returned token: GET /sessions -> 200", False, "no token: both create_user calls failed")
 
+    # generate_token's token (made by the SDK alone, for an existing user) is that user on the end-user routes.
+    generated = client.generate_token(uid)["token"]
+    for path in ("/users/me", "/users/me/devices", "/users/me/preferences"):
+        status, body = http("GET", path, generated)
+        check(f"generate_token's token: GET {path} -> 200", status == 200, f"{status} {body}")
+    status, body = http("GET", "/users/me", client.generate_token(f"py-sdk-nobody-{suffix}")["token"])
+    check("generate_token's token of an unknown user -> 401", status == 401, f"{status} {body}")
+
     # validate-key, as the SDK's own integration test calls it (the SDK itself never does).
     bearer = client.generate_token(uid)["token"]
     status, body = http("POST", "/api/v1/client/validate-key", bearer, {"api_key": API_KEY})
@@ -216,6 +224,8 @@ def main():
     if token:
         status, body = http("GET", "/sessions", token)
         check("after delete_user: the user's token -> 401", status == 401, f"{status} {body}")
+    status, body = http("GET", "/users/me", generated)
+    check("after delete_user: generate_token's token -> 401", status == 401, f"{status} {body}")
 
     # Deleting a user that does not exist: the SDK's integration tests accept an error of 404 or 400.
     try:

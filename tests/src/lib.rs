@@ -16,11 +16,13 @@ pub mod avatar;
 pub mod conformance;
 pub mod crm;
 pub mod extension;
+pub mod external_tokens;
 pub mod iam;
 pub mod identity;
 pub mod identity_security;
 pub mod mail;
 pub mod members;
+pub mod oidc;
 pub mod outbox;
 pub mod push;
 pub mod receiver;
@@ -227,6 +229,15 @@ macro_rules! outbox_suite {
 macro_rules! mail_suite {
     ($api:expr) => {
         $crate::__mail_cases!(api_suite!($api; mail;));
+    };
+}
+
+/// The tokens-from-elsewhere suite (issue 18) on the [`api::Api`] `$api` yields: every case of
+/// [`external_tokens`].
+#[macro_export]
+macro_rules! external_tokens_suite {
+    ($api:expr) => {
+        $crate::__external_tokens_cases!(api_suite!($api; external_tokens;));
     };
 }
 

@@ -285,4 +285,32 @@ pub async fn last_seen_moves_at_most_once_a_minute(api: &Api) {
     let moved = LastSeen::from_item(&api.app.store.get(&key).await.unwrap().unwrap()).unwrap();
     assert_eq!(moved.version, 3);
     assert!(moved.at >= seen.at, "{} < {}", moved.at, seen.at);
+
+    // The CRM routes move it too (their token check reads it in the same batch).
+    let key = api.api_key("agent").await;
+    let jwt = api.crm_login(&key).await;
+    let agent = api
+        .app
+        .identities
+        .identity_by_username(crate::api::ORG, "agent")
+        .await
+        .unwrap()
+        .unwrap();
+    let mark = LastSeen::key_of(&agent.id);
+    api.app
+        .store
+        .delete(&mark, switchboard::store::Condition::Exists)
+        .await
+        .ok();
+    let contact = api
+        .get(&format!(
+            "/contact?jwtToken={jwt}&phoneNumber=%2B16505559876"
+        ))
+        .send()
+        .await;
+    assert_eq!(contact.status, 200, "{}", contact.text);
+    assert!(
+        api.app.store.get(&mark).await.unwrap().is_some(),
+        "a CRM request marks its user seen"
+    );
 }

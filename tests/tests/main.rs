@@ -9,6 +9,8 @@ mod crm_embedded;
 mod events;
 mod extension_dynamodb;
 mod extension_embedded;
+mod external_tokens_dynamodb;
+mod external_tokens_embedded;
 mod first_start;
 mod idempotent_retries;
 mod identity_dynamodb;

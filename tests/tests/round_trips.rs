@@ -386,6 +386,39 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     )
     .await
     .str("id");
+    // Identity providers (their tokens' check is the external-token suite's).
+    let idp = step(
+        "POST /identity-providers",
+        api.post("/identity-providers")
+            .bearer(&admin)
+            .json(json!({"issuer": "https://idp.example/tenant", "audiences": ["switchboard"]})),
+    )
+    .await
+    .str("id");
+    step(
+        "GET /identity-providers",
+        api.get("/identity-providers").bearer(&admin),
+    )
+    .await;
+    step(
+        "GET /identity-providers/{providerId}",
+        api.get(&format!("/identity-providers/{idp}"))
+            .bearer(&admin),
+    )
+    .await;
+    step(
+        "PATCH /identity-providers/{providerId}",
+        api.patch(&format!("/identity-providers/{idp}"))
+            .bearer(&admin)
+            .json(json!({"issuer": "https://idp.example/other"})),
+    )
+    .await;
+    step(
+        "DELETE /identity-providers/{providerId}",
+        api.delete(&format!("/identity-providers/{idp}"))
+            .bearer(&admin),
+    )
+    .await;
     // The member directory.
     step(
         "GET /members",

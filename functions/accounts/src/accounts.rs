@@ -260,7 +260,7 @@ pub(crate) async fn update_account(
     let keep = caller
         .as_ref()
         .filter(|c| c.identity.id == id)
-        .map(|c| c.session.id.clone());
+        .and_then(|c| c.session_id().map(str::to_owned));
     let actor = match &caller {
         Some(caller) => Actor::Account(&caller.identity.id),
         None => Actor::Token,

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod profile;
+mod providers;
 mod requests;
 mod roles;
 mod sessions;
@@ -102,6 +103,20 @@ pub static ROUTES: Routes<State> = Routes {
         route!(
             "DELETE /requests/{requestId}",
             requests::remove_request(requestId)
+        ),
+        route!("POST /identity-providers", providers::add_provider),
+        route!("GET /identity-providers", providers::find_providers),
+        route!(
+            "GET /identity-providers/{providerId}",
+            providers::find_provider(providerId)
+        ),
+        route!(
+            "PATCH /identity-providers/{providerId}",
+            providers::update_provider(providerId)
+        ),
+        route!(
+            "DELETE /identity-providers/{providerId}",
+            providers::remove_provider(providerId)
         ),
         route!("POST /sessions", sessions::sign_in),
         route!("POST /sessions/refresh", sessions::refresh),

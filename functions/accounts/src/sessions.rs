@@ -105,7 +105,7 @@ pub(crate) async fn list_sessions(accounts: &State, request: &Request) -> Result
             .iter()
             .map(|s| {
                 let mut view = s.view(&caller.identity.username);
-                view["current"] = json!(s.id == caller.session.id);
+                view["current"] = json!(caller.session_id() == Some(s.id.as_str()));
                 view
             })
             .collect();
@@ -123,7 +123,7 @@ pub(crate) async fn list_sessions(accounts: &State, request: &Request) -> Result
         .map(|s| {
             let name = usernames.get(&s.identity_id).map_or("", String::as_str);
             let mut view = s.view(name);
-            view["current"] = json!(s.id == caller.session.id);
+            view["current"] = json!(caller.session_id() == Some(s.id.as_str()));
             view
         })
         .collect();

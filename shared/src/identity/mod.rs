@@ -10,6 +10,7 @@ pub mod lockout;
 pub mod mail;
 pub mod members;
 pub mod password;
+pub mod providers;
 pub mod records;
 pub mod requests;
 pub mod server_keys;
@@ -53,6 +54,10 @@ pub struct Identities {
     /// Members see each other's email and phone.
     pub members_show_contact: bool,
     pub mail: crate::mail::MailSettings,
+    /// The deployment's own OpenID Connect provider (`SWITCHBOARD_OIDC_*`).
+    configured_provider: Option<providers::IdentityProvider>,
+    /// The key sets of trusted providers, fetched through the outbound guard.
+    key_cache: Arc<providers::KeyCache>,
 }
 
 impl Identities {
@@ -66,6 +71,13 @@ impl Identities {
             session_limits: config.sessions,
             members_show_contact: config.members_show_contact,
             mail: config.mail.clone(),
+            configured_provider: config
+                .oidc
+                .as_ref()
+                .map(|o| providers::IdentityProvider::configured(o, &config.default_organization)),
+            key_cache: Arc::new(providers::KeyCache::new(Arc::new(
+                crate::outbound::Outbound::new(config.outbound.clone()),
+            ))),
         }
     }
 

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::access::{ACCESS_TOKEN_SECONDS, AUDIENCE, AccessClaims, ISSUER};
 use super::lockout::{ACCOUNT_LOCKED, INVALID_CREDENTIALS};
 use super::members::{LastSeen, mark_seen};
+use super::providers::Hints;
 use super::records::{Identity, OneTimeToken, Session};
 use super::{BUSY, Identities, MAX_RETRIES, secrets};
 use crate::error::{AuthFailure, Error};
@@ -63,11 +64,19 @@ impl SignedIn {
     }
 }
 
-/// The caller of a request.
+/// The caller of a request: its identity, and its session when it signed in here (an SDK token, signed by
+/// its organization's server, has none).
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub identity: Identity,
-    pub session: Session,
+    pub session: Option<Session>,
+}
+
+impl Principal {
+    /// The id of the caller's own session, if it has one.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session.as_ref().map(|s| s.id.as_str())
+    }
 }
 
 /// The 403 of a `passwordreset` token used to sign in.
@@ -336,14 +345,27 @@ impl Identities {
     /// The per-request check: a valid token of this deployment, whose session still exists, for an identity
     /// that exists and is not locked, sent with the sign-in fingerprint. Session, identity and last-seen mark
     /// are read in one round trip (the mark moves at most once a minute).
+    /// A token this deployment did not sign may be one its organization's server SDK signed (ContactsManager's
+    /// `generateToken`): see [`Self::authenticate_sdk`].
+    /// A token of one of the organization's trusted OpenID Connect providers (RS256, ES256) is that user
+    /// ([`Self::authenticate_external`]), the request's `hints` choosing the organization.
     pub async fn authenticate(
         &self,
         bearer: Option<&str>,
         fingerprint: Option<&str>,
+        hints: Hints<'_>,
     ) -> Result<Principal, AuthFailure> {
-        let claims = bearer
-            .and_then(|t| self.access.verify(t))
-            .ok_or(AuthFailure::Invalid)?;
+        let bearer = bearer.ok_or(AuthFailure::Invalid)?;
+        let Some(claims) = self.access.verify(bearer) else {
+            let identity = match jsonwebtoken::decode_header(bearer).map(|h| h.alg) {
+                Ok(jsonwebtoken::Algorithm::HS256) => {
+                    return self.authenticate_sdk(bearer).await;
+                }
+                Ok(_) => self.authenticate_external(bearer, hints).await?,
+                Err(_) => return Err(AuthFailure::Invalid),
+            };
+            return self.seen(identity).await;
+        };
         let keys = [
             Session::key_of(&claims.sid),
             Identity::key_of(&claims.sub),
@@ -369,7 +391,45 @@ impl Identities {
             return Err(AuthFailure::Locked);
         }
         mark_seen(self.store.as_ref(), &identity.id, find(&keys[2])).await;
-        Ok(Principal { identity, session })
+        Ok(Principal {
+            identity,
+            session: Some(session),
+        })
+    }
+
+    /// An end user's token signed by its organization's server SDK with the organization's active API
+    /// secret (HS256 pinned, `exp` required, `api_key` naming the organization): the caller is the identity
+    /// with that external id in that organization. The secret is read on every check, so a rotated one
+    /// stops its tokens at once.
+    async fn authenticate_sdk(&self, token: &str) -> Result<Principal, AuthFailure> {
+        let (org, claims) = match self.verify_server_token(token).await {
+            Ok(verified) => verified,
+            Err(Error::Unauthorized(_)) => return Err(AuthFailure::Invalid),
+            Err(e) => return Err(AuthFailure::Store(StoreError::Unavailable(e.to_string()))),
+        };
+        let identity = self
+            .identity_by_external_id(&org.organization_id, &claims.user_id)
+            .await
+            .map_err(|e| AuthFailure::Store(StoreError::Unavailable(e.to_string())))?
+            .ok_or(AuthFailure::Invalid)?;
+        if identity.locked {
+            return Err(AuthFailure::Locked);
+        }
+        self.seen(identity).await
+    }
+
+    /// A caller without a session here (an SDK or external token), its last-seen mark moved.
+    async fn seen(&self, identity: Identity) -> Result<Principal, AuthFailure> {
+        let seen = self
+            .store
+            .get(&LastSeen::key_of(&identity.id))
+            .await
+            .map_err(AuthFailure::Store)?;
+        mark_seen(self.store.as_ref(), &identity.id, seen.as_ref()).await;
+        Ok(Principal {
+            identity,
+            session: None,
+        })
     }
 
     /// Sessions of one identity, or (for admins, `identity = None`) of the whole organization.
