@@ -435,6 +435,36 @@ pub async fn tokens_from_elsewhere_that_must_not_pass(api: &Api) {
     assert_eq!(unavailable.status, 503, "{}", unavailable.text);
 }
 
+/// The deployment's own provider (`SWITCHBOARD_OIDC_ISSUER`, `SWITCHBOARD_OIDC_AUDIENCE`) needs no
+/// registration; its tokens are users of the configured organization only.
+pub async fn the_configured_provider_needs_no_registration(api: &Api) {
+    let provider = crate::oidc::Provider::start().await;
+    let settings = switchboard::config::OidcSettings {
+        issuer: provider.issuer.clone(),
+        audiences: vec![crate::oidc::AUDIENCE.into()],
+        jwks_url: None,
+    };
+    let api =
+        &crate::webhooks::local_targets(api).reconfigured(|config| config.oidc = Some(settings));
+    let token = provider
+        .token(json!({"sub": "kc-7", "claims": {"name": "Grace Hopper"}}))
+        .await;
+    let me = api.get("/users/me").bearer(&token).send().await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.body["name"], "Grace Hopper");
+    let other = api
+        .get("/users/me")
+        .bearer(&token)
+        .header("x-tenant-id", "acme")
+        .send()
+        .await;
+    assert_eq!(other.status, 401, "{}", other.text);
+    let wrong = provider
+        .token(json!({"sub": "kc-7", "aud": "another-app"}))
+        .await;
+    assert_eq!(api.get("/users/me").bearer(&wrong).send().await.status, 401);
+}
+
 /// Registering providers: admin only, validated, one per issuer per organization, changed and removed.
 pub async fn admins_register_the_issuers_they_trust(api: &Api) {
     let admin = api.admin_token().await;
