@@ -336,31 +336,14 @@ impl Config {
     }
 
     pub fn for_lambda(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let (default_organization, identity_types) = identity_settings(&env);
-        Ok(Self {
-            storage: Storage::DynamoDb {
-                table: required(&env, TABLE)?,
-            },
-            bucket: optional(&env, BUCKET),
-            token_secret: lambda_secret(&env, TOKEN_SECRET)?,
-            crm_secret: lambda_secret(&env, CRM_SECRET)?,
-            default_organization,
-            identity_types,
-            public_url: public_url(&env),
-            lockout: Lockout::from_env(&env)?,
-            sessions: SessionLimits::from_env(&env)?,
-            oidc: OidcSettings::from_env(&env)?,
-            members_show_contact: optional(&env, MEMBERS_SHOW_CONTACT).as_deref() == Some("1"),
-            outbound: crate::outbound::Policy::from_env(&env),
-            webhook_retry: webhook_retry(&env)?,
-            avatar_max_size: positive_bytes(&env, AVATAR_MAX_SIZE, DEFAULT_AVATAR_MAX_SIZE)?,
-            embedded_cache_bytes: positive_bytes(
-                &env,
-                EMBEDDED_CACHE_BYTES,
-                DEFAULT_EMBEDDED_CACHE_BYTES,
-            )?,
-            mail: crate::mail::MailSettings::from_env(&env, None)?,
-        })
+        let storage = Storage::DynamoDb {
+            table: required(&env, TABLE)?,
+        };
+        let secrets = (
+            lambda_secret(&env, TOKEN_SECRET)?,
+            lambda_secret(&env, CRM_SECRET)?,
+        );
+        Self::from_settings(&env, storage, secrets, None)
     }
 
     /// Local runs: DynamoDB when `SWITCHBOARD_TABLE` is set, else the embedded store in the data directory.
@@ -377,35 +360,47 @@ impl Config {
         let dir = data_dir
             .or_else(|| optional(&env, DATA_DIR).map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let (default_organization, identity_types) = identity_settings(&env);
         let secret = |name: &'static str| match optional(&env, name) {
             Some(value) => Secret::parse(name, value),
             None => local_secret(&dir, name),
         };
+        let secrets = (secret(TOKEN_SECRET)?, secret(CRM_SECRET)?);
+        let storage = match optional(&env, TABLE) {
+            Some(table) => Storage::DynamoDb { table },
+            None => Storage::Embedded { dir: dir.clone() },
+        };
+        Self::from_settings(&env, storage, secrets, Some(crate::mail::LOCAL_FROM))
+    }
+
+    /// Everything but the store and the secrets, which Lambda and the local run find differently.
+    fn from_settings(
+        env: &impl Fn(&str) -> Option<String>,
+        storage: Storage,
+        (token_secret, crm_secret): (Secret, Secret),
+        mail_from: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        let (default_organization, identity_types) = identity_settings(env);
         Ok(Self {
-            storage: match optional(&env, TABLE) {
-                Some(table) => Storage::DynamoDb { table },
-                None => Storage::Embedded { dir: dir.clone() },
-            },
-            bucket: optional(&env, BUCKET),
-            token_secret: secret(TOKEN_SECRET)?,
-            crm_secret: secret(CRM_SECRET)?,
+            storage,
+            bucket: optional(env, BUCKET),
+            token_secret,
+            crm_secret,
             default_organization,
             identity_types,
-            public_url: public_url(&env),
-            lockout: Lockout::from_env(&env)?,
-            sessions: SessionLimits::from_env(&env)?,
-            oidc: OidcSettings::from_env(&env)?,
-            members_show_contact: optional(&env, MEMBERS_SHOW_CONTACT).as_deref() == Some("1"),
-            outbound: crate::outbound::Policy::from_env(&env),
-            webhook_retry: webhook_retry(&env)?,
-            avatar_max_size: positive_bytes(&env, AVATAR_MAX_SIZE, DEFAULT_AVATAR_MAX_SIZE)?,
+            public_url: public_url(env),
+            lockout: Lockout::from_env(env)?,
+            sessions: SessionLimits::from_env(env)?,
+            oidc: OidcSettings::from_env(env)?,
+            members_show_contact: optional(env, MEMBERS_SHOW_CONTACT).as_deref() == Some("1"),
+            outbound: crate::outbound::Policy::from_env(env),
+            webhook_retry: webhook_retry(env)?,
+            avatar_max_size: positive_bytes(env, AVATAR_MAX_SIZE, DEFAULT_AVATAR_MAX_SIZE)?,
             embedded_cache_bytes: positive_bytes(
-                &env,
+                env,
                 EMBEDDED_CACHE_BYTES,
                 DEFAULT_EMBEDDED_CACHE_BYTES,
             )?,
-            mail: crate::mail::MailSettings::from_env(&env, Some(crate::mail::LOCAL_FROM))?,
+            mail: crate::mail::MailSettings::from_env(env, mail_from)?,
         })
     }
 
