@@ -274,6 +274,12 @@ pub async fn a_token_of_the_organizations_provider_is_its_user(api: &Api) {
     // unknown kid at most once a minute).
     provider.rotate().await;
     let rotated = provider.token(json!({"sub": "auth0|ada"})).await;
+    let soon = api.get("/users/me").bearer(&rotated).send().await;
+    assert_eq!(
+        soon.status, 401,
+        "fetched less than a minute ago: {}",
+        soon.text
+    );
     let fresh = crate::webhooks::local_targets(api);
     assert_eq!(
         fresh.get("/users/me").bearer(&rotated).send().await.status,
@@ -463,6 +469,48 @@ pub async fn the_configured_provider_needs_no_registration(api: &Api) {
         .token(json!({"sub": "kc-7", "aud": "another-app"}))
         .await;
     assert_eq!(api.get("/users/me").bearer(&wrong).send().await.status, 401);
+}
+
+/// An issuer two organizations trust: its tokens need `X-Tenant-ID` to say whose user they are.
+pub async fn an_issuer_two_organizations_trust_needs_the_tenant(api: &Api) {
+    let api = &crate::webhooks::local_targets(api);
+    let provider = crate::oidc::Provider::start().await;
+    register(api, &provider).await;
+    crate::identity_security::second_organization(api).await;
+    api.app
+        .identities
+        .add_provider(switchboard::identity::providers::IdentityProvider {
+            organization_id: "acme".into(),
+            ..switchboard::identity::providers::IdentityProvider::configured(
+                &switchboard::config::OidcSettings {
+                    issuer: provider.issuer.clone(),
+                    audiences: vec![crate::oidc::AUDIENCE.into()],
+                    jwks_url: None,
+                },
+                "acme",
+            )
+        })
+        .await
+        .unwrap();
+    let token = provider.token(json!({"sub": "shared-user"})).await;
+    let ambiguous = api.get("/users/me").bearer(&token).send().await;
+    assert_eq!(ambiguous.status, 401, "{}", ambiguous.text);
+    for tenant in [ORG, "acme"] {
+        let me = api
+            .get("/users/me")
+            .bearer(&token)
+            .header("x-tenant-id", tenant)
+            .send()
+            .await;
+        assert_eq!(me.status, 200, "{tenant}: {}", me.text);
+        let user = api
+            .app
+            .identities
+            .identity_by_external_id(tenant, "shared-user")
+            .await
+            .unwrap();
+        assert!(user.is_some(), "a user of {tenant}");
+    }
 }
 
 /// Registering providers: admin only, validated, one per issuer per organization, changed and removed.

@@ -29,8 +29,10 @@ const FIELDS: &[(&str, Kind, bool)] = &[
 fn apply(provider: &mut IdentityProvider, body: &Map<String, Value>) -> Result<()> {
     let mut problems = Vec::new();
     let url = |name: &str, value: &str, problems: &mut Vec<String>| {
-        let ok = url::Url::parse(value)
-            .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some());
+        // ASCII as RFC 3986 writes it: an international host comes in its punycode form.
+        let ok = value.is_ascii()
+            && url::Url::parse(value)
+                .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some());
         if !ok || value.len() > MAX_TEXT {
             problems.push(format!(
                 "request body/{name} must be an absolute http(s) URL"
@@ -164,7 +166,12 @@ pub(crate) async fn update_provider(
         fields: FIELDS,
         open: false,
     };
-    let body = schema.check(request::json_body(request)?)?;
+    let body = match request::json_body(request)? {
+        Some(Value::Object(map)) if map.is_empty() => None,
+        body => body,
+    }
+    .ok_or_else(|| Error::bad_request("Request body is required"))?;
+    let body = schema.check(Some(body))?;
     let mut after = before.clone();
     apply(&mut after, &body)?;
     let updated = accounts.identities.update_provider(&before, after).await?;
