@@ -2,13 +2,17 @@
 //! Per identity, in one version-checked transaction: the username marker moves to the NFKC_Casefold form
 //! (and server-API identities lose theirs), the email marker becomes per organization, an account locked by
 //! failed sign-ins becomes a failed sign-in lockout (apart from the admin lock), and the CRM connection
-//! shared by every key becomes a connection of its own. Identities already in today's layout are left as
+//! shared by every key becomes a connection of its own, and the member directory gets the words it lacks.
+//! Identities already in today's layout are left as
 //! they are, so the migration is idempotent, and resumable: run it again after an interruption.
+
+use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
 use crate::crm::{PLATFORM, records::Connection};
 use crate::error::Error;
+use crate::identity::members::{self, Source};
 use crate::identity::records::{Identity, Marker};
 use crate::identity::{Identities, usernames};
 use crate::store::{Condition, Item, Key, Record, StoreError, Write};
@@ -108,6 +112,8 @@ impl Identities {
                 writes.push(Write::Put(marker.to_item()?, Condition::Absent));
             }
         }
+        // The member directory's words (docs/members.md), which identities before it lack.
+        writes.extend(self.missing_member_terms(&identity).await?);
         // The old lock after five failures becomes a lockout; the admin lock stays.
         if identity.locked && identity.failed_logins >= self.lockout.max_failures {
             identity.locked = false;
@@ -148,6 +154,45 @@ impl Identities {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The directory words of the identity and its profile that are not stored yet, as writes.
+    async fn missing_member_terms(&self, identity: &Identity) -> Result<Vec<Write>, Error> {
+        let none = BTreeSet::new();
+        let (org, id) = (&identity.organization_id, &identity.id);
+        let mut wanted = members::term_writes(
+            org,
+            id,
+            Source::Account,
+            &none,
+            &members::account_terms(identity),
+        )?;
+        if let Some(profile) = &identity.profile_id
+            && let Some(profile) = self.profile(profile).await?
+        {
+            wanted.extend(members::term_writes(
+                org,
+                id,
+                Source::Profile,
+                &none,
+                &members::profile_terms(&profile),
+            )?);
+        }
+        let keys: Vec<Key> = wanted.iter().map(|w| w.key().clone()).collect();
+        let mut stored = Vec::new();
+        for chunk in keys.chunks(100) {
+            stored.extend(
+                self.store
+                    .batch_get(chunk)
+                    .await?
+                    .into_iter()
+                    .map(|item| item.key),
+            );
+        }
+        Ok(wanted
+            .into_iter()
+            .filter(|write| !stored.contains(write.key()))
+            .collect())
     }
 
     /// The marker exists and names this identity.

@@ -1111,6 +1111,26 @@ pub async fn migration_rewrites_an_old_store(api: &Api) {
     );
     let again = api.app.identities.migrate(ORG).await.unwrap();
     assert_eq!((again.identities, again.migrated), (5, 0), "{again:?}");
+    // The member directory finds the old identities by their words.
+    let admin = api.admin_token().await;
+    let found = api
+        .get("/members?query=strasse")
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(
+        found.body[0]["identityId"],
+        json!(strasse),
+        "{}",
+        found.text
+    );
+    let by_email = api.get("/members?query=finn").bearer(&admin).send().await;
+    assert_eq!(
+        by_email.body.as_array().unwrap().len(),
+        1,
+        "{}",
+        by_email.text
+    );
 
     // Usernames by their canonical form.
     let signed_in = guess(api, "STRASSE", "old-password").await;
