@@ -10,4 +10,4 @@ trap 'scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
 # shellcheck disable=SC1091
 source .tools/services.env
 MEMBERS="${MEMBERS:-100000}" cargo test -p switchboard-tests --test integration \
-  members_scale:: -- --ignored --nocapture 2>&1 | grep -E "seeded|query|test result|panicked"
+  members_scale:: -- --nocapture 2>&1 | grep -E "seeded|query|test result|panicked"

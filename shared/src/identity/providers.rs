@@ -113,6 +113,17 @@ struct IssuerMarker {
     version: u64,
 }
 
+impl IssuerMarker {
+    fn of(provider: &IdentityProvider) -> Self {
+        Self {
+            issuer: provider.issuer.clone(),
+            organization_id: provider.organization_id.clone(),
+            provider_id: provider.id.clone(),
+            version: 0,
+        }
+    }
+}
+
 fn issuer_partition(issuer: &str) -> String {
     format!("IDPISSUER#{}", secrets::digest(issuer))
 }
@@ -417,12 +428,7 @@ impl Identities {
         provider.id = uuid::Uuid::now_v7().to_string();
         provider.created_at = now_rfc3339();
         provider.updated_at = provider.created_at.clone();
-        let marker = IssuerMarker {
-            issuer: provider.issuer.clone(),
-            organization_id: provider.organization_id.clone(),
-            provider_id: provider.id.clone(),
-            version: 0,
-        };
+        let marker = IssuerMarker::of(&provider);
         match self
             .store
             .transact(vec![
@@ -481,14 +487,14 @@ impl Identities {
             Condition::Version(before.version),
         )];
         if after.issuer != before.issuer {
-            let marker = |provider: &IdentityProvider| IssuerMarker {
-                issuer: provider.issuer.clone(),
-                organization_id: provider.organization_id.clone(),
-                provider_id: provider.id.clone(),
-                version: 0,
-            };
-            writes.push(Write::Delete(marker(before).key(), Condition::Exists));
-            writes.push(Write::Put(marker(&after).to_item()?, Condition::Absent));
+            writes.push(Write::Delete(
+                IssuerMarker::of(before).key(),
+                Condition::Exists,
+            ));
+            writes.push(Write::Put(
+                IssuerMarker::of(&after).to_item()?,
+                Condition::Absent,
+            ));
         }
         match self.store.transact(writes).await {
             Ok(()) => Ok(IdentityProvider {
@@ -503,12 +509,7 @@ impl Identities {
     }
 
     pub async fn remove_provider(&self, provider: &IdentityProvider) -> Result<bool, Error> {
-        let marker = IssuerMarker {
-            issuer: provider.issuer.clone(),
-            organization_id: provider.organization_id.clone(),
-            provider_id: provider.id.clone(),
-            version: 0,
-        };
+        let marker = IssuerMarker::of(provider);
         match self
             .store
             .transact(vec![
