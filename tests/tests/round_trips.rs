@@ -558,7 +558,10 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
             .json(note.clone()),
     )
     .await;
-    // The dispatcher, as its trigger runs it: a notification recorded without the in-process hook.
+    // The dispatcher, as its trigger runs it: a notification recorded without the in-process hook. The
+    // notifications sent above are dispatched in process meanwhile and may still be writing the device:
+    // let them finish, so the device read here is the one the trigger deactivates.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let item = api
         .app
         .store
