@@ -161,6 +161,7 @@ impl SessionLimits {
     }
 }
 
+/// A positive integer setting (seconds, counts), or `default` when unset.
 fn positive_seconds(
     env: &impl Fn(&str) -> Option<String>,
     name: &'static str,
@@ -207,24 +208,7 @@ impl Lockout {
     /// `SWITCHBOARD_LOCKOUT_MAX_SECONDS` (positive integers), defaults for the ones not set.
     pub fn from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let defaults = Self::default();
-        let number = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
-            match env(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-            {
-                None => Ok(default),
-                Some(value) => {
-                    value
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or(ConfigError::Invalid {
-                            name,
-                            reason: "must be a positive integer".into(),
-                        })
-                }
-            }
-        };
+        let number = |name: &'static str, default: i64| positive_seconds(env, name, default);
         let seconds = number(LOCKOUT_SECONDS, defaults.seconds)?;
         Ok(Self {
             max_failures: u32::try_from(number(MAX_FAILURES, defaults.max_failures.into())?)
