@@ -28,6 +28,10 @@ pub enum Error {
     /// 409
     #[error("{0}")]
     Conflict(String),
+    /// 401: a guard a write carried (the caller's token check, inside its transaction) did not hold; its
+    /// index among the guards. The service that set the guards answers it in its own words.
+    #[error("The credentials were refused")]
+    Refused(usize),
     /// 413: the request is larger than the platform carries (API Gateway, Lambda).
     #[error("{0}")]
     TooLarge(String),
@@ -63,7 +67,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Self::BadRequest { .. } => 400,
-            Self::Unauthorized(_) => 401,
+            Self::Unauthorized(_) | Self::Refused(_) => 401,
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
@@ -79,7 +83,7 @@ impl Error {
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::ConditionFailed | StoreError::Conflict => {
+            StoreError::ConditionFailed | StoreError::CheckFailed(_) | StoreError::Conflict => {
                 Self::Conflict("The resource was changed by another request; try again".into())
             }
             StoreError::InvalidCursor => Self::bad_request("Invalid pagination cursor"),

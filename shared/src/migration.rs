@@ -121,6 +121,20 @@ impl Identities {
             identity.lockouts = 1;
             changed = true;
         }
+        // An admin lock gets the item writes check for (`Identity::lock_key`), which identities before it lack.
+        if identity.locked
+            && self
+                .store
+                .get(&Identity::lock_key(&identity.id))
+                .await?
+                .is_none()
+        {
+            let unlocked = Identity {
+                locked: false,
+                ..identity.clone()
+            };
+            writes.extend(Identity::lock_write(&unlocked, &identity));
+        }
         // The shared CRM connection becomes a connection of its own (made by no key still known: it ends
         // with unAuthorize or a new login), so that its jwtTokens keep working.
         if let Some(item) = self.store.get(&old_connection_key(&identity.id)).await? {

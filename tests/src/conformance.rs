@@ -196,14 +196,19 @@ pub async fn failed_transaction_writes_nothing(store: Shared) {
         json!({"who": "first"})
     );
 
-    // A check that fails stops the others; one that holds lets them through.
+    // A check that fails stops the others, and is named (before any other failed condition); one that
+    // holds lets them through.
     let check_fails = store
         .transact(vec![
-            Write::Check(key("T", "missing"), Condition::Exists),
             Write::Put(Item::new(key("T", "new"), json!({})), Condition::Absent),
+            Write::Put(Item::new(key("T", "taken"), json!({})), Condition::Absent),
+            Write::Check(key("T", "missing"), Condition::Exists),
         ])
         .await;
-    assert!(matches!(check_fails, Err(StoreError::ConditionFailed)));
+    assert!(
+        matches!(check_fails, Err(StoreError::CheckFailed(2))),
+        "{check_fails:?}"
+    );
     assert!(store.get(&key("T", "new")).await.unwrap().is_none());
     store
         .transact(vec![

@@ -1081,6 +1081,12 @@ pub async fn migration_rewrites_an_old_store(api: &Api) {
     let strasse = old_identity(api, "Straße", Some("robin@example.com"), None, false).await;
     let victim = old_identity(api, "ext:victim", None, Some("victim"), false).await;
     let locked_out = old_identity(api, "guessed", None, None, true).await;
+    // An admin lock: locked with fewer than five failures.
+    let held = old_identity(api, "held", None, None, true).await;
+    let held_key = switchboard::identity::Identity::key_of(&held);
+    let mut item = api.app.store.get(&held_key).await.unwrap().unwrap();
+    item.body["failedLogins"] = json!(0);
+    api.app.store.update(item).await.unwrap();
     // The old CRM connection of one identity, and a jwtToken of it.
     let connection = Item::new(
         Key::new(format!("IDENT#{strasse}"), "CRM#switchboard"),
@@ -1092,14 +1098,14 @@ pub async fn migration_rewrites_an_old_store(api: &Api) {
         .unwrap()
         .as_secs() as i64;
     let jwt = CrmTokens::new(&api.app.config.crm_secret)
-        .issue(&strasse, "switchboard", "old-connection", now)
+        .issue(&strasse, "", "switchboard", "old-connection", now)
         .unwrap();
 
     // Half of it first, as if interrupted: then everything.
     let report = api.app.identities.migrate(ORG).await.unwrap();
     assert_eq!(
         (report.migrated, report.conflicts.len()),
-        (3, 0),
+        (4, 0),
         "{report:?}"
     );
     let late = old_identity(api, "ﬁnn", Some("finn@example.com"), None, false).await;
@@ -1110,7 +1116,7 @@ pub async fn migration_rewrites_an_old_store(api: &Api) {
         "{report:?}"
     );
     let again = api.app.identities.migrate(ORG).await.unwrap();
-    assert_eq!((again.identities, again.migrated), (5, 0), "{again:?}");
+    assert_eq!((again.identities, again.migrated), (6, 0), "{again:?}");
     // The member directory finds the old identities by their words.
     let admin = api.admin_token().await;
     let found = api
@@ -1181,6 +1187,9 @@ pub async fn migration_rewrites_an_old_store(api: &Api) {
         .await;
     assert_eq!(account.body["locked"], false, "{}", account.text);
     assert!(account.body["lockedUntil"].is_string(), "{}", account.text);
+    // The admin lock stays, and gains the item a write's token check looks for.
+    let lock = switchboard::identity::Identity::lock_key(&held);
+    assert!(api.app.store.get(&lock).await.unwrap().is_some());
     // The old CRM connection's jwtToken still works.
     let contact = api
         .get(&format!(

@@ -32,13 +32,16 @@ pub mod triggers;
 pub mod webhooks;
 pub mod wire;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use aws_sdk_dynamodb::config::Intercept;
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use switchboard::store::dynamodb::DynamoStore;
@@ -113,13 +116,46 @@ pub fn credentials() -> Credentials {
     )
 }
 
-/// Counts the DynamoDB API calls a client makes (each operation once, whatever its retries).
+/// Records the DynamoDB API calls a client makes (each operation once, whatever its retries), with when each
+/// started and ended, so a test can tell calls made one after another from calls made at the same time.
 #[derive(Debug, Default, Clone)]
-pub struct CallCounter(pub Arc<AtomicUsize>);
+pub struct CallCounter(Arc<Mutex<Vec<Span>>>);
+
+/// When a call started, and when it ended (once it has).
+type Span = (Instant, Option<Instant>);
+
+/// The calls a request made: how many, and how many had to wait for another (the longest chain of calls
+/// each starting after the one before it ended: the round trips on the critical path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calls {
+    pub count: usize,
+    pub depth: usize,
+}
+
+/// Which recorded call an operation is, kept in its own config bag between its hooks.
+#[derive(Debug, Clone)]
+struct CallIndex(usize);
+
+impl Storable for CallIndex {
+    type Storer = StoreReplace<Self>;
+}
 
 impl CallCounter {
-    pub fn take(&self) -> usize {
-        self.0.swap(0, Ordering::SeqCst)
+    /// The calls since the last `take`.
+    pub fn take(&self) -> Calls {
+        let mut spans = std::mem::take(&mut *self.0.lock().unwrap());
+        let count = spans.len();
+        // Earliest end first: the most calls that follow one another (interval scheduling).
+        spans.sort_by_key(|(start, end)| end.unwrap_or(*start));
+        let mut depth = 0;
+        let mut free_at = None;
+        for (start, end) in spans {
+            if free_at.is_none_or(|free| start >= free) {
+                depth += 1;
+                free_at = Some(end.unwrap_or(start));
+            }
+        }
+        Calls { count, depth }
     }
 }
 
@@ -131,9 +167,25 @@ impl Intercept for CallCounter {
     fn read_before_execution(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        let mut spans = self.0.lock().unwrap();
+        cfg.interceptor_state().store_put(CallIndex(spans.len()));
+        spans.push((Instant::now(), None));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(CallIndex(at)) = cfg.load::<CallIndex>()
+            && let Some(span) = self.0.lock().unwrap().get_mut(*at)
+        {
+            span.1 = Some(Instant::now());
+        }
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use switchboard::Result;
 use switchboard::config::Config;
 use switchboard::crm::Crm;
-use switchboard::crm::{CallLog, CallLogPatch, CrmUser, LoggedCall, notes, return_message};
+use switchboard::crm::{CallLog, CallLogPatch, CrmUser, LoggedCall, Owner, notes, return_message};
 use switchboard::error::Error;
 use switchboard::store::Store;
 use switchboard::validate::text;
@@ -46,23 +46,14 @@ fn body(request: &Request) -> Result<Value> {
     }
 }
 
-async fn create(crm: &State, request: &Request) -> Result<Response<Body>> {
-    // A log without a note takes the one cached for its session: read with the token check, one round trip.
-    let parsed = body(request);
-    let note_session = parsed
-        .as_ref()
-        .ok()
-        .filter(|b| text(b, "note").is_none())
-        .and_then(|b| b.get("logInfo"))
-        .and_then(|info| text(info, "sessionId"));
-    let (user, extra) = caller::crm_user_with(crm, request, |owner| {
-        note_session
-            .iter()
-            .map(|session| notes::cached_note_key(owner, session))
-            .collect()
-    })
-    .await?;
-    let body = parsed?;
+/// What `POST /callLog` asks for: a log, or (without `contactId`) App Connect's "contact not found".
+enum NewLog {
+    Log(Box<CallLog>),
+    NoContact(String),
+}
+
+fn new_log(request: &Request) -> Result<NewLog> {
+    let body = body(request)?;
     let info = body
         .get("logInfo")
         .filter(|i| i.is_object())
@@ -78,18 +69,10 @@ async fn create(crm: &State, request: &Request) -> Result<Response<Body>> {
         } else {
             &to
         };
-        let message = format!(
+        return Ok(NewLog::NoContact(format!(
             "Contact not found for number {}",
             theirs.clone().unwrap_or_default()
-        );
-        return Ok(caller::crm_answer(
-            &user,
-            &json!({ "successful": false, "returnMessage": return_message(&message, "warning", 3000) }),
-        ));
-    };
-    let note = match text(&body, "note") {
-        Some(note) => note,
-        None => notes::cached_note(&extra)?.unwrap_or_default(),
+        )));
     };
     let contact_name = text(&body, "contactName");
     let subject = text(info, "customSubject").unwrap_or_else(|| {
@@ -104,14 +87,15 @@ async fn create(crm: &State, request: &Request) -> Result<Response<Body>> {
             contact_name.as_deref().unwrap_or("unknown contact")
         )
     });
-    let log = CallLog {
-        session_id: session_id.clone(),
+    Ok(NewLog::Log(Box::new(CallLog {
+        session_id,
         telephony_session_id: text(info, "telephonySessionId"),
         contact_id,
         contact_name,
         contact_type: text(&body, "contactType"),
         subject,
-        note,
+        // Empty: the note cached for the session, if any (see `Crm::log_call`).
+        note: text(&body, "note").unwrap_or_default(),
         direction,
         from,
         to,
@@ -125,8 +109,17 @@ async fn create(crm: &State, request: &Request) -> Result<Response<Body>> {
             .cloned()
             .unwrap_or_else(Map::new),
         ..CallLog::default()
+    })))
+}
+
+async fn create(crm: &State, request: &Request) -> Result<Response<Body>> {
+    let log = match caller::crm_input(crm, request, new_log(request)).await? {
+        NewLog::Log(log) => *log,
+        NewLog::NoContact(message) => return caller::crm_warning(crm, request, &message).await,
     };
-    let answer = match crm.connector.create_call_log(&user.identity, log).await? {
+    let session_id = log.session_id.clone();
+    let (refreshed, logged) = crm.log_call(&caller::crm_token(request)?, log).await?;
+    let answer = match logged {
         LoggedCall::Created(log_id) => json!({
             "successful": true,
             "logId": log_id,
@@ -137,7 +130,7 @@ async fn create(crm: &State, request: &Request) -> Result<Response<Body>> {
             "returnMessage": return_message(&format!("Existing log for session {session_id}"), "warning", 3000),
         }),
     };
-    Ok(caller::crm_answer(&user, &answer))
+    Ok(caller::crm_answer(&refreshed, &answer))
 }
 
 fn log_data(log: &CallLog) -> Value {
@@ -158,16 +151,12 @@ fn log_data(log: &CallLog) -> Value {
     })
 }
 
-async fn find(crm: &State, request: &Request) -> Result<Response<Body>> {
-    let user = caller::crm_user(crm, request).await?;
+/// The session ids `GET /callLog` asks about (`None` when it names none).
+fn session_ids(request: &Request) -> Result<Option<Vec<String>>> {
     let Some(ids) = request::query_param(request, "sessionIds").filter(|s| !s.trim().is_empty())
     else {
-        return Ok(caller::crm_answer(
-            &user,
-            &json!({ "successful": false, "returnMessage": return_message("Missing sessionIds", "warning", 3000) }),
-        ));
+        return Ok(None);
     };
-    let details = request::query_param(request, "requireDetails").as_deref() == Some("true");
     let ids: Vec<String> = ids
         .split(',')
         .map(|s| s.trim().to_owned())
@@ -178,17 +167,28 @@ async fn find(crm: &State, request: &Request) -> Result<Response<Body>> {
             "At most {MAX_SESSION_IDS} sessionIds"
         )));
     }
+    Ok(Some(ids))
+}
+
+async fn find(crm: &State, request: &Request) -> Result<Response<Body>> {
+    let Some(ids) = caller::crm_input(crm, request, session_ids(request)).await? else {
+        return caller::crm_warning(crm, request, "Missing sessionIds").await;
+    };
+    let details = request::query_param(request, "requireDetails").as_deref() == Some("true");
     // Session id 0 is App Connect's "no session": it never matches.
     let wanted: Vec<String> = ids
         .iter()
         .filter(|id| id.as_str() != "0")
         .cloned()
         .collect();
-    let found = if wanted.is_empty() {
-        Vec::new()
-    } else {
-        crm.connector.call_logs(&user.identity.id, &wanted).await?
-    };
+    // The logs are read while the token is checked.
+    let (user, found) = caller::crm_user_while(crm, request, |owner| async move {
+        match wanted.is_empty() {
+            true => Ok(Vec::new()),
+            false => crm.connector.call_logs(&owner, &wanted).await,
+        }
+    })
+    .await?;
     let logs: Vec<Value> = ids
         .iter()
         .map(
@@ -210,7 +210,7 @@ async fn find(crm: &State, request: &Request) -> Result<Response<Body>> {
         )
         .collect();
     Ok(caller::crm_answer(
-        &user,
+        &user.refreshed,
         &json!({ "successful": true, "logs": logs }),
     ))
 }
@@ -249,11 +249,15 @@ async fn patch_log(
     missing: Value,
     updated: impl FnOnce(&CallLog) -> Value,
 ) -> Result<Response<Body>> {
-    let answer = match crm.connector.update_call_log(&user.identity, patch).await? {
+    let answer = match crm
+        .connector
+        .update_call_log(&Owner::checked(user), patch)
+        .await?
+    {
         Some(log) => updated(&log),
         None => missing,
     };
-    Ok(caller::crm_answer(user, &answer))
+    Ok(caller::crm_answer(&user.refreshed, &answer))
 }
 
 /// `POST /callLog/cacheNote`: `{sessionId, note}`, kept for a day for the log of that call.
@@ -277,7 +281,10 @@ async fn cache_note(crm: &State, request: &Request) -> Result<Response<Body>> {
         .ok_or_else(|| Error::bad_request("Missing note"))?;
     crm.cache_note(&user.identity.id, &session_id, note, &read)
         .await?;
-    Ok(caller::crm_answer(&user, &json!({ "successful": true })))
+    Ok(caller::crm_answer(
+        &user.refreshed,
+        &json!({ "successful": true }),
+    ))
 }
 
 /// `PUT /callDisposition`: `{sessionId, dispositions, additionalSubmission?}` replace those of the call log.

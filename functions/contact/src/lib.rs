@@ -45,8 +45,8 @@ fn view(contact: &Contact) -> Value {
     })
 }
 
-async fn find(crm: &State, request: &Request) -> Result<Response<Body>> {
-    let user = caller::crm_user(crm, request).await?;
+/// The number to match and its `overridingFormat` variants.
+fn search(request: &Request) -> Result<PhoneSearch> {
     let raw = request::query_param(request, "phoneNumber")
         .filter(|p| !p.trim().is_empty())
         .ok_or_else(|| Error::bad_request("Missing phoneNumber"))?;
@@ -59,11 +59,16 @@ async fn find(crm: &State, request: &Request) -> Result<Response<Body>> {
         .filter(|f| !f.is_empty())
         .filter_map(|f| phone::fill(f, &searched.national))
         .collect();
-    let search = PhoneSearch { searched, variants };
-    let contacts = crm
-        .connector
-        .find_contacts(&user.identity.id, &search)
-        .await?;
+    Ok(PhoneSearch { searched, variants })
+}
+
+async fn find(crm: &State, request: &Request) -> Result<Response<Body>> {
+    let search = caller::crm_input(crm, request, search(request)).await?;
+    // The match is read while the token is checked.
+    let (user, contacts) = caller::crm_user_while(crm, request, |owner| async move {
+        crm.connector.find_contacts(&owner, &search).await
+    })
+    .await?;
     let mut list: Vec<Value> = contacts.iter().map(view).collect();
     list.push(placeholder());
     // No match is still a success, as App Connect's connectors answer: the extension takes `successful` as
@@ -77,12 +82,12 @@ async fn find(crm: &State, request: &Request) -> Result<Response<Body>> {
     } else {
         json!({ "successful": true, "returnMessage": null, "contact": list })
     };
-    Ok(caller::crm_answer(&user, &answer))
+    Ok(caller::crm_answer(&user.refreshed, &answer))
 }
 
-/// Fields from the JSON body, or from the query string as the 2024 spec shows.
-async fn create(crm: &State, request: &Request) -> Result<Response<Body>> {
-    let user = caller::crm_user(crm, request).await?;
+/// The new contact's number, name and type: from the JSON body, or from the query string as the 2024 spec
+/// shows.
+fn new_contact(request: &Request) -> Result<(String, String, String)> {
     let body = request::json_body(request)
         .map_err(|_| Error::bad_request("Invalid JSON body"))?
         .unwrap_or(Value::Null);
@@ -103,12 +108,24 @@ async fn create(crm: &State, request: &Request) -> Result<Response<Body>> {
             number.trim()
         )));
     }
-    let contact = crm
-        .connector
-        .create_contact(&user.identity, &number, name.trim(), &kind)
-        .await?;
+    Ok((number, name.trim().to_owned(), kind))
+}
+
+async fn create(crm: &State, request: &Request) -> Result<Response<Body>> {
+    let (number, name, kind) = caller::crm_input(crm, request, new_contact(request)).await?;
+    let (refreshed, contact) = caller::crm_write(
+        crm,
+        request,
+        |_| Vec::new(),
+        |owner| async move {
+            crm.connector
+                .create_contact(&owner, &number, &name, &kind)
+                .await
+        },
+    )
+    .await?;
     Ok(caller::crm_answer(
-        &user,
+        &refreshed,
         &json!({
             "successful": true,
             "returnMessage": return_message("Contact created.", "success", 2000),

@@ -82,7 +82,10 @@ async fn settings(auth: &State, request: &Request) -> Result<Response<Body>> {
             Err(e) => return Err(e),
         };
     let settings = user_settings(&read, &user.identity.id)?;
-    Ok(caller::crm_answer(&user, &Value::Object(settings)))
+    Ok(caller::crm_answer(
+        &user.refreshed,
+        &Value::Object(settings),
+    ))
 }
 
 /// `POST /user/settings` with `{userSettings: {name: {value, …}}}`: each named setting is replaced, the others
@@ -107,7 +110,7 @@ async fn save_settings(auth: &State, request: &Request) -> Result<Response<Body>
         .update_user_settings(&user.identity.id, changes, &read)
         .await?;
     Ok(caller::crm_answer(
-        &user,
+        &user.refreshed,
         &json!({ "userSettings": settings }),
     ))
 }

@@ -1,5 +1,5 @@
-//! `POST /messageLog`: messages are logged oldest first, each at most once even under concurrency; the first
-//! new message of a conversation-day (`conversationLogId`) creates its record, later ones append to it.
+//! `POST /messageLog`: messages are logged oldest first into their conversation-day (`conversationLogId`),
+//! each at most once even under concurrency, in one write that carries the token check (one round trip).
 //! Every message is logged against a contact: without `contactId` nothing is written.
 
 use lambda_http::{Body, Request, Response};
@@ -43,8 +43,15 @@ fn oldest_first(messages: &mut [Value]) {
     });
 }
 
-async fn log(crm: &State, request: &Request) -> Result<Response<Body>> {
-    let user = caller::crm_user(crm, request).await?;
+/// What `POST /messageLog` asks for: messages (oldest first) for a conversation-day, or an answer without
+/// a write (nothing to log, or no contact to log against).
+enum NewMessages {
+    Log(Conversation, Vec<Value>),
+    Nothing(&'static str),
+    NoContact(String),
+}
+
+fn new_messages(request: &Request) -> Result<NewMessages> {
     let body = match request::json_body(request) {
         Ok(Some(value @ Value::Object(_))) => value,
         _ => return Err(Error::bad_request("Invalid JSON body")),
@@ -52,10 +59,7 @@ async fn log(crm: &State, request: &Request) -> Result<Response<Body>> {
     let info = body.get("logInfo").cloned().unwrap_or(Value::Null);
     let mut messages: Vec<Value> = info["messages"].as_array().cloned().unwrap_or_default();
     if messages.is_empty() {
-        return Ok(caller::crm_answer(
-            &user,
-            &json!({ "successful": false, "returnMessage": return_message("No message to log.", "warning", 3000) }),
-        ));
+        return Ok(NewMessages::Nothing("No message to log."));
     }
     if messages.iter().any(|m| text(m, "id").is_none()) {
         return Err(Error::bad_request("Every message needs an id"));
@@ -66,11 +70,9 @@ async fn log(crm: &State, request: &Request) -> Result<Response<Body>> {
             .get(0)
             .and_then(|c| text(c, "phoneNumber"))
             .unwrap_or_default();
-        let message = format!("Contact not found for number {number}");
-        return Ok(caller::crm_answer(
-            &user,
-            &json!({ "successful": false, "returnMessage": return_message(&message, "warning", 3000) }),
-        ));
+        return Ok(NewMessages::NoContact(format!(
+            "Contact not found for number {number}"
+        )));
     };
     let conversation = Conversation {
         conversation_id: text(&info, "conversationId"),
@@ -82,20 +84,35 @@ async fn log(crm: &State, request: &Request) -> Result<Response<Body>> {
         contact_type: text(&body, "contactType"),
     };
     oldest_first(&mut messages);
-    let mut logged = Vec::new();
-    for message in &messages {
-        if crm
-            .connector
-            .log_message(&user.identity, &conversation, message)
-            .await?
-        {
-            logged.push(text(message, "id").unwrap_or_default());
+    Ok(NewMessages::Log(conversation, messages))
+}
+
+async fn log(crm: &State, request: &Request) -> Result<Response<Body>> {
+    let (conversation, messages) = match caller::crm_input(crm, request, new_messages(request))
+        .await?
+    {
+        NewMessages::Log(conversation, messages) => (conversation, messages),
+        NewMessages::Nothing(message) => return caller::crm_warning(crm, request, message).await,
+        NewMessages::NoContact(message) => {
+            return caller::crm_warning(crm, request, &message).await;
         }
-    }
+    };
+    // The token check travels inside the write: one round trip.
+    let (refreshed, logged) = caller::crm_write(
+        crm,
+        request,
+        |_| Vec::new(),
+        |owner| async move {
+            crm.connector
+                .log_messages(&owner, &conversation, &messages)
+                .await
+        },
+    )
+    .await?;
     let answer = if logged.is_empty() {
         json!({ "successful": true, "logIds": [], "returnMessage": null })
     } else {
         json!({ "successful": true, "logIds": logged, "returnMessage": return_message("Message logged", "success", 1000) })
     };
-    Ok(caller::crm_answer(&user, &answer))
+    Ok(caller::crm_answer(&refreshed, &answer))
 }

@@ -114,8 +114,13 @@ async fn create_user(users: &State, request: &Request) -> Result<Response<Body>>
 }
 
 async fn get_user(users: &State, request: &Request, id: &str) -> Result<Response<Body>> {
-    let caller = caller::principal(&users.identities, request).await?;
-    shown_user(users, &caller, id).await
+    // The profile is read with the token check: one round trip.
+    let (caller, read) =
+        caller::principal_with(&users.identities, request, vec![Profile::key_of(id)]).await?;
+    let profile = users
+        .identities
+        .profile_among(&caller, &read, id, PROFILE_NOT_FOUND)?;
+    Ok(http::json(200, &user_view(users, &profile).await?))
 }
 
 /// `GET /users/me` (antz's `getMe`): the caller's own user.

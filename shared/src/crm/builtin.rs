@@ -6,11 +6,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::records::{CallLog, Contact, ConversationLog, LoggedMessage, PhoneEntry};
-use super::{CallLogPatch, Connector, Conversation, LoggedCall, PhoneSearch};
+use super::records::{CallLog, Contact, LoggedMessage, PhoneEntry};
+use super::{CallLogPatch, Connector, Conversation, LoggedCall, Owner, PhoneSearch};
 use super::{events, phone};
 use crate::error::Error;
-use crate::identity::Identity;
 use crate::optimistic;
 use crate::optimistic::Retry;
 use crate::store::Record;
@@ -25,6 +24,11 @@ const CONVERSATION_BUSY: &str = "The conversation log is being changed by other 
 
 /// Bounded retries when another request changes the same conversation log at the same moment.
 pub(super) const MAX_RETRIES: usize = 32;
+/// Messages per transaction: each is two items (the message and its event) beside the owner's guards, and
+/// DynamoDB takes 100 items a transaction.
+const MESSAGES_PER_WRITE: usize = 48;
+/// Message bytes per transaction, under DynamoDB's 4 MB a transaction.
+const MESSAGE_BYTES_PER_WRITE: usize = 3_000_000;
 /// `GET /contact` answers at most this many matches for one number (the extension lists them for the agent
 /// to pick from): the first ones created; later ones are left out.
 pub const MAX_CONTACT_MATCHES: usize = 100;
@@ -36,6 +40,14 @@ pub struct BuiltinCrm {
 impl BuiltinCrm {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self { store }
+    }
+}
+
+/// A failed guard of the owner's is [`Error::Refused`]; anything else is the store's error.
+fn refused(e: StoreError) -> Error {
+    match e {
+        StoreError::CheckFailed(at) => Error::Refused(at),
+        e => e.into(),
     }
 }
 
@@ -56,21 +68,22 @@ impl Connector for BuiltinCrm {
         owner: &str,
         search: &PhoneSearch,
     ) -> Result<Vec<Contact>, Error> {
+        // One query per distinct number key, all at once: the route waits for the store once.
+        let keys = phone::search_keys(&search.searched, &search.variants);
+        let queries: Vec<Query> = keys
+            .iter()
+            .map(|key| {
+                Query::new(PhoneEntry::partition(owner, key)).limit(MAX_CONTACT_MATCHES as u32)
+            })
+            .collect();
+        let pages =
+            futures::future::try_join_all(queries.iter().map(|q| self.store.query(q))).await?;
         let mut found: Vec<Contact> = Vec::new();
-        for key in phone::search_keys(&search.searched, &search.variants) {
-            let page = self
-                .store
-                .query(
-                    &Query::new(PhoneEntry::partition(owner, &key))
-                        .limit(MAX_CONTACT_MATCHES as u32),
-                )
-                .await?;
-            for item in &page.items {
-                let entry: PhoneEntry =
-                    owned(item, owner, |e: &mut PhoneEntry, o| e.contact.owner = o)?;
-                if !found.iter().any(|c| c.id == entry.contact.id) {
-                    found.push(entry.contact);
-                }
+        for item in pages.iter().flat_map(|page| &page.items) {
+            let entry: PhoneEntry =
+                owned(item, owner, |e: &mut PhoneEntry, o| e.contact.owner = o)?;
+            if !found.iter().any(|c| c.id == entry.contact.id) {
+                found.push(entry.contact);
             }
         }
         found.truncate(MAX_CONTACT_MATCHES);
@@ -79,7 +92,7 @@ impl Connector for BuiltinCrm {
 
     async fn create_contact(
         &self,
-        user: &Identity,
+        user: &Owner,
         number: &str,
         name: &str,
         kind: &str,
@@ -102,20 +115,17 @@ impl Connector for BuiltinCrm {
         let event = events::contact_created(&user.organization_id, owner, &contact);
         // The contact and its phone entry together: matchable the moment it exists.
         self.store
-            .transact(vec![
+            .transact(user.guarded(vec![
                 Write::Put(contact.to_item()?, Condition::Absent),
                 Write::Put(entry.to_item()?, Condition::Absent),
                 event.write()?,
-            ])
-            .await?;
+            ]))
+            .await
+            .map_err(refused)?;
         Ok(contact)
     }
 
-    async fn create_call_log(
-        &self,
-        user: &Identity,
-        mut log: CallLog,
-    ) -> Result<LoggedCall, Error> {
+    async fn create_call_log(&self, user: &Owner, mut log: CallLog) -> Result<LoggedCall, Error> {
         log.owner = user.id.clone();
         log.log_id = uuid::Uuid::now_v7().to_string();
         log.created_at = now_rfc3339();
@@ -126,11 +136,12 @@ impl Connector for BuiltinCrm {
             Write::Put(log.to_item()?, Condition::Absent),
             event.write()?,
         ];
-        match self.store.transact(writes).await {
+        match self.store.transact(user.guarded(writes)).await {
             Ok(()) => Ok(LoggedCall::Created(log.log_id)),
+            // The guards held (a failed one is named first): the session's log exists.
             Err(StoreError::ConditionFailed) => Ok(LoggedCall::Exists),
             // A conflict wrote nothing: not a sign the log exists.
-            Err(e) => Err(e.into()),
+            Err(e) => Err(refused(e)),
         }
     }
 
@@ -148,7 +159,7 @@ impl Connector for BuiltinCrm {
 
     async fn update_call_log(
         &self,
-        user: &Identity,
+        user: &Owner,
         patch: &CallLogPatch,
     ) -> Result<Option<CallLog>, Error> {
         let owner = &user.id;
@@ -198,81 +209,106 @@ impl Connector for BuiltinCrm {
                 Write::Put(log.to_item()?, Condition::Version(item.version)),
                 event.write()?,
             ];
-            self.store.transact(writes).await?;
-            Ok(Some(log))
-        })
-    }
-
-    async fn log_message(
-        &self,
-        user: &Identity,
-        conversation: &Conversation,
-        message: &Value,
-    ) -> Result<bool, Error> {
-        let owner = &user.id;
-        let now = now_rfc3339();
-        let logged = LoggedMessage {
-            message_id: message["id"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| message["id"].to_string()),
-            conversation_log_id: conversation.conversation_log_id.clone(),
-            logged_at: now.clone(),
-            message: message.clone(),
-            owner: owner.to_owned(),
-            version: 0,
-        };
-        let event = events::message_logged(&user.organization_id, owner, &logged);
-        let key = ConversationLog::key_of(owner, &conversation.conversation_log_id);
-        optimistic!(MAX_RETRIES, CONVERSATION_BUSY, {
-            let (log, condition) = match self.store.get(&key).await? {
-                Some(item) => {
-                    let mut log: ConversationLog =
-                        owned(&item, owner, |l: &mut ConversationLog, o| l.owner = o)?;
-                    log.message_count += 1;
-                    log.updated_at = now.clone();
-                    (log, Condition::Version(item.version))
-                }
-                None => (
-                    ConversationLog {
-                        conversation_log_id: conversation.conversation_log_id.clone(),
-                        conversation_id: conversation.conversation_id.clone(),
-                        contact_id: conversation.contact_id.clone(),
-                        contact_name: conversation.contact_name.clone(),
-                        contact_type: conversation.contact_type.clone(),
-                        message_count: 1,
-                        created_at: now.clone(),
-                        updated_at: now.clone(),
-                        owner: owner.to_owned(),
-                        version: 0,
-                    },
-                    Condition::Absent,
-                ),
-            };
-            let written = self
-                .store
-                .transact(vec![
-                    Write::Put(logged.to_item()?, Condition::Absent),
-                    Write::Put(log.to_item()?, condition),
-                    event.write()?,
-                ])
-                .await;
-            match written {
-                Ok(()) => Ok(true),
-                // Either this message is already logged (done), or the log moved on (try again).
-                Err(StoreError::ConditionFailed | StoreError::Conflict) => {
-                    match self.store.get(&logged.key()).await? {
-                        Some(_) => Ok(false),
-                        None => Err(Retry::Again),
-                    }
-                }
+            match self.store.transact(user.guarded(writes)).await {
+                Ok(()) => Ok(Some(log)),
+                Err(StoreError::CheckFailed(at)) => Err(Retry::Fail(Error::Refused(at))),
                 Err(e) => Err(e.into()),
             }
         })
+    }
+
+    async fn log_messages(
+        &self,
+        user: &Owner,
+        conversation: &Conversation,
+        messages: &[Value],
+    ) -> Result<Vec<String>, Error> {
+        let now = now_rfc3339();
+        let mut logged: Vec<LoggedMessage> = Vec::with_capacity(messages.len());
+        for message in messages {
+            let message_id = message["id"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| message["id"].to_string());
+            // The same message twice in one request is one message.
+            if logged.iter().any(|l| l.message_id == message_id) {
+                continue;
+            }
+            logged.push(LoggedMessage {
+                message_id,
+                conversation_log_id: conversation.conversation_log_id.clone(),
+                conversation_id: conversation.conversation_id.clone(),
+                contact_id: conversation.contact_id.clone(),
+                contact_name: conversation.contact_name.clone(),
+                contact_type: conversation.contact_type.clone(),
+                logged_at: now.clone(),
+                message: message.clone(),
+                owner: user.id.clone(),
+                version: 0,
+            });
+        }
+        // Each share of the messages is a transaction of its own, all at once.
+        let written =
+            futures::future::try_join_all(shares(&logged).map(|share| self.log_share(user, share)))
+                .await?;
+        Ok(written.concat())
     }
 
     async fn revoke(&self, _owner: &str) -> Result<(), Error> {
         // Nothing to hand back: the built-in CRM holds no third-party credentials.
         Ok(())
     }
+}
+
+impl BuiltinCrm {
+    /// Logs `share` in one transaction behind the owner's guards; the messages logged already (by an
+    /// earlier request or a racing one) are left out and the rest written again.
+    async fn log_share(&self, user: &Owner, share: &[LoggedMessage]) -> Result<Vec<String>, Error> {
+        let mut pending: Vec<&LoggedMessage> = share.iter().collect();
+        optimistic!(MAX_RETRIES, CONVERSATION_BUSY, {
+            if pending.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut writes = Vec::with_capacity(pending.len() * 2);
+            for message in &pending {
+                writes.push(Write::Put(message.to_item()?, Condition::Absent));
+                writes.push(
+                    events::message_logged(&user.organization_id, &user.id, message).write()?,
+                );
+            }
+            match self.store.transact(user.guarded(writes)).await {
+                Ok(()) => Ok(pending.iter().map(|m| m.message_id.clone()).collect()),
+                Err(StoreError::CheckFailed(at)) => Err(Retry::Fail(Error::Refused(at))),
+                Err(StoreError::ConditionFailed) => {
+                    let keys: Vec<_> = pending.iter().map(|m| m.key()).collect();
+                    let existing = self.store.batch_get(&keys).await?;
+                    pending.retain(|m| !existing.iter().any(|i| i.key == m.key()));
+                    Err(Retry::Again)
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+}
+
+/// `logged` in transaction-sized shares, in order.
+fn shares(logged: &[LoggedMessage]) -> impl Iterator<Item = &[LoggedMessage]> {
+    let mut rest = logged;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0;
+        let mut take = 0;
+        while take < rest.len().min(MESSAGES_PER_WRITE) {
+            bytes += rest[take].message.to_string().len();
+            if take > 0 && bytes > MESSAGE_BYTES_PER_WRITE {
+                break;
+            }
+            take += 1;
+        }
+        let (share, more) = rest.split_at(take);
+        rest = more;
+        Some(share)
+    })
 }

@@ -75,36 +75,88 @@ pub struct Conversation {
     pub contact_type: Option<String>,
 }
 
-/// What a CRM must do for the extension. Handlers talk only to this. Writes name their owner's identity,
-/// whose organization their events go to.
+/// What a CRM must do for the extension. Handlers talk only to this. Writes name their [`Owner`], whose
+/// organization their events go to and whose guards they carry.
 #[async_trait]
 pub trait Connector: Send + Sync {
     async fn find_contacts(&self, owner: &str, search: &PhoneSearch)
     -> Result<Vec<Contact>, Error>;
     async fn create_contact(
         &self,
-        owner: &Identity,
+        owner: &Owner,
         phone: &str,
         name: &str,
         kind: &str,
     ) -> Result<Contact, Error>;
     /// Creates the log of a call session unless one exists; never two for one session id.
-    async fn create_call_log(&self, owner: &Identity, log: CallLog) -> Result<LoggedCall, Error>;
+    async fn create_call_log(&self, owner: &Owner, log: CallLog) -> Result<LoggedCall, Error>;
     async fn call_logs(&self, owner: &str, session_ids: &[String]) -> Result<Vec<CallLog>, Error>;
     async fn update_call_log(
         &self,
-        owner: &Identity,
+        owner: &Owner,
         patch: &CallLogPatch,
     ) -> Result<Option<CallLog>, Error>;
-    /// Logs one message into its conversation log; `false` if it was logged before.
-    async fn log_message(
+    /// Logs `messages` (oldest first) into their conversation-day, each at most once however many requests
+    /// race; answers the ids of those this call logged.
+    async fn log_messages(
         &self,
-        owner: &Identity,
+        owner: &Owner,
         conversation: &Conversation,
-        message: &Value,
-    ) -> Result<bool, Error>;
+        messages: &[Value],
+    ) -> Result<Vec<String>, Error>;
     /// Hands back whatever credentials the CRM holds for `owner`.
     async fn revoke(&self, owner: &str) -> Result<(), Error>;
+}
+
+/// A fresh `jwtToken` for the `x-refreshed-jwt-token` header, when the one presented has seven days or
+/// fewer left.
+pub type Refreshed = Option<String>;
+
+/// Whom a CRM write is for, as the signed `jwtToken` says, and the guards that carry the rest of the token
+/// check inside the write: the connection and the identity exist, and the identity is not locked. The
+/// built-in CRM puts `guards` first in its transaction, so a revoked token, a deleted or a locked identity
+/// makes the whole write fail ([`Error::Refused`] naming the guard) and nothing is written.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub id: String,
+    pub organization_id: String,
+    pub guards: Vec<Write>,
+}
+
+impl Owner {
+    /// How many of [`Owner::guards`] check the token; a route's own guards follow them.
+    pub const TOKEN_GUARDS: usize = 3;
+
+    fn new(claims: &CrmClaims, organization_id: String) -> Self {
+        let guards = vec![
+            Write::Check(
+                records::Connection::key_of(&claims.id, &claims.platform, &claims.cid),
+                Condition::Exists,
+            ),
+            Write::Check(Identity::key_of(&claims.id), Condition::Exists),
+            Write::Check(Identity::lock_key(&claims.id), Condition::Absent),
+        ];
+        Self {
+            id: claims.id.clone(),
+            organization_id,
+            guards,
+        }
+    }
+
+    /// The owner of a caller already checked: no guard left to carry.
+    pub fn checked(user: &CrmUser) -> Self {
+        Self {
+            id: user.identity.id.clone(),
+            organization_id: user.identity.organization_id.clone(),
+            guards: Vec::new(),
+        }
+    }
+
+    /// `writes` behind the guards, in one transaction's order; a failed guard becomes
+    /// [`Error::Refused`] with its index.
+    pub fn guarded(&self, writes: Vec<Write>) -> Vec<Write> {
+        self.guards.iter().cloned().chain(writes).collect()
+    }
 }
 
 /// The caller of a CRM route.
@@ -176,7 +228,13 @@ impl Crm {
         };
         let token = self
             .tokens
-            .issue(&identity.id, platform, &connection_id, unix_now())
+            .issue(
+                &identity.id,
+                &identity.organization_id,
+                platform,
+                &connection_id,
+                unix_now(),
+            )
             .ok_or_else(|| Error::Internal("signing a jwtToken".into()))?;
         let name = match &identity.profile_id {
             Some(id) => identities.profile(id).await?.map(|p| p.name),
@@ -205,39 +263,113 @@ impl Crm {
         token: &str,
         extra: impl FnOnce(&str) -> Vec<Key>,
     ) -> Result<(CrmUser, Vec<Item>), Error> {
-        let refused = || Error::bad_request(AUTHORIZE_MESSAGE);
-        let claims = self.tokens.verify(token).ok_or_else(refused)?;
+        let claims = self.verify(token)?;
+        let keys = extra(&claims.id);
+        self.check(claims, keys).await
+    }
+
+    /// As [`Crm::authenticate`], running `read` (given the caller's id as the signed token says it) at the
+    /// same time as the check, so the route waits for the store once. `read`'s result is dropped when the
+    /// check refuses the token; it must not write.
+    pub async fn authenticate_while<T, F>(
+        &self,
+        token: &str,
+        read: impl FnOnce(String) -> F,
+    ) -> Result<(CrmUser, T), Error>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
+        let claims = self.verify(token)?;
+        let reading = read(claims.id.clone());
+        let (checked, read) = tokio::join!(self.check(claims, Vec::new()), reading);
+        let (user, _) = checked?;
+        Ok((user, read?))
+    }
+
+    /// Runs `write` as the token's owner with the token check inside it: the owner's [`Owner::guards`]
+    /// (connection, identity, not locked) go first in the write's transaction, then `guards` (given the
+    /// caller's id). The caller's last-seen mark is read at the same time, so the route waits for the store
+    /// once. A refused token writes nothing and answers App Connect's refusal; a failed guard of `guards`
+    /// answers [`Error::Refused`] with its index among them.
+    pub async fn write_as<T, F>(
+        &self,
+        token: &str,
+        guards: impl FnOnce(&str) -> Vec<Write>,
+        write: impl FnOnce(Owner) -> F,
+    ) -> Result<(Refreshed, T), Error>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
+        let claims = self.verify(token)?;
+        // A token from before `org` is checked first, then written as (two round trips, for two weeks).
+        let org = match claims.org.as_str() {
+            "" => self.authenticate(token).await?.identity.organization_id,
+            org => org.to_owned(),
+        };
+        let mut owner = Owner::new(&claims, org.clone());
+        owner.guards.extend(guards(&claims.id));
+        let seen_key = LastSeen::key_of(&claims.id);
+        let (written, seen) = tokio::join!(write(owner), self.store.get(&seen_key));
+        let value = written.map_err(|e| match e {
+            Error::Refused(at) if at < Owner::TOKEN_GUARDS => self.refusal(),
+            Error::Refused(at) => Error::Refused(at - Owner::TOKEN_GUARDS),
+            e => e,
+        })?;
+        if let Ok(seen) = seen {
+            mark_seen(self.store.as_ref(), &claims.id, seen.as_ref()).await;
+        }
+        Ok((self.refreshed(&claims, &org), value))
+    }
+
+    fn refusal(&self) -> Error {
+        Error::bad_request(AUTHORIZE_MESSAGE)
+    }
+
+    /// The claims of a `jwtToken` this deployment signed that has not expired: the first half of the check,
+    /// without I/O.
+    pub(super) fn verify(&self, token: &str) -> Result<CrmClaims, Error> {
+        self.tokens.verify(token).ok_or_else(|| self.refusal())
+    }
+
+    /// A fresh token (of organization `org`) when `claims` has seven days or fewer left.
+    fn refreshed(&self, claims: &CrmClaims, org: &str) -> Refreshed {
+        let now = unix_now();
+        (claims.exp - now <= token::REFRESH_WITHIN_SECONDS)
+            .then(|| {
+                self.tokens
+                    .issue(&claims.id, org, &claims.platform, &claims.cid, now)
+            })
+            .flatten()
+    }
+
+    /// The second half of the check: connection, identity and last-seen mark, with the items `extra` names,
+    /// in one round trip.
+    async fn check(
+        &self,
+        claims: CrmClaims,
+        extra: Vec<Key>,
+    ) -> Result<(CrmUser, Vec<Item>), Error> {
         let mut keys = vec![
             records::Connection::key_of(&claims.id, &claims.platform, &claims.cid),
             Identity::key_of(&claims.id),
             LastSeen::key_of(&claims.id),
         ];
-        keys.extend(extra(&claims.id));
+        keys.extend(extra);
         let mut items = self.store.batch_get(&keys).await?;
         let find = |key: &Key| items.iter().find(|i| i.key == *key);
-        let connection = find(&keys[0])
+        find(&keys[0])
             .map(records::Connection::from_item)
             .transpose()?
             .filter(|c| c.connection_id == claims.cid)
-            .ok_or_else(refused)?;
+            .ok_or_else(|| self.refusal())?;
         let identity = find(&keys[1])
             .map(Identity::from_item)
             .transpose()?
             .filter(|i| !i.locked)
-            .ok_or_else(refused)?;
-        let now = unix_now();
-        let refreshed = (claims.exp - now <= token::REFRESH_WITHIN_SECONDS)
-            .then(|| {
-                self.tokens.issue(
-                    &identity.id,
-                    &connection.platform,
-                    &connection.connection_id,
-                    now,
-                )
-            })
-            .flatten();
+            .ok_or_else(|| self.refusal())?;
         mark_seen(self.store.as_ref(), &identity.id, find(&keys[2])).await;
         items.retain(|i| !keys[..3].contains(&i.key));
+        let refreshed = self.refreshed(&claims, &identity.organization_id);
         let user = CrmUser {
             identity,
             claims,

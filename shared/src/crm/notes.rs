@@ -2,11 +2,11 @@
 //! without a note (auto-logging, a log from another device) still carries it. The note is read with the
 //! token check ([`Crm::authenticate_with`]) by both routes, so neither pays an extra round trip for it.
 
-use super::Crm;
-use super::records::CachedNote;
+use super::records::{CachedNote, CallLog};
+use super::{Crm, LoggedCall, Refreshed};
 use crate::error::Error;
-use crate::store::Record;
-use crate::store::{Item, Key};
+use crate::store::{Condition, Item, Key, Write};
+use crate::store::{Record, Store};
 use crate::time::unix_now;
 
 /// How long a cached note waits for its call to be logged.
@@ -29,6 +29,47 @@ pub fn cached_note(items: &[Item]) -> Result<Option<String>, Error> {
 }
 
 impl Crm {
+    /// `POST /callLog` as the token's owner, the token check inside the write. A log without a note takes
+    /// the one cached for its session: the write is guarded by "no note is cached", so the usual case is one
+    /// round trip; when one is, it is read and the log written with it.
+    pub async fn log_call(
+        &self,
+        token: &str,
+        mut log: CallLog,
+    ) -> Result<(Refreshed, LoggedCall), Error> {
+        let session = log.session_id.clone();
+        let no_note = |owner: &str| match log.note.is_empty() {
+            true => vec![Write::Check(
+                cached_note_key(owner, &session),
+                Condition::Absent,
+            )],
+            false => Vec::new(),
+        };
+        let first = log.clone();
+        let logged = self
+            .write_as(token, no_note, |owner| async move {
+                self.connector.create_call_log(&owner, first).await
+            })
+            .await;
+        let Err(Error::Refused(0)) = logged else {
+            return logged;
+        };
+        let owner = self.verify(token)?.id;
+        let store: &dyn Store = self.store.as_ref();
+        if let Some(note) = store
+            .load::<CachedNote>(&cached_note_key(&owner, &session))
+            .await?
+        {
+            log.note = note.note;
+        }
+        self.write_as(
+            token,
+            |_| Vec::new(),
+            |owner| async move { self.connector.create_call_log(&owner, log).await },
+        )
+        .await
+    }
+
     /// Keeps `note` for `session_id` for [`NOTE_TTL_SECONDS`], replacing the one among `read` (the items read
     /// by [`cached_note_key`]).
     pub async fn cache_note(

@@ -138,12 +138,21 @@ impl Record for CallLog {
 }
 
 /// A logged message: created once, so each message id is logged at most once. Listed per conversation-day
-/// through the index, oldest first.
+/// (`conversationLogId`) through the index, oldest first; it carries its conversation and contact, so logging
+/// it is one write with no read before it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoggedMessage {
     pub message_id: String,
     pub conversation_log_id: String,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub contact_id: Option<String>,
+    #[serde(default)]
+    pub contact_name: Option<String>,
+    #[serde(default)]
+    pub contact_type: Option<String>,
     pub logged_at: String,
     pub message: Value,
     #[serde(skip)]
@@ -172,38 +181,6 @@ impl Record for LoggedMessage {
             Self::conversation(&self.owner, &self.conversation_log_id),
             format!("{}#{}", self.logged_at, self.message_id),
         ))
-    }
-    versioned!();
-}
-
-/// One conversation-day: created by its first message; each later message bumps it. The messages are
-/// items of their own, so a busy day never outgrows an item.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConversationLog {
-    pub conversation_log_id: String,
-    pub conversation_id: Option<String>,
-    pub contact_id: Option<String>,
-    pub contact_name: Option<String>,
-    pub contact_type: Option<String>,
-    pub message_count: u64,
-    pub created_at: String,
-    pub updated_at: String,
-    #[serde(skip)]
-    pub owner: String,
-    #[serde(skip)]
-    pub version: u64,
-}
-
-impl ConversationLog {
-    pub fn key_of(owner: &str, id: &str) -> Key {
-        owner_key(owner, format!("CONVLOG#{id}"))
-    }
-}
-
-impl Record for ConversationLog {
-    fn key(&self) -> Key {
-        Self::key_of(&self.owner, &self.conversation_log_id)
     }
     versioned!();
 }

@@ -1,5 +1,6 @@
 //! The CRM extension's `jwtToken`: HS256 over `{id, platform}` with `APP_SERVER_SECRET_KEY`, as App Connect
-//! signs it, plus `exp`, `jti` and `cid` (the connection it belongs to). Tokens last two weeks; when seven
+//! signs it, plus `exp`, `jti`, `cid` (the connection it belongs to) and `org` (the identity's organization,
+//! which lets a write carry the token check inside itself: see [`super::Owner`]). Tokens last two weeks; when seven
 //! days or fewer remain, a fresh one is returned in `x-refreshed-jwt-token`. Unlike App Connect, every
 //! token of a connection stops working when the connection ends (`POST /unAuthorize`).
 
@@ -18,6 +19,9 @@ pub struct CrmClaims {
     pub platform: String,
     /// Connection id: the connection's tokens die with it.
     pub cid: String,
+    /// The identity's organization; tokens issued before it lack it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub org: String,
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
@@ -43,11 +47,19 @@ impl CrmTokens {
         }
     }
 
-    pub fn issue(&self, id: &str, platform: &str, connection: &str, now: i64) -> Option<String> {
+    pub fn issue(
+        &self,
+        id: &str,
+        org: &str,
+        platform: &str,
+        connection: &str,
+        now: i64,
+    ) -> Option<String> {
         let claims = CrmClaims {
             id: id.to_owned(),
             platform: platform.to_owned(),
             cid: connection.to_owned(),
+            org: org.to_owned(),
             jti: uuid::Uuid::new_v4().to_string(),
             iat: now,
             exp: now + TOKEN_SECONDS,

@@ -13,7 +13,7 @@ use super::{Identities, MAX_RETRIES, NOT_AUTHORIZED, Principal, password, userna
 use crate::error::Error;
 use crate::optimistic;
 use crate::optimistic::Retry;
-use crate::store::{Backoff, Condition, Index, Query, Record, StoreError, Write};
+use crate::store::{Backoff, Condition, Index, Item, Query, Record, StoreError, Write};
 use crate::time::now_rfc3339;
 
 /// The 409 of a record other requests keep changing.
@@ -297,6 +297,7 @@ impl Identities {
                     writes.push(Write::Put(marker.to_item()?, Condition::Absent));
                 }
             }
+            writes.extend(Identity::lock_write(&before, &after));
             let moves_markers = writes.len() > 1;
             writes.extend(members::term_writes(
                 &after.organization_id,
@@ -360,6 +361,12 @@ impl Identities {
             for marker in identity.markers() {
                 writes.push(Write::Delete(marker.key(), Condition::Exists));
             }
+            if identity.locked {
+                writes.push(Write::Delete(
+                    Identity::lock_key(&identity.id),
+                    Condition::Exists,
+                ));
+            }
             // At the version read: the avatar answered is the one deleted with it.
             if let Some(profile) = &profile {
                 writes.push(Write::Delete(
@@ -418,7 +425,35 @@ impl Identities {
         writes: bool,
         missing: &str,
     ) -> Result<Profile, Error> {
-        match self.profile(id).await? {
+        self.profile_as(caller, self.profile(id).await?, writes, missing)
+    }
+
+    /// As [`Self::profile_for`], with the profile read already (with the caller's token check, by
+    /// [`Profile::key_of`]) among `read`.
+    pub fn profile_among(
+        &self,
+        caller: &Principal,
+        read: &[Item],
+        id: &str,
+        missing: &str,
+    ) -> Result<Profile, Error> {
+        let key = Profile::key_of(id);
+        let profile = read
+            .iter()
+            .find(|i| i.key == key)
+            .map(Profile::from_item)
+            .transpose()?;
+        self.profile_as(caller, profile, false, missing)
+    }
+
+    fn profile_as(
+        &self,
+        caller: &Principal,
+        profile: Option<Profile>,
+        writes: bool,
+        missing: &str,
+    ) -> Result<Profile, Error> {
+        match profile {
             Some(p) if self.may_act(caller, &p.identity_id, &p.organization_id, writes) => Ok(p),
             Some(_) => Err(Error::Forbidden(NOT_AUTHORIZED.into())),
             None if self.is_admin(caller) => Err(Error::NotFound(missing.into())),

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::store::{Key, Record, versioned};
+use crate::store::{Condition, Item, Key, Record, Write, versioned};
 use crate::time::now_rfc3339;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +104,24 @@ pub struct Identity {
 impl Identity {
     pub fn key_of(id: &str) -> Key {
         Key::new(format!("IDENT#{id}"), "IDENT")
+    }
+
+    /// The item that exists exactly while identity `id` is locked: a write can then carry "not locked"
+    /// as a [`Write::Check`] (`Absent`), which a field inside the identity's JSON body could not be.
+    pub fn lock_key(id: &str) -> Key {
+        Key::new(format!("IDENT#{id}"), "LOCKED")
+    }
+
+    /// The write that keeps the lock item in step when `before` becomes `after`, if the lock changed.
+    pub fn lock_write(before: &Identity, after: &Identity) -> Option<Write> {
+        match (before.locked, after.locked) {
+            (false, true) => Some(Write::Put(
+                Item::new(Self::lock_key(&after.id), json!({ "identityId": after.id })),
+                Condition::Absent,
+            )),
+            (true, false) => Some(Write::Delete(Self::lock_key(&before.id), Condition::Exists)),
+            _ => None,
+        }
     }
 
     /// Ends every session created until now but `keep`, in the write that carries this record, so no

@@ -228,11 +228,24 @@ pub(super) fn to_item(mut attrs: Attributes) -> Result<Item, StoreError> {
 
 /// Why a transaction failed: a condition (nothing written), a conflict with another transaction (nothing
 /// written, a retry may succeed), throttling (503), or [`unavailable`]'s verdict.
-fn transaction_error(e: SdkError<TransactWriteItemsError, HttpResponse>) -> StoreError {
+/// `checks` says which of the transaction's writes are [`Write::Check`]s (by index).
+fn transaction_error(
+    e: SdkError<TransactWriteItemsError, HttpResponse>,
+    checks: &[bool],
+) -> StoreError {
     match e.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
             let codes = || c.cancellation_reasons().iter().filter_map(|r| r.code());
-            if codes().any(|code| code == "ConditionalCheckFailed") {
+            let failed_check = c
+                .cancellation_reasons()
+                .iter()
+                .enumerate()
+                .position(|(at, r)| {
+                    checks.get(at) == Some(&true) && r.code() == Some("ConditionalCheckFailed")
+                });
+            if let Some(at) = failed_check {
+                StoreError::CheckFailed(at)
+            } else if codes().any(|code| code == "ConditionalCheckFailed") {
                 StoreError::ConditionFailed
             } else if codes().any(|code| code == "TransactionConflict") {
                 StoreError::Conflict
@@ -403,13 +416,17 @@ impl DynamoStore {
             .iter()
             .map(|w| self.transact_item(w, now, &request))
             .collect::<Result<Vec<_>, _>>()?;
+        let checks: Vec<bool> = writes
+            .iter()
+            .map(|w| matches!(w, Write::Check(..)))
+            .collect();
         self.client
             .transact_write_items()
             .client_request_token(request)
             .set_transact_items(Some(items))
             .send()
             .await
-            .map_err(transaction_error)?;
+            .map_err(|e| transaction_error(e, &checks))?;
         Ok(())
     }
 }
@@ -604,10 +621,14 @@ mod tests {
                     .collect(),
             ))
             .build();
-        transaction_error(SdkError::service_error(
-            TransactWriteItemsError::TransactionCanceledException(error),
-            response(400),
-        ))
+        // The first write is a check.
+        transaction_error(
+            SdkError::service_error(
+                TransactWriteItemsError::TransactionCanceledException(error),
+                response(400),
+            ),
+            &[true, false],
+        )
     }
 
     #[test]
@@ -633,6 +654,10 @@ mod tests {
         assert!(matches!(
             cancelled(&["None", "ConditionalCheckFailed"]),
             StoreError::ConditionFailed
+        ));
+        assert!(matches!(
+            cancelled(&["ConditionalCheckFailed", "ConditionalCheckFailed"]),
+            StoreError::CheckFailed(0)
         ));
         assert!(matches!(
             cancelled(&["TransactionConflict", "None"]),

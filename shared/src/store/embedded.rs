@@ -385,14 +385,21 @@ impl Store for EmbeddedStore {
                 let now = unix_now();
                 // Check every condition before writing anything; dropping `tx` uncommitted rolls back.
                 let mut current = Vec::with_capacity(writes.len());
-                for write in &writes {
+                let mut refused = None;
+                for (at, write) in writes.iter().enumerate() {
                     let (Write::Put(_, cond) | Write::Delete(_, cond) | Write::Check(_, cond)) =
                         write;
                     let existing = read_item(&items, write.key(), now)?;
                     if !holds(*cond, existing.as_ref()) {
-                        return Err(StoreError::ConditionFailed);
+                        if matches!(write, Write::Check(..)) {
+                            return Err(StoreError::CheckFailed(at));
+                        }
+                        refused = Some(StoreError::ConditionFailed);
                     }
                     current.push(existing);
+                }
+                if let Some(refused) = refused {
+                    return Err(refused);
                 }
                 for (write, existing) in writes.into_iter().zip(current) {
                     let key = write.key().clone();

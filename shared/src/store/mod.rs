@@ -119,7 +119,8 @@ pub enum Write {
     /// 1 on create and `current + 1` otherwise.
     Put(Item, Condition),
     Delete(Key, Condition),
-    /// Writes nothing, but the transaction fails unless the condition holds.
+    /// Writes nothing, but the transaction fails unless the condition holds, with
+    /// [`StoreError::CheckFailed`]: a guard the caller can tell apart from the other writes' conditions.
     Check(Key, Condition),
 }
 
@@ -206,6 +207,10 @@ pub enum StoreError {
     /// A write condition did not hold (for a transaction: at least one of them). Nothing was written.
     #[error("condition failed")]
     ConditionFailed,
+    /// The condition of the transaction's [`Write::Check`] at this index did not hold (a failed check is
+    /// reported before any other failed condition). Nothing was written.
+    #[error("check {0} failed")]
+    CheckFailed(usize),
     /// Another writer touched the same items at the same moment; nothing was written and a retry may succeed.
     #[error("conflicting concurrent write")]
     Conflict,
