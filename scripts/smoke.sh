@@ -59,10 +59,18 @@ fail() {
 }
 
 # call METHOD URL [JSON_BODY] [BEARER_TOKEN]: sets $status (000: no answer) and $body (also in $work/body).
+# The body and the token reach curl through files in $work (only ours), not its command line, which any
+# local user can read.
 call() {
   local args=(-sS --max-time 30 -o "$work/body" -w '%{http_code}' -X "$1" "$2")
-  [ -n "${3:-}" ] && args+=(-H 'content-type: application/json' --data-binary "$3")
-  [ -n "${4:-}" ] && args+=(-H "authorization: Bearer $4")
+  if [ -n "${3:-}" ]; then
+    printf '%s' "$3" >"$work/request"
+    args+=(-H 'content-type: application/json' --data-binary "@$work/request")
+  fi
+  if [ -n "${4:-}" ]; then
+    printf 'authorization: Bearer %s\n' "$4" >"$work/authorization"
+    args+=(-H "@$work/authorization")
+  fi
   : >"$work/body"
   status=$(curl "${args[@]}") || status=000
   body=$(cat "$work/body")
@@ -79,17 +87,18 @@ for key in sys.argv[1].split("."):
     value = value.get(key) if isinstance(value, dict) else None
 print("" if value is None else value if isinstance(value, str) else json.dumps(value))' "$1" <"$work/body" 2>/dev/null || true
 }
-# json KEY=STRING KEY:=JSON ...: a JSON object (as HTTPie writes one).
+# json KEY=STRING KEY:=JSON ...: a JSON object (as HTTPie writes one). The pairs go to Python on its
+# standard input, so no password or key is on a command line.
 json() {
-  py -c 'import json, sys
+  printf '%s\n' "$@" | py -c 'import json, sys
 body = {}
-for arg in sys.argv[1:]:
-    key, _, value = arg.partition("=")
+for line in sys.stdin.read().splitlines():
+    key, _, value = line.partition("=")
     if key.endswith(":"):
         body[key[:-1]] = json.loads(value)
     else:
         body[key] = value
-print(json.dumps(body))' "$@"
+print(json.dumps(body))'
 }
 # A cleanup call: prints what it removes and fails on an unexpected answer (404: already gone).
 remove() {
