@@ -4,8 +4,8 @@
 # The outage test (tests/tests/outage.rs) starts and pauses a DynamoDB Local of its own, so the shared one
 # keeps serving the other suites.
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p switchboard-tests store_`); without any,
-# the official ContactsManager SDK (scripts/sdk-test.sh) and schemathesis (scripts/schemathesis.sh) also run
-# against the local server.
+# the official ContactsManager SDK (scripts/sdk-test.sh), the smoke check (scripts/smoke-local.sh) and
+# schemathesis (scripts/schemathesis.sh) also run against the local server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,8 @@ cargo test --workspace "$@"
 # The official ContactsManager SDK against the local server (skipped when cargo test got a filter).
 if [ $# -eq 0 ]; then
   scripts/sdk-test.sh
+  # The post-deploy smoke check (scripts/smoke.sh) against a fresh local server.
+  scripts/smoke-local.sh
   # The CRM extension API and the identity routes against their OpenAPI files, on the embedded store and on
   # DynamoDB Local.
   for spec in docs/openapi-crm.yaml docs/openapi-identity.yaml; do

@@ -1,6 +1,7 @@
 //! `template.yaml` as an AWS reviewer reads it: secrets only where used, a log group with a retention per
 //! function, a table that cannot be deleted by accident, a throttled and logged API, memory for argon2.
-//! (The IAM policies are checked against the calls each function makes in `round_trips.rs`.)
+//! (The IAM policies are checked against the calls each function makes in `round_trips.rs`.) And as the team
+//! running it reads it: every function, stream consumer, queue, the API and the table alarm to one topic.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -273,5 +274,193 @@ fn only_the_mail_sender_may_send_mail() {
             }
             _ => assert!(actions.is_empty(), "{name} may send mail: {actions:?}"),
         }
+    }
+}
+
+/// The alarms of the template, by logical id.
+fn alarms(template: &Value) -> BTreeMap<String, Value> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.clone()))
+        .collect()
+}
+
+/// The metrics an alarm reads, as (namespace, metric name, dimensions): its one metric, or each metric of
+/// its metric math.
+fn metrics(alarm: &Value) -> Vec<(&Value, &Value, &Value)> {
+    let properties = &alarm["Properties"];
+    let mut found = vec![(
+        &properties["Namespace"],
+        &properties["MetricName"],
+        &properties["Dimensions"],
+    )];
+    for query in properties["Metrics"].as_sequence().into_iter().flatten() {
+        let metric = &query["MetricStat"]["Metric"];
+        found.push((
+            &metric["Namespace"],
+            &metric["MetricName"],
+            &metric["Dimensions"],
+        ));
+    }
+    found
+}
+
+/// Whether an alarm reads `namespace`/`metric` with a dimension naming the resource `id` (`!Ref id` or
+/// `!GetAtt id.Attr`).
+fn reads(alarm: &Value, namespace: &str, metric: &str, id: &str) -> bool {
+    metrics(alarm).into_iter().any(|(n, m, dimensions)| {
+        n == namespace
+            && m == metric
+            && dimensions
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .any(|d| reference(&d["Value"]).or_else(|| attribute_of(&d["Value"])) == Some(id))
+    })
+}
+
+/// Every function, stream consumer and queue has its alarms, so a new one cannot be added without them; the
+/// failure names each resource and the alarm it lacks.
+#[test]
+fn every_function_and_queue_has_its_alarms() {
+    let template = template();
+    let alarms = alarms(&template);
+    let mut wanted: Vec<(String, Value, &str, &str)> = Vec::new();
+    for (name, function) in functions(&template) {
+        let condition = &function["Condition"];
+        for metric in ["Errors", "Throttles"] {
+            wanted.push((name.clone(), condition.clone(), "AWS/Lambda", metric));
+        }
+        let streams = function["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .any(|(_, event)| event["Type"] == "DynamoDB");
+        if streams {
+            wanted.push((name.clone(), condition.clone(), "AWS/Lambda", "IteratorAge"));
+        }
+    }
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"] == "AWS::SQS::Queue" {
+            for metric in [
+                "ApproximateNumberOfMessagesVisible",
+                "ApproximateAgeOfOldestMessage",
+            ] {
+                let name = name.as_str().unwrap().to_owned();
+                wanted.push((name, resource["Condition"].clone(), "AWS/SQS", metric));
+            }
+        }
+    }
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|(id, condition, namespace, metric)| {
+            // An alarm exists exactly when its resource does: the same `Condition`.
+            !alarms.values().any(|alarm| {
+                reads(alarm, namespace, metric, id) && alarm["Condition"] == *condition
+            })
+        })
+        .map(|(id, condition, _, metric)| match condition.as_str() {
+            Some(condition) => format!("{id}: no {metric} alarm with Condition {condition}"),
+            None => format!("{id}: no {metric} alarm"),
+        })
+        .collect();
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+/// The API's 5xx rate and p99 latency, and the table's throttles and system errors, alarm too.
+#[test]
+fn the_api_and_the_table_have_their_alarms() {
+    let template = template();
+    let alarms = alarms(&template);
+    let alarmed = |namespace: &str, metric: &str, id: &str| {
+        alarms
+            .values()
+            .any(|alarm| reads(alarm, namespace, metric, id))
+    };
+    for metric in ["5xx", "Count", "Latency"] {
+        assert!(
+            alarmed("AWS/ApiGateway", metric, "HttpApi"),
+            "HttpApi: no {metric} alarm"
+        );
+    }
+    assert!(
+        alarms
+            .values()
+            .any(|a| a["Properties"]["MetricName"] == "Latency"
+                && a["Properties"]["ExtendedStatistic"] == "p99"),
+        "HttpApi: the latency alarm is not on p99"
+    );
+    for metric in ["ThrottledRequests", "SystemErrors"] {
+        assert!(
+            alarmed("AWS/DynamoDB", metric, "Table"),
+            "Table: no {metric} alarm"
+        );
+    }
+}
+
+#[test]
+fn every_alarm_notifies_the_operators() {
+    let template = template();
+    for (name, alarm) in alarms(&template) {
+        let notifies = alarm["Properties"]["AlarmActions"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .any(|a| reference(a) == Some("OperatorAlarms"));
+        assert!(notifies, "{name} does not notify OperatorAlarms");
+    }
+    assert_eq!(
+        template["Resources"]["OperatorAlarms"]["Type"],
+        "AWS::SNS::Topic"
+    );
+}
+
+/// The dashboard shows every function and every queue the alarms watch.
+#[test]
+fn the_dashboard_shows_every_function_and_queue() {
+    let template = template();
+    let dashboards: Vec<&Value> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Dashboard")
+        .collect();
+    assert_eq!(dashboards.len(), 1, "one dashboard");
+    let body = serde_yaml::to_string(&dashboards[0]["Properties"]["DashboardBody"]).unwrap();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        let shown = match resource["Type"].as_str() {
+            Some("AWS::Serverless::Function") => format!("${{{name}}}"),
+            Some("AWS::SQS::Queue") => format!("${{{name}.QueueName}}"),
+            _ => continue,
+        };
+        assert!(body.contains(&shown), "the dashboard does not show {name}");
+    }
+}
+
+/// X-Ray is a parameter, off (PassThrough) unless asked for, applied to every function.
+#[test]
+fn tracing_is_a_parameter_off_by_default() {
+    let template = template();
+    let parameter = &template["Parameters"]["Tracing"];
+    assert_eq!(parameter["Default"], "PassThrough");
+    assert!(
+        parameter["AllowedValues"]
+            .as_sequence()
+            .unwrap()
+            .contains(&Value::from("Active"))
+    );
+    assert_eq!(
+        reference(&template["Globals"]["Function"]["Tracing"]),
+        Some("Tracing")
+    );
+    for (name, function) in functions(&template) {
+        assert!(
+            function["Properties"]["Tracing"].is_null(),
+            "{name} overrides Tracing"
+        );
     }
 }
