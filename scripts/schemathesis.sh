@@ -16,6 +16,10 @@
 # the organization's SDK would sign); operations that remove or change what others use get an item of their
 # own, and DELETE /sessions (log out everywhere) runs with a token of its own.
 #
+# docs/openapi-webhooks.yaml: runs with an admin token against webhooks that deliver to a loopback port
+# nothing listens on (the server allows private targets for this spec: a ping fails at once, logged), with a
+# real delivery id; removing and changing run on webhooks of their own.
+#
 # Any finding fails the run (non-zero exit). Environment knobs:
 #   SCHEMATHESIS_VERSION       version to install (default below)
 #   SCHEMATHESIS_MAX_EXAMPLES  test cases per operation and phase (default 50)
@@ -44,6 +48,11 @@ export SWITCHBOARD_ORG_API_KEY=st-key
 export SWITCHBOARD_ORG_API_SECRET=st-secret-0123456789abcdef0123456789
 export SWITCHBOARD_ADMIN_USERNAME=admin
 export SWITCHBOARD_ADMIN_PASSWORD=admin-password-1
+
+# Deliveries to loopback, so the webhooks' pings are answered (refused) at once rather than refused at setup.
+case "$spec" in
+  *openapi-webhooks.yaml) export SWITCHBOARD_ALLOW_PRIVATE_TARGETS=1 ;;
+esac
 
 server_bin="$(scripts/local-bin.sh)"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -368,9 +377,49 @@ checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401"
 TOML
 }
 
+setup_webhooks() {
+  local hook patched doomed delivery target='"url":"http://127.0.0.1:9/hook","events":["*"]'
+  hook=$(post_json /webhooks "{$target}" id "$access_token")
+  patched=$(post_json /webhooks "{$target}" id "$access_token")
+  doomed=$(post_json /webhooks "{$target}" id "$access_token")
+  delivery=$(post_json "/webhooks/$hook/ping" '' id "$access_token")
+  cat >"$config" <<TOML
+headers = { Authorization = "Bearer $access_token" }
+
+$warnings
+
+[parameters]
+"path.webhookId" = "$hook"
+"path.deliveryId" = "$delivery"
+
+[[operations]]
+include-operation-id = "updateWebhook"
+parameters = { "path.webhookId" = "$patched" }
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "404", "409"] } }
+
+# In the stateful phase too the pinned id would be used, long removed, instead of the id a create answered.
+[[operations]]
+include-operation-id = "deleteWebhook"
+parameters = { "path.webhookId" = "$doomed" }
+phases = { stateful = { enabled = false } }
+
+# A URL must parse as an absolute http(s) URL with a host, which JSON Schema's string cannot say; an
+# organization has at most 50 webhooks (409 once they are there).
+[[operations]]
+include-operation-id = "createWebhook"
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403", "409"] } }
+
+# A cursor the server did not sign.
+[[operations]]
+include-operation-id = "listWebhookDeliveries"
+checks = { positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "403"] } }
+TOML
+}
+
 case "$spec" in
   # Every check, also that the spec's valid data is accepted and its invalid data refused.
   *openapi-identity.yaml) setup_identity && checks=all ;;
+  *openapi-webhooks.yaml) setup_webhooks && checks=all ;;
   *) setup_crm ;;
 esac
 

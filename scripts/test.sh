@@ -28,9 +28,9 @@ if [ $# -eq 0 ]; then
   scripts/sdk-test.sh
   # The post-deploy smoke check (scripts/smoke.sh) against a fresh local server.
   scripts/smoke-local.sh
-  # The CRM extension API and the identity routes against their OpenAPI files, on the embedded store and on
-  # DynamoDB Local.
-  for spec in docs/openapi-crm.yaml docs/openapi-identity.yaml; do
+  # The CRM extension API, the identity routes and the webhook routes against their OpenAPI files, on the
+  # embedded store and on DynamoDB Local.
+  for spec in docs/openapi-crm.yaml docs/openapi-identity.yaml docs/openapi-webhooks.yaml; do
     SCHEMATHESIS_SPEC=$spec scripts/schemathesis.sh
     AWS_ENDPOINT_URL_DYNAMODB=$SWITCHBOARD_TEST_DYNAMODB_URL SWITCHBOARD_TABLE="schemathesis-$$-$(basename "$spec" .yaml)" \
       SCHEMATHESIS_SPEC=$spec scripts/schemathesis.sh

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """A webhook receiver for trying Switchboard's deliveries locally: verifies each delivery with the official
-ContactsManager SDK (`verify_webhook_signature`) and prints it with the delay since its event.
+ContactsManager SDK (`verify_webhook_signature`) and prints it with the delay since its event. It checks
+`x-contactsmanager-signature-current` too, so it verifies with the old or the new secret during a rotation's
+overlap (docs/events.md, "Rotating a secret").
 
 usage: .tools/sdk-py/bin/python scripts/webhook-receiver.py SECRET [PORT]   (scripts/sdk-venv.sh installs it)
 """
@@ -20,7 +22,9 @@ client.set_webhook_secret(secret)
 class Receiver(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        verified = client.verify_webhook_signature(body, self.headers.get("x-contactsmanager-signature", ""))
+        verified = any(client.verify_webhook_signature(body, self.headers[name])
+                       for name in ("x-contactsmanager-signature", "x-contactsmanager-signature-current")
+                       if name in self.headers)
         delivery = json.loads(body)
         created = datetime.datetime.fromisoformat(delivery["created_at"].replace("Z", "+00:00"))
         delay = datetime.datetime.now(datetime.timezone.utc) - created

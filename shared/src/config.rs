@@ -264,6 +264,9 @@ pub struct Config {
     pub outbound: crate::outbound::Policy,
     /// Webhook delivery retries (`SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE`, default about 1 min to 24 h).
     pub webhook_retry: RetrySchedule,
+    /// How long a rotated-out webhook secret still signs beside the new one
+    /// (`SWITCHBOARD_WEBHOOK_SECRET_OVERLAP`, default 24 h; `0s`: not at all).
+    pub webhook_secret_overlap: Duration,
     /// The largest avatar the server receives itself (`SWITCHBOARD_AVATAR_MAX_SIZE`, default 5,242,880).
     pub avatar_max_size: usize,
     /// The embedded store's page cache (`SWITCHBOARD_EMBEDDED_CACHE_BYTES`, default 32 MiB).
@@ -293,6 +296,24 @@ fn webhook_retry(env: &impl Fn(&str) -> Option<String>) -> Result<RetrySchedule,
             reason,
         }
     })
+}
+
+pub const SECRET_OVERLAP_ENV: &str = "SWITCHBOARD_WEBHOOK_SECRET_OVERLAP";
+const DEFAULT_SECRET_OVERLAP: Duration = Duration::from_secs(24 * 3600);
+
+/// A duration in jiff's friendly format, at most the 7 days a delivery is kept.
+fn webhook_secret_overlap(env: &impl Fn(&str) -> Option<String>) -> Result<Duration, ConfigError> {
+    let Some(text) = optional(env, SECRET_OVERLAP_ENV) else {
+        return Ok(DEFAULT_SECRET_OVERLAP);
+    };
+    text.parse::<SignedDuration>()
+        .ok()
+        .and_then(|d| Duration::try_from(d).ok())
+        .filter(|d| *d <= MAX_STEP)
+        .ok_or_else(|| ConfigError::Invalid {
+            name: SECRET_OVERLAP_ENV,
+            reason: format!("'{text}' is not a duration from 0s to 7 days such as 24h"),
+        })
 }
 
 /// `SWITCHBOARD_PUBLIC_URL`, if set.
@@ -378,6 +399,7 @@ impl Config {
             members_show_contact: optional(env, MEMBERS_SHOW_CONTACT).as_deref() == Some("1"),
             outbound: crate::outbound::Policy::from_env(env),
             webhook_retry: webhook_retry(env)?,
+            webhook_secret_overlap: webhook_secret_overlap(env)?,
             avatar_max_size: positive_bytes(env, AVATAR_MAX_SIZE, DEFAULT_AVATAR_MAX_SIZE)?,
             embedded_cache_bytes: positive_bytes(
                 env,
@@ -608,6 +630,25 @@ mod tests {
         assert_eq!(ok.storage, Storage::DynamoDb { table: "t".into() });
         assert!(!format!("{ok:?}").contains(LONG));
         assert_eq!(ok.require_bucket(), Err(ConfigError::Missing(BUCKET)));
+    }
+
+    #[test]
+    fn the_secret_overlap_is_a_duration_up_to_a_week() {
+        let overlap = |value: &str| webhook_secret_overlap(&env(&[(SECRET_OVERLAP_ENV, value)]));
+        assert_eq!(
+            webhook_secret_overlap(&env(&[])),
+            Ok(Duration::from_secs(86_400))
+        );
+        assert_eq!(overlap("90m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(overlap("0s"), Ok(Duration::ZERO));
+        for bad in ["soon", "-1h", "8d"] {
+            assert_eq!(
+                overlap(bad).unwrap_err().to_string(),
+                format!(
+                    "setting SWITCHBOARD_WEBHOOK_SECRET_OVERLAP is invalid: '{bad}' is not a duration from 0s to 7 days such as 24h"
+                )
+            );
+        }
     }
 
     #[test]

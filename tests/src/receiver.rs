@@ -1,6 +1,7 @@
 //! A webhook receiver on loopback for the delivery tests: it records each request's headers and raw body and
-//! answers from a script (200 once the script is spent); and the official ContactsManager Python SDK's verdict
-//! on a delivery (`verify_webhook_signature`, installed into .tools/sdk-py by scripts/sdk-venv.sh).
+//! answers from a script (200 once the script is spent); and the verdicts of the official ContactsManager
+//! Python SDK (`verify_webhook_signature`) and of the PyPI `standardwebhooks` library (`Webhook.verify`) on a
+//! delivery, both installed into .tools/sdk-py by scripts/sdk-venv.sh.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -38,6 +39,15 @@ impl Received {
 
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("a JSON delivery")
+    }
+
+    /// The Standard Webhooks headers, as a receiver hands them to the library.
+    pub fn standard_headers(&self) -> Vec<(&'static str, &str)> {
+        use switchboard::webhooks::standard::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+        [ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER]
+            .into_iter()
+            .map(|name| (name, self.header(name)))
+            .collect()
     }
 }
 
@@ -159,10 +169,37 @@ fn sdk_python() -> PathBuf {
     python
 }
 
+/// Reads the raw body from stdin and the headers (JSON) from the last argument; prints the library's verdict.
+const STANDARD_VERIFY: &str = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+try:
+    Webhook(sys.argv[1]).verify(sys.stdin.buffer.read(), json.loads(sys.argv[2]))
+    print("valid")
+except WebhookVerificationError:
+    print("invalid")
+"#;
+
 /// Whether the official Python SDK accepts `body` with the signature `header` for `secret`.
 pub fn sdk_verifies(secret: &str, header: &str, body: &[u8]) -> bool {
+    verdict(&[VERIFY, secret, header], body)
+}
+
+/// Whether the PyPI `standardwebhooks` library accepts `body` with `headers` (name, value) for `secret`.
+pub fn standard_verifies(secret: &str, headers: &[(&str, &str)], body: &[u8]) -> bool {
+    let headers: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).into()))
+        .collect();
+    let headers = serde_json::Value::Object(headers).to_string();
+    verdict(&[STANDARD_VERIFY, secret, &headers], body)
+}
+
+/// Runs `script` (its arguments after it) with `body` on stdin: its last line, `valid` or `invalid`.
+fn verdict(script: &[&str], body: &[u8]) -> bool {
     let mut child = Command::new(sdk_python())
-        .args(["-c", VERIFY, secret, header])
+        .arg("-c")
+        .args(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -175,11 +212,11 @@ pub fn sdk_verifies(secret: &str, header: &str, body: &[u8]) -> bool {
         .write_all(body)
         .expect("the body is written");
     let output = child.wait_with_output().expect("the SDK's python ends");
-    assert!(output.status.success(), "the SDK script failed");
+    assert!(output.status.success(), "the verifying script failed");
     let stdout = String::from_utf8_lossy(&output.stdout);
     match stdout.lines().last() {
         Some("valid") => true,
         Some("invalid") => false,
-        _ => panic!("unexpected SDK output: {stdout}"),
+        _ => panic!("unexpected verifier output: {stdout}"),
     }
 }

@@ -1,5 +1,7 @@
-//! Webhook subscriptions (issue 9 item 3), run unchanged on each storage backend: CRUD by admins, the
-//! secret shown once, the URL guard, a signed ping the official SDK verifies, rotation, 410, retry.
+//! Webhook subscriptions (issue 9 item 3, issue 20), run unchanged on each storage backend: CRUD by admins,
+//! the secret shown once, the URL guard, a signed ping the official SDK and the `standardwebhooks` library
+//! verify, rotation with both secrets signing for a while, 410, retry, every attempt on record, the log's
+//! filters.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -9,13 +11,15 @@ use serde_json::{Value, json};
 use switchboard::outbound::{ALLOW_PRIVATE_TARGETS, Policy};
 use switchboard::webhooks::retry::RetrySchedule;
 use switchboard::webhooks::signature;
+use switchboard::webhooks::standard;
 use switchboard::webhooks::subscriptions::{DELIVERY_HEADER, EVENT_HEADER};
 
 use switchboard::store::Record;
 use switchboard::webhooks::subscriptions::Subscription;
 
 use crate::api::{Api, ORG};
-use crate::receiver::{Answer, Received, Receiver, sdk_verifies};
+use crate::identity_security::second_organization;
+use crate::receiver::{Answer, Received, Receiver, sdk_verifies, standard_verifies};
 
 /// The same store, with deliveries allowed to loopback (`SWITCHBOARD_ALLOW_PRIVATE_TARGETS=1`).
 pub fn local_targets(api: &Api) -> Api {
@@ -211,12 +215,43 @@ pub async fn ping_is_signed_as_the_sdk_verifies(api: &Api) {
     let mut tampered = delivery.body.to_vec();
     tampered.push(b' ');
     assert!(!sdk_verifies(secret, header, &tampered));
+    assert_eq!(
+        delivery.header(signature::CURRENT_HEADER),
+        "",
+        "one secret, one signature header"
+    );
+
+    // The Standard Webhooks headers: the library verifies the same delivery with the same secret.
+    let standard_headers = delivery.standard_headers();
+    assert!(
+        standard_verifies(secret, &standard_headers, &delivery.body),
+        "{standard_headers:?}"
+    );
+    assert!(!standard_verifies(secret, &standard_headers, &tampered));
+    let mut other_id = standard_headers.clone();
+    other_id[0].1 = "another-message";
+    assert!(!standard_verifies(secret, &other_id, &delivery.body));
+    assert!(!standard_verifies(
+        "whsec_c2Vjb25kIHNlY3JldCBvZiB0aGUgdGVzdA==",
+        &standard_headers,
+        &delivery.body
+    ));
+    let t = header.split(',').next().unwrap().trim_start_matches("t=");
+    assert_eq!(delivery.header(standard::TIMESTAMP_HEADER), t);
+    assert!(
+        delivery
+            .header(standard::SIGNATURE_HEADER)
+            .starts_with("v1,")
+    );
+    assert!(!delivery.header(standard::SIGNATURE_HEADER).contains(' '));
+
     assert_eq!(delivery.header(EVENT_HEADER), "ping");
     assert_eq!(
         delivery.header(DELIVERY_HEADER),
         ping.body["id"].as_str().unwrap()
     );
     let body = delivery.json();
+    assert_eq!(delivery.header(standard::ID_HEADER), body["id"]);
     assert_eq!(body["event"], "ping");
     assert_eq!(body["payload"]["webhookId"], json!(id));
     let keys: Vec<&str> = body
@@ -241,32 +276,142 @@ pub async fn ping_is_signed_as_the_sdk_verifies(api: &Api) {
     );
 }
 
-/// After a rotation, deliveries verify with the new secret only.
-pub async fn rotation_signs_with_the_new_secret_only(api: &Api) {
+/// The verdicts on a delivery for each secret, as (SDK on `x-contactsmanager-signature`, SDK on
+/// `x-contactsmanager-signature-current`, `standardwebhooks`).
+fn verdicts(delivery: &Received, secrets: &[&str]) -> Vec<(bool, bool, bool)> {
+    secrets
+        .iter()
+        .map(|secret| {
+            (
+                sdk_verifies(secret, delivery.header(signature::HEADER), &delivery.body),
+                sdk_verifies(
+                    secret,
+                    delivery.header(signature::CURRENT_HEADER),
+                    &delivery.body,
+                ),
+                standard_verifies(secret, &delivery.standard_headers(), &delivery.body),
+            )
+        })
+        .collect()
+}
+
+/// After a rotation both secrets sign for the overlap: a receiver still on the old secret verifies
+/// `x-contactsmanager-signature` with the SDK unchanged, one on the new secret its `-current` twin, and
+/// `standardwebhooks` verifies with either. A second rotation drops the first secret; once the overlap is
+/// over (or with none configured), only the new secret signs.
+pub async fn rotation_signs_with_both_secrets_for_a_while(api: &Api) {
     let api = &local_targets(api);
     let admin = api.admin_token().await;
     let receiver = Receiver::start().await;
     let created = create(api, &admin, &receiver.url).await;
     let (id, old) = (
         created["id"].as_str().unwrap(),
-        created["secret"].as_str().unwrap(),
+        created["secret"].as_str().unwrap().to_owned(),
     );
-    let rotated = api
+    let rotate = || async {
+        let rotated = api
+            .post(&format!("/webhooks/{id}/secret"))
+            .bearer(&admin)
+            .send()
+            .await;
+        assert_eq!(rotated.status, 200, "{}", rotated.text);
+        rotated
+    };
+    let ping = || async {
+        let before = receiver.received().len();
+        let ping = api
+            .post(&format!("/webhooks/{id}/ping"))
+            .bearer(&admin)
+            .send()
+            .await;
+        assert_eq!(ping.body["status"], "delivered", "{}", ping.text);
+        receiver.received()[before].clone()
+    };
+
+    let rotated = rotate().await;
+    let new = rotated.str("secret");
+    assert_ne!(new, old);
+    let until = rotated.str("previousSecretExpiresAt");
+    let until: jiff::Timestamp = until.parse().unwrap();
+    let overlap = until.duration_since(jiff::Timestamp::now());
+    assert!(
+        (overlap - jiff::SignedDuration::from_hours(24)).abs()
+            < jiff::SignedDuration::from_secs(60),
+        "{until}"
+    );
+    let shown = api
+        .get(&format!("/webhooks/{id}"))
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(
+        shown.body["previousSecretExpiresAt"],
+        rotated.body["previousSecretExpiresAt"]
+    );
+    assert!(!shown.text.contains(&old) && !shown.text.contains(&new));
+
+    let delivery = ping().await;
+    assert_eq!(
+        verdicts(&delivery, &[&old, &new]),
+        [(true, false, true), (false, true, true)],
+        "old: the SDK on the main header; new: the SDK on -current; either: standardwebhooks"
+    );
+    assert_eq!(
+        delivery
+            .header(standard::SIGNATURE_HEADER)
+            .split(' ')
+            .count(),
+        2
+    );
+
+    // Rotating again: the secret before the last one is out at once.
+    let newest = rotate().await.str("secret");
+    let delivery = ping().await;
+    assert_eq!(
+        verdicts(&delivery, &[&old, &new, &newest]),
+        [
+            (false, false, false),
+            (true, false, true),
+            (false, true, true)
+        ]
+    );
+
+    // The overlap over (taken back in the stored subscription): the newest secret alone.
+    let key = &Subscription::key_of(ORG, id);
+    let mut stored =
+        Subscription::from_item(&api.app.store.get(key).await.unwrap().unwrap()).unwrap();
+    stored.previous_secret_until = Some(switchboard::time::unix_now() - 1);
+    api.app
+        .store
+        .update(stored.to_item().unwrap())
+        .await
+        .unwrap();
+    let delivery = ping().await;
+    assert_eq!(delivery.header(signature::CURRENT_HEADER), "");
+    assert_eq!(
+        verdicts(&delivery, &[&new, &newest]),
+        [(false, false, false), (true, false, true)]
+    );
+    let shown = api
+        .get(&format!("/webhooks/{id}"))
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(shown.body["previousSecretExpiresAt"], Value::Null);
+
+    // No overlap configured: a rotation replaces the secret at once.
+    let at_once = api.reconfigured(|config| config.webhook_secret_overlap = Duration::ZERO);
+    let rotated = at_once
         .post(&format!("/webhooks/{id}/secret"))
         .bearer(&admin)
         .send()
         .await;
-    assert_eq!(rotated.status, 200, "{}", rotated.text);
-    let new = rotated.str("secret");
-    assert_ne!(new, old);
-    api.post(&format!("/webhooks/{id}/ping"))
-        .bearer(&admin)
-        .send()
-        .await;
-    let delivery = &receiver.received()[0];
-    let header = delivery.header(signature::HEADER);
-    assert!(sdk_verifies(&new, header, &delivery.body));
-    assert!(!sdk_verifies(old, header, &delivery.body));
+    assert_eq!(rotated.body["previousSecretExpiresAt"], Value::Null);
+    let delivery = ping().await;
+    assert_eq!(
+        verdicts(&delivery, &[&newest, &rotated.str("secret")]),
+        [(false, false, false), (true, false, true)]
+    );
 }
 
 /// 410 disables the subscription; another failure is logged and can be retried by hand.
@@ -637,4 +782,250 @@ pub async fn a_restarted_loop_delivers_what_was_pending(api: &Api) {
         .wait_for(Duration::from_secs(10), |r| ids(r).len() >= 3)
         .await;
     assert_eq!(ids(&received).len(), 3);
+}
+
+/// Every attempt on record: a delivery that met a refused connection, then a 500, then a 200 shows the three,
+/// in order, with the error in words and when each next attempt was due; only to its organization's admins,
+/// never with a secret or the payload.
+pub async fn every_attempt_is_on_record(api: &Api) {
+    let (api, _run) = delivering(api, "1s,2s,4s");
+    let api = &api;
+    let admin = api.admin_token().await;
+    let port = Receiver::free_port().await;
+    let (hook, secret) = subscribe(
+        api,
+        &admin,
+        &format!("http://127.0.0.1:{port}/hook"),
+        json!(["account.created"]),
+    )
+    .await;
+    api.sign_up("robin", "robin-password").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let receiver = Receiver::start_on(port, [Answer::Status(500)]).await;
+    receiver
+        .wait_for(Duration::from_secs(15), |r| r.len() >= 2)
+        .await;
+    let list = api
+        .get(&format!("/webhooks/{hook}/deliveries"))
+        .bearer(&admin)
+        .send()
+        .await;
+    let id = list.body[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/webhooks/{hook}/deliveries/{id}");
+    let mut detail = api.get(&path).bearer(&admin).send().await;
+    for _ in 0..50 {
+        if detail.body["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        detail = api.get(&path).bearer(&admin).send().await;
+    }
+    assert_eq!(detail.status, 200, "{}", detail.text);
+    assert_eq!(detail.body["status"], "delivered", "{}", detail.text);
+    assert_eq!(detail.body["attempts"], 3);
+    let history = detail.body["attemptHistory"].as_array().unwrap();
+    let outcomes: Vec<(Value, Value, bool)> = history
+        .iter()
+        .map(|a| {
+            (
+                a["statusCode"].clone(),
+                a["error"].clone(),
+                a["nextAttemptAt"].is_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (
+                Value::Null,
+                json!("The URL's host could not be reached"),
+                true
+            ),
+            (json!(500), Value::Null, true),
+            (json!(200), Value::Null, false),
+        ],
+        "{}",
+        detail.text
+    );
+    let times: Vec<&str> = history.iter().map(|a| a["at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    // Each attempt was due when the one before said: about 1 s, then about 2 s later.
+    assert!(history[0]["nextAttemptAt"].as_str().unwrap() <= times[1]);
+    assert!(history.iter().all(|a| a["latencyMs"].is_u64()));
+    assert!(detail.body.get("payload").is_none());
+    assert!(!detail.text.contains(&secret));
+    assert!(
+        list.body[0].get("attemptHistory").is_none(),
+        "the list stays short"
+    );
+
+    for (path, message) in [
+        (
+            format!("/webhooks/{hook}/deliveries/nope"),
+            "Delivery not found",
+        ),
+        (
+            format!("/webhooks/nope/deliveries/{id}"),
+            "Webhook not found",
+        ),
+    ] {
+        let missing = api.get(&path).bearer(&admin).send().await;
+        assert_eq!(
+            (missing.status, missing.message()),
+            (404, message),
+            "{path}"
+        );
+    }
+    // Another organization's admin, and a user of ours: not theirs to read.
+    let (acme_admin, _) = second_organization(api).await;
+    let theirs = api.get(&path).bearer(&acme_admin).send().await;
+    assert_eq!(
+        (theirs.status, theirs.message()),
+        (404, "Webhook not found")
+    );
+    api.sign_up("sam", "sam-password").await;
+    let user = api.sign_in("sam", "sam-password", None).await;
+    assert_eq!(api.get(&path).bearer(&user).send().await.status, 403);
+    assert_eq!(api.get(&path).send().await.status, 401);
+}
+
+/// A delivery keeps its latest attempts only: retried by hand past the bound, the oldest go.
+pub async fn attempt_history_is_bounded(api: &Api) {
+    use switchboard::webhooks::subscriptions::MAX_HISTORY;
+    let api = &local_targets(api);
+    let admin = api.admin_token().await;
+    let receiver = Receiver::start().await;
+    let id = create(api, &admin, &receiver.url).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    receiver.script([Answer::Status(500)]);
+    let ping = api
+        .post(&format!("/webhooks/{id}/ping"))
+        .bearer(&admin)
+        .send()
+        .await;
+    let delivery = ping.str("id");
+    for _ in 0..MAX_HISTORY {
+        let retried = api
+            .post(&format!("/webhooks/{id}/deliveries/{delivery}/retry"))
+            .bearer(&admin)
+            .send()
+            .await;
+        assert_eq!(retried.status, 200, "{}", retried.text);
+    }
+    let detail = api
+        .get(&format!("/webhooks/{id}/deliveries/{delivery}"))
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(detail.body["attempts"], MAX_HISTORY + 1);
+    let history = detail.body["attemptHistory"].as_array().unwrap();
+    assert_eq!(history.len(), MAX_HISTORY);
+    assert!(
+        history.iter().all(|a| a["statusCode"] == 200),
+        "the first attempt (500) is the one dropped"
+    );
+}
+
+/// The log narrowed by status and by event, a page at a time; a bad filter is a 400 naming it.
+pub async fn the_log_filters_by_status_and_event_and_pages(api: &Api) {
+    let api = &local_targets(api);
+    let admin = api.admin_token().await;
+    let receiver = Receiver::start_on(
+        0,
+        [
+            Answer::Status(500),
+            Answer::Status(200),
+            Answer::Status(500),
+            Answer::Status(200),
+            Answer::Status(200),
+        ],
+    )
+    .await;
+    let hook = create(api, &admin, &receiver.url).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut pings = Vec::new();
+    for _ in 0..5 {
+        let ping = api
+            .post(&format!("/webhooks/{hook}/ping"))
+            .bearer(&admin)
+            .send()
+            .await;
+        pings.push((ping.str("id"), ping.str("status")));
+    }
+    let newest_first = |status: &str| -> Vec<String> {
+        pings
+            .iter()
+            .rev()
+            .filter(|(_, s)| s == status)
+            .map(|(id, _)| id.clone())
+            .collect()
+    };
+    // Every page of a query, following x-next-cursor; each page at most `limit` long.
+    let all_pages = |query: &'static str, limit: usize| {
+        let (admin, hook) = (admin.clone(), hook.clone());
+        async move {
+            let mut ids = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let after = cursor
+                    .as_ref()
+                    .map(|c| format!("&cursor={c}"))
+                    .unwrap_or_default();
+                let page = api
+                    .get(&format!(
+                        "/webhooks/{hook}/deliveries?{query}&limit={limit}{after}"
+                    ))
+                    .bearer(&admin)
+                    .send()
+                    .await;
+                assert_eq!(page.status, 200, "{}", page.text);
+                let items = page.body.as_array().unwrap();
+                assert!(items.len() <= limit);
+                ids.extend(items.iter().map(|d| d["id"].as_str().unwrap().to_owned()));
+                cursor = page
+                    .headers
+                    .get("x-next-cursor")
+                    .map(|c| c.to_str().unwrap().to_owned());
+                if cursor.is_none() {
+                    return ids;
+                }
+            }
+        }
+    };
+    assert_eq!(all_pages("status=failed", 20).await, newest_first("failed"));
+    assert_eq!(
+        all_pages("status=delivered", 2).await,
+        newest_first("delivered")
+    );
+    assert_eq!(newest_first("delivered").len(), 3);
+    assert_eq!(all_pages("event=ping", 2).await.len(), 5);
+    assert!(all_pages("event=account.created", 20).await.is_empty());
+    assert_eq!(
+        all_pages("event=ping&status=failed", 1).await,
+        newest_first("failed")
+    );
+
+    for (query, message) in [
+        (
+            "status=lost",
+            "request query/status must be one of pending, delivered, failed",
+        ),
+        (
+            "event=user.*",
+            "request query/event must be an event name from the catalogue or \"ping\"",
+        ),
+    ] {
+        let refused = api
+            .get(&format!("/webhooks/{hook}/deliveries?{query}"))
+            .bearer(&admin)
+            .send()
+            .await;
+        assert_eq!(refused.status, 400, "{query}: {}", refused.text);
+        assert_eq!(refused.body["error"]["data"][0], message, "{query}");
+    }
 }

@@ -677,6 +677,13 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     )
     .await;
     step(
+        "GET /webhooks/{webhookId}/deliveries/{deliveryId}",
+        hooks
+            .get(&format!("/webhooks/{hook}/deliveries/{delivery}"))
+            .bearer(&admin),
+    )
+    .await;
+    step(
         "POST /webhooks/{webhookId}/deliveries/{deliveryId}/retry",
         hooks
             .post(&format!("/webhooks/{hook}/deliveries/{delivery}/retry"))

@@ -1,10 +1,11 @@
 //! The official ContactsManager Python SDK (`verify_webhook_signature`, run by
 //! `switchboard_tests::receiver::sdk_verifies`) accepts what Switchboard's signer produces and refuses a
-//! tampered body, an old timestamp and another secret.
+//! tampered body, an old timestamp and another secret; and, while a rotation's two secrets sign, verifies
+//! the header with the previous secret and the current secret's own header with the current one.
 
 use switchboard::time::unix_now;
 use switchboard::webhooks::events::Delivery;
-use switchboard::webhooks::signature::{TOLERANCE_SECONDS, sign};
+use switchboard::webhooks::signature::{TOLERANCE_SECONDS, sign, sign_all};
 use switchboard_tests::receiver::sdk_verifies;
 
 #[test]
@@ -41,4 +42,14 @@ fn the_official_sdk_verifies_switchboard_signatures() {
         !sdk_verifies("whsec_other", &header, &body),
         "another secret fails"
     );
+
+    // A rotation's overlap: `v1=<current>,v1=<previous>`; the SDK keeps the last v1.
+    let previous = "whsec_previousSecretOfTheTest";
+    let both = sign_all(&[secret.as_bytes(), previous.as_bytes()], now, &body);
+    assert!(sdk_verifies(previous, &both, &body), "the previous secret");
+    assert!(
+        !sdk_verifies(secret, &both, &body),
+        "the current secret needs its own header"
+    );
+    assert!(sdk_verifies(secret, &header, &body));
 }

@@ -1,6 +1,6 @@
 //! `/webhooks`: an organization's admins register the URLs its events are delivered to (docs/events.md):
 //! create (the secret shown once), list, read, change, remove, rotate the secret, ping, and the delivery
-//! log with a retry.
+//! log (filtered, each delivery with its attempts) with a retry.
 
 use std::sync::Arc;
 
@@ -12,7 +12,10 @@ use switchboard::error::Error;
 use switchboard::identity::Identities;
 use switchboard::store::Store;
 use switchboard::validate::{Kind, Schema};
-use switchboard::webhooks::subscriptions::{Change, Subscription, Webhooks};
+use switchboard::webhooks::events::catalogue;
+use switchboard::webhooks::subscriptions::{
+    Change, Filter, PING, STATUSES, Subscription, Webhooks,
+};
 use switchboard_api::http::{self, Family};
 use switchboard_api::route::Routes;
 use switchboard_api::{caller, request, route};
@@ -42,6 +45,11 @@ pub static ROUTES: Routes<State> = Routes {
         route!(
             "GET /webhooks/{webhookId}/deliveries",
             deliveries(webhookId)
+        )
+        .failure(FAILURE),
+        route!(
+            "GET /webhooks/{webhookId}/deliveries/{deliveryId}",
+            delivery(webhookId, deliveryId)
         )
         .failure(FAILURE),
         route!(
@@ -92,9 +100,14 @@ async fn delete(state: &State, request: &Request, id: &str) -> Result<Response<B
 async fn rotate(state: &State, request: &Request, id: &str) -> Result<Response<Body>> {
     let org = organization(state, request).await?;
     let rotated = state.webhooks.rotate(&org, id).await?;
+    let view = rotated.view();
     Ok(http::json(
         200,
-        &json!({"id": rotated.id, "secret": rotated.secret}),
+        &json!({
+            "id": rotated.id,
+            "secret": rotated.secret,
+            "previousSecretExpiresAt": view["previousSecretExpiresAt"],
+        }),
     ))
 }
 
@@ -104,6 +117,17 @@ async fn ping(state: &State, request: &Request, id: &str) -> Result<Response<Bod
         200,
         &state.webhooks.ping(&org, id).await?.view(),
     ))
+}
+
+async fn delivery(
+    state: &State,
+    request: &Request,
+    id: &str,
+    delivery: &str,
+) -> Result<Response<Body>> {
+    let org = organization(state, request).await?;
+    let log = state.webhooks.delivery(&org, id, delivery).await?;
+    Ok(http::json(200, &log.detail()))
 }
 
 async fn retry(
@@ -162,12 +186,35 @@ fn change(request: &Request, create: bool) -> Result<Change> {
     })
 }
 
-/// `GET /webhooks/{id}/deliveries`: newest first, `limit` 1..100 (default 20), the next page's cursor in
-/// the `x-next-cursor` header.
+/// `GET /webhooks/{id}/deliveries`: newest first, `limit` 1..100 (default 20), narrowed to a `status` and
+/// an `event` if given, the next page's cursor in the `x-next-cursor` header.
 async fn deliveries(state: &State, request: &Request, id: &str) -> Result<Response<Body>> {
     let org = organization(state, request).await?;
     let mut problems = Vec::new();
     let limit = request::bounded(request, "limit", 20, 1, 100, &mut problems);
+    let filter = Filter {
+        status: request::query_param(request, "status"),
+        event: request::query_param(request, "event"),
+    };
+    if filter
+        .status
+        .as_deref()
+        .is_some_and(|s| !STATUSES.contains(&s))
+    {
+        problems.push(format!(
+            "request query/status must be one of {}",
+            STATUSES.join(", ")
+        ));
+    }
+    if filter
+        .event
+        .as_deref()
+        .is_some_and(|e| e != PING && !catalogue().any(|name| name == e))
+    {
+        problems.push(
+            "request query/event must be an event name from the catalogue or \"ping\"".into(),
+        );
+    }
     if !problems.is_empty() {
         return Err(Error::validation(problems));
     }
@@ -177,7 +224,7 @@ async fn deliveries(state: &State, request: &Request, id: &str) -> Result<Respon
     }
     let (logs, next) = state
         .webhooks
-        .deliveries(&org, id, limit as u32, cursor)
+        .deliveries(&org, id, limit as u32, cursor, &filter)
         .await?;
     let views: Vec<_> = logs.iter().map(|log| log.view()).collect();
     Ok(http::page(&views, next))

@@ -1,10 +1,15 @@
 //! The delivery signature, as the ContactsManager SDKs verify it: header `x-contactsmanager-signature:
-//! t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`.
+//! t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`. While a rotated-out secret still
+//! signs (docs/events.md, "Rotating a secret"), the header carries a `v1` per secret and
+//! [`CURRENT_HEADER`] the current secret's alone.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 pub const HEADER: &str = "x-contactsmanager-signature";
+/// The current secret's signature alone, sent while a previous secret signs too: the SDKs keep the last
+/// `v1` of a header, which [`HEADER`] gives to the previous secret.
+pub const CURRENT_HEADER: &str = "x-contactsmanager-signature-current";
 
 /// The SDKs refuse a signature older than this (15 minutes); a receiver should too.
 pub const TOLERANCE_SECONDS: i64 = 900;
@@ -22,8 +27,18 @@ fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
 
 /// The header value for `body` (the exact bytes sent) signed at `timestamp`.
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    let digest = mac(secret, timestamp, body).finalize().into_bytes();
-    format!("t={timestamp},v1={}", hex::encode(digest))
+    sign_all(&[secret], timestamp, body)
+}
+
+/// The header value with one `v1` per secret, in their order: the SDKs check only the last one.
+pub fn sign_all(secrets: &[&[u8]], timestamp: i64, body: &[u8]) -> String {
+    let mut header = format!("t={timestamp}");
+    for secret in secrets {
+        let digest = mac(secret, timestamp, body).finalize().into_bytes();
+        header.push_str(",v1=");
+        header.push_str(&hex::encode(digest));
+    }
+    header
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -173,6 +188,22 @@ mod tests {
         for (header, body, now, expected) in rows {
             assert_eq!(verify(SECRET, &header, body, now), expected, "{header}");
         }
+    }
+
+    #[test]
+    fn every_secret_signs_in_order_and_the_last_is_the_one_checked() {
+        let header = sign_all(&[b"new", SECRET], T, BODY);
+        let new_v1 = sign(b"new", T, BODY)
+            .split_once(",v1=")
+            .unwrap()
+            .1
+            .to_owned();
+        assert_eq!(header, format!("t={T},v1={new_v1},v1={V1}"));
+        assert_eq!(verify(SECRET, &header, BODY, T), Ok(()));
+        assert_eq!(
+            verify(b"new", &header, BODY, T),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]

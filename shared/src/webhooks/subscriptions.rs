@@ -1,9 +1,12 @@
 //! Webhook subscriptions of an organization (`/webhooks`, its admins): create with the secret shown once,
-//! list, change, remove, rotate the secret, ping, and the delivery log with its retry (docs/events.md).
+//! list, change, remove, rotate the secret (the previous one signing too for a while), ping, and the
+//! delivery log (each delivery with its attempts) with its retry (docs/events.md).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -11,14 +14,13 @@ use serde_json::{Value, json};
 use super::Event;
 use super::events::{self, EVENT_TTL_SECONDS};
 use super::retry::{self, Attempt, Next, RetrySchedule};
-use super::signature;
+use super::{signature, standard};
 use crate::config::Config;
 use crate::error::Error;
 use crate::optimistic;
 use crate::outbound::{Outbound, OutboundError};
-use crate::secrets;
 use crate::store::{Condition, Key, Query, Record, Store, StoreError, Write, versioned};
-use crate::time::{now_rfc3339, unix_ms_to_rfc3339, unix_now, unix_now_ms};
+use crate::time::{now_rfc3339, unix_ms_to_rfc3339, unix_now, unix_now_ms, unix_to_rfc3339};
 
 /// The 409 of a record other requests keep changing.
 const WEBHOOK_BUSY: &str = "The webhook is being changed by other requests; try again";
@@ -40,9 +42,17 @@ const MAX_URL_BYTES: usize = 2048;
 const MAX_DESCRIPTION_CHARS: usize = 500;
 /// Optimistic-locking retries of a change before it gives up with 409.
 const MAX_RETRIES: usize = 8;
+/// Attempts a delivery keeps in its history, the latest: more than a schedule makes (at most 21), so only
+/// retries by hand beyond those push the oldest out, and the item stays a few kilobytes.
+pub const MAX_HISTORY: usize = 25;
+/// Delivery statuses, as the log shows them and its list filters on.
+pub const STATUSES: [&str; 3] = ["pending", "delivered", "failed"];
+/// Pages a filtered list reads at most to fill one page of its own; then it answers what it found, with a
+/// cursor to go on.
+const MAX_FILTERED_READS: usize = 5;
 
 /// One subscription. The secret is stored as given (it signs every delivery), never shown but on create
-/// and rotation.
+/// and rotation; the one a rotation replaced signs too until `previous_secret_until`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Subscription {
@@ -52,6 +62,11 @@ pub struct Subscription {
     pub events: Vec<String>,
     pub description: Option<String>,
     pub secret: String,
+    #[serde(default)]
+    pub previous_secret: Option<String>,
+    /// Unix seconds.
+    #[serde(default)]
+    pub previous_secret_until: Option<i64>,
     pub enabled: bool,
     /// Why it was disabled: `gone` (the receiver answered 410), `failing_too_long`, or `admin`.
     #[serde(default)]
@@ -70,7 +85,7 @@ impl Subscription {
         Key::new(format!("ORG#{org}"), format!("WEBHOOK#{id}"))
     }
 
-    /// As the API shows it: never the secret.
+    /// As the API shows it: never a secret, only until when the previous one still signs.
     pub fn view(&self) -> Value {
         json!({
             "id": self.id,
@@ -79,9 +94,26 @@ impl Subscription {
             "description": self.description,
             "enabled": self.enabled,
             "disabledReason": self.disabled_reason,
+            "previousSecretExpiresAt": self.previous_secret_until(unix_now()).map(unix_to_rfc3339),
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
         })
+    }
+
+    /// Until when the previous secret signs, if it still does at `now`.
+    fn previous_secret_until(&self, now: i64) -> Option<i64> {
+        self.previous_secret_until
+            .filter(|until| *until > now && self.previous_secret.is_some())
+    }
+
+    /// The secrets that sign a delivery at `now`: the current one first, then the previous one while it
+    /// still signs.
+    pub fn signing_secrets(&self, now: i64) -> Vec<&str> {
+        let mut secrets = vec![self.secret.as_str()];
+        if self.previous_secret_until(now).is_some() {
+            secrets.extend(self.previous_secret.as_deref());
+        }
+        secrets
     }
 }
 
@@ -111,10 +143,53 @@ pub struct DeliveryLog {
     pub last_error: Option<String>,
     /// Unix milliseconds (test schedules step in fractions of a second).
     pub next_attempt_at: Option<i64>,
+    /// The latest [`MAX_HISTORY`] attempts, oldest first.
+    #[serde(default)]
+    pub history: Vec<AttemptRecord>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(skip)]
     pub version: u64,
+}
+
+/// One attempt of a delivery, as its history keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptRecord {
+    /// RFC 3339, when it was sent.
+    pub at: String,
+    pub status_code: Option<u16>,
+    /// Why no status came back, in words.
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    /// Unix milliseconds, when the attempt after it is due, if one is.
+    pub next_attempt_at: Option<i64>,
+}
+
+impl AttemptRecord {
+    fn view(&self) -> Value {
+        json!({
+            "at": self.at,
+            "statusCode": self.status_code,
+            "error": self.error,
+            "latencyMs": self.latency_ms,
+            "nextAttemptAt": self.next_attempt_at.map(unix_ms_to_rfc3339),
+        })
+    }
+}
+
+/// What the list of deliveries is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub status: Option<String>,
+    pub event: Option<String>,
+}
+
+impl Filter {
+    fn matches(&self, log: &DeliveryLog) -> bool {
+        self.status.as_ref().is_none_or(|s| *s == log.status)
+            && self.event.as_ref().is_none_or(|e| *e == log.event)
+    }
 }
 
 impl DeliveryLog {
@@ -144,6 +219,13 @@ impl DeliveryLog {
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
         })
+    }
+
+    /// [`Self::view`] with the attempts it keeps.
+    pub fn detail(&self) -> Value {
+        let mut view = self.view();
+        view["attemptHistory"] = self.history.iter().map(AttemptRecord::view).collect();
+        view
     }
 }
 
@@ -180,10 +262,12 @@ pub struct Webhooks {
     pub(super) store: Arc<dyn Store>,
     outbound: Arc<Outbound>,
     schedule: RetrySchedule,
+    secret_overlap: Duration,
 }
 
+/// `whsec_` and 256 random bits in standard base64, the form Standard Webhooks libraries read.
 fn new_secret() -> String {
-    secrets::generate("whsec_")
+    format!("whsec_{}", STANDARD.encode(rand::random::<[u8; 32]>()))
 }
 
 impl Webhooks {
@@ -193,6 +277,7 @@ impl Webhooks {
             store,
             outbound: Arc::new(Outbound::new(config.outbound.clone())),
             schedule: config.webhook_retry.clone(),
+            secret_overlap: config.webhook_secret_overlap,
         }
     }
 
@@ -234,6 +319,8 @@ impl Webhooks {
             events: Vec::new(),
             description: None,
             secret: new_secret(),
+            previous_secret: None,
+            previous_secret_until: None,
             enabled: true,
             disabled_reason: None,
             failing_since: None,
@@ -290,10 +377,19 @@ impl Webhooks {
             .await
     }
 
-    /// A new secret; deliveries from now on are signed with it only.
+    /// A new secret; the one it replaces signs deliveries beside it for the configured overlap (a
+    /// rotation within it drops the secret before).
     pub async fn rotate(&self, org: &str, id: &str) -> Result<Subscription, Error> {
+        let overlap = self.secret_overlap.as_secs() as i64;
         self.modify(org, id, |subscription| {
-            subscription.secret = new_secret();
+            let replaced = std::mem::replace(&mut subscription.secret, new_secret());
+            (
+                subscription.previous_secret,
+                subscription.previous_secret_until,
+            ) = match overlap {
+                0 => (None, None),
+                _ => (Some(replaced), Some(unix_now() + overlap)),
+            };
             Ok(())
         })
         .await
@@ -311,27 +407,68 @@ impl Webhooks {
         }
     }
 
-    /// The subscription's deliveries, newest first, a page at a time.
+    /// The subscription's deliveries that `filter` lets through, newest first, a page at a time. A
+    /// filtered page reads on until it has `limit` or has read [`MAX_FILTERED_READS`] pages (each read
+    /// asks for no more than the page still lacks, so the cursor is always a read's own); it may then
+    /// hold fewer, with a cursor to go on.
     pub async fn deliveries(
         &self,
         org: &str,
         id: &str,
         limit: u32,
-        cursor: Option<String>,
+        mut cursor: Option<String>,
+        filter: &Filter,
     ) -> Result<(Vec<DeliveryLog>, Option<String>), Error> {
         let subscription = self.get(org, id).await?;
-        let query = Query::new(format!("WEBHOOK#{}", subscription.id))
-            .prefix("DELIVERY#")
-            .limit(limit)
-            .descending()
-            .after(cursor);
-        let page = self.store.query(&query).await?;
-        let logs = page
-            .items
-            .iter()
-            .map(DeliveryLog::from_item)
-            .collect::<Result<_, _>>()?;
-        Ok((logs, page.cursor))
+        let mut logs = Vec::new();
+        for _ in 0..MAX_FILTERED_READS {
+            let query = Query::new(format!("WEBHOOK#{}", subscription.id))
+                .prefix("DELIVERY#")
+                .limit(limit - logs.len() as u32)
+                .descending()
+                .after(cursor);
+            let page = self.store.query(&query).await?;
+            for item in &page.items {
+                let log = DeliveryLog::from_item(item)?;
+                if filter.matches(&log) {
+                    logs.push(log);
+                }
+            }
+            cursor = page.cursor;
+            if cursor.is_none() || logs.len() as u32 >= limit {
+                break;
+            }
+        }
+        Ok((logs, cursor))
+    }
+
+    /// One delivery of the organization's subscription, with its attempts: the subscription and the
+    /// delivery read in one batch.
+    pub async fn delivery(
+        &self,
+        org: &str,
+        id: &str,
+        delivery: &str,
+    ) -> Result<DeliveryLog, Error> {
+        let keys = [
+            Subscription::key_of(org, id),
+            DeliveryLog::key_of(id, delivery),
+        ];
+        let found = self.store.batch_get(&keys).await?;
+        let mut subscription = None;
+        let mut log = None;
+        for item in &found {
+            if item.key == keys[0] {
+                subscription = Some(Subscription::from_item(item)?);
+            } else {
+                log = Some(DeliveryLog::from_item(item)?);
+            }
+        }
+        if subscription.is_none() {
+            return Err(Error::NotFound(NOT_FOUND.into()));
+        }
+        log.filter(|log| log.organization_id == org)
+            .ok_or_else(|| Error::NotFound(DELIVERY_NOT_FOUND.into()))
     }
 
     /// Sends a `ping` to the subscription now, once, and logs it as a delivery.
@@ -385,9 +522,11 @@ impl Webhooks {
         event: &Event,
         mut log: DeliveryLog,
     ) -> Result<DeliveryLog, Error> {
-        let (attempt, latency) = send(&self.outbound, subscription, event, &log.id).await;
+        let sent = send(&self.outbound, subscription, event, &log.id).await;
+        let attempt = sent.attempt;
+        let at = now_rfc3339();
         log.attempts += 1;
-        log.last_latency_ms = Some(latency.as_millis() as u64);
+        log.last_latency_ms = Some(sent.latency.as_millis() as u64);
         (log.last_status_code, log.last_error) = match attempt {
             Attempt::Status(code) => (Some(code), None),
             Attempt::TimedOut => (None, Some("timeout".into())),
@@ -403,6 +542,15 @@ impl Webhooks {
             ),
             _ => ("failed".into(), None),
         };
+        log.history.push(AttemptRecord {
+            at,
+            status_code: log.last_status_code,
+            error: sent.error,
+            latency_ms: sent.latency.as_millis() as u64,
+            next_attempt_at: log.next_attempt_at,
+        });
+        let excess = log.history.len().saturating_sub(MAX_HISTORY);
+        log.history.drain(..excess);
         log.updated_at = now_rfc3339();
         let expected = log.version;
         let condition = match expected {
@@ -512,28 +660,49 @@ pub(super) fn new_log(subscription: &Subscription, event: &Event) -> DeliveryLog
         last_latency_ms: None,
         last_error: None,
         next_attempt_at: Some(unix_now_ms()),
+        history: Vec::new(),
         created_at: now.clone(),
         updated_at: now,
         version: 0,
     }
 }
 
+/// How an attempt went: its outcome, how long it took, and why no status came back, in words.
+pub struct Sent {
+    pub attempt: Attempt,
+    pub latency: Duration,
+    pub error: Option<String>,
+}
+
 /// One signed POST of `event` to the subscription's URL (checked again by the outbound guard), within the
-/// attempt timeout; how it ended and how long it took.
+/// attempt timeout. Signed with every secret that signs now (docs/events.md): the ContactsManager header
+/// (and the current secret's alone while there are two) and the Standard Webhooks ones.
 pub async fn send(
     outbound: &Outbound,
     subscription: &Subscription,
     event: &Event,
     delivery_id: &str,
-) -> (Attempt, Duration) {
+) -> Sent {
     let body = event.delivery().body();
-    let signed = signature::sign(subscription.secret.as_bytes(), unix_now(), &body);
-    let headers = [
+    let now = unix_now();
+    let secrets = subscription.signing_secrets(now);
+    let bytes: Vec<&[u8]> = secrets.iter().map(|s| s.as_bytes()).collect();
+    let signed = signature::sign_all(&bytes, now, &body);
+    let current = signature::sign(bytes[0], now, &body);
+    let timestamp = now.to_string();
+    let standard = standard::sign(&secrets, &event.id, now, &body);
+    let mut headers = vec![
         ("content-type", "application/json"),
         (signature::HEADER, signed.as_str()),
         (EVENT_HEADER, event.event.as_str()),
         (DELIVERY_HEADER, delivery_id),
+        (standard::ID_HEADER, event.id.as_str()),
+        (standard::TIMESTAMP_HEADER, timestamp.as_str()),
+        (standard::SIGNATURE_HEADER, standard.as_str()),
     ];
+    if secrets.len() > 1 {
+        headers.push((signature::CURRENT_HEADER, current.as_str()));
+    }
     let started = Instant::now();
     let sent = outbound
         .post(
@@ -543,13 +712,28 @@ pub async fn send(
             retry::ATTEMPT_TIMEOUT,
         )
         .await;
-    let attempt = match sent {
-        Ok(status) => Attempt::Status(status),
-        Err(OutboundError::Timeout) => Attempt::TimedOut,
+    let (attempt, error) = match sent {
+        Ok(status) => (Attempt::Status(status), None),
+        Err(OutboundError::Timeout) => (
+            Attempt::TimedOut,
+            Some(format!(
+                "No answer within {} s",
+                retry::ATTEMPT_TIMEOUT.as_secs()
+            )),
+        ),
         Err(refused) => {
             tracing::info!(webhook = %subscription.id, error = %refused, "delivery attempt failed");
-            Attempt::Unreachable
+            let words = match refused {
+                // Our side's cause is for the log, not the organization.
+                OutboundError::Setup(_) => "The delivery could not be sent".to_owned(),
+                refused => refused.to_string(),
+            };
+            (Attempt::Unreachable, Some(words))
         }
     };
-    (attempt, started.elapsed())
+    Sent {
+        attempt,
+        latency: started.elapsed(),
+        error,
+    }
 }
