@@ -17,7 +17,7 @@ if ! command -v qemu-aarch64 >/dev/null || [ ! -d /usr/aarch64-linux-gnu ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user libc6-arm64-cross
 fi
 scripts/package.sh "${functions[@]}"
-packages=(-p switchboard-local)
-for f in "${functions[@]}"; do packages+=(-p "$f"); done
-cargo build --quiet "${packages[@]}"
+# Every target, as `cargo test --workspace` builds them: the same dependency features, so after the tests
+# this only links the binaries (building a few packages alone would compile the AWS SDK again).
+cargo build --quiet --workspace --all-targets
 exec python3 scripts/artifact-test.py "${functions[@]}"
