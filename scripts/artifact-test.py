@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from coldstart import SAMPLE_TOKEN, Runtime, setup  # noqa: E402
+from coldstart import SAMPLE_TOKEN, Runtime, private_s3, setup  # noqa: E402
 
 DEFAULT = ["health", "contact", "accounts", "event-dispatch"]
 CRM = {"contact", "call-log", "message-log", "crm-auth"}
@@ -125,12 +125,19 @@ def main():
         "SWITCHBOARD_ORG_API_SECRET": "artifact-secret-0123456789abcdef0123456",
         "SWITCHBOARD_BUCKET": "switchboard-avatars",
         "SWITCHBOARD_PUBLIC_URL": "https://abc123.execute-api.us-east-1.amazonaws.com",
+        "SWITCHBOARD_MAIL_FROM": "switchboard@example.com",
         "RUST_LOG": "warn",
     })
-    # The webhook queue the event functions send to (moto's SQS, when the test services run it).
-    if os.environ.get("SWITCHBOARD_TEST_MOTO_URL"):
-        env["AWS_ENDPOINT_URL_SQS"] = os.environ["SWITCHBOARD_TEST_MOTO_URL"]
-        env["SWITCHBOARD_WEBHOOK_QUEUE_URL"] = os.environ["SWITCHBOARD_TEST_MOTO_URL"] + "/123456789012/artifact-webhooks"
+    # The other AWS services the trigger functions call: moto (SQS, SNS, SES) and s3s-fs (S3).
+    moto = os.environ.get("SWITCHBOARD_TEST_MOTO_URL")
+    if moto:
+        for service in ("SQS", "SNS", "SESV2"):
+            env[f"AWS_ENDPOINT_URL_{service}"] = moto
+        env["SWITCHBOARD_WEBHOOK_QUEUE_URL"] = moto + "/123456789012/artifact-webhooks"
+    # An s3s-fs of its own, holding the bucket the processor's sample event names.
+    s3 = private_s3(env)
+    if s3:
+        env["AWS_ENDPOINT_URL_S3"] = s3
     runtime = Runtime()
     builds = {
         "x86_64": lambda f: [str(ROOT / "target" / "debug" / f)],
