@@ -28,6 +28,7 @@ import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from coldstart import free_port  # noqa: E402
 from delayproxy import DelayProxy, depth  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,12 +39,6 @@ ADMIN = ("admin", "admin-password-1")
 
 def log(message):
     print(f"[latency] {message}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Client:

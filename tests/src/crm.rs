@@ -933,13 +933,21 @@ pub async fn a_refused_token_writes_nothing(api: &Api) {
             ("/messageLog", messages(&[&format!("refused-m{n}")])),
         ]
     };
-    let refused = async |jwt: &str, n: usize, why: &str| {
+    // Sends every write of `writes(n)` with `jwt`; answers each path with its reply.
+    let send = async |jwt: &str, n: usize| {
+        let mut replies = Vec::new();
         for (path, body) in writes(n) {
             let reply = api
                 .post(&format!("{path}?{}", q(jwt)))
                 .json(body)
                 .send()
                 .await;
+            replies.push((path, reply));
+        }
+        replies
+    };
+    let refused = async |jwt: &str, n: usize, why: &str| {
+        for (path, reply) in send(jwt, n).await {
             assert_eq!(
                 (reply.status, reply.text.as_str()),
                 (400, AUTHORIZE),
@@ -949,12 +957,7 @@ pub async fn a_refused_token_writes_nothing(api: &Api) {
     };
     // Whether each write of `writes(n)` is new (nothing was written by a refused request).
     let all_new = async |jwt: &str, n: usize| {
-        for (path, body) in writes(n) {
-            let reply = api
-                .post(&format!("{path}?{}", q(jwt)))
-                .json(body)
-                .send()
-                .await;
+        for (path, reply) in send(jwt, n).await {
             assert_eq!(
                 reply.body["successful"], true,
                 "POST {path}: {}",
