@@ -8,9 +8,9 @@
 # to the CRM (POST /apiKeyLogin) and a contact round-trips; an avatar goes through a presigned upload URL and
 # is attached; a webhook ping reaches the receiver. Stops at the first failure (exit 1). On any exit it
 # removes what it created, newest first: the webhook, the CRM connection, the API key, the user's sessions,
-# the account (with its profile and avatar object), the admin's session. What the API cannot remove stays:
-# the contact (kept under the deleted account, which nothing reads any more) and the events and delivery log
-# the steps wrote (removed by the table's TTL).
+# the account (with its profile and avatar object), the admin's session. The account's CRM data (the
+# contact) goes after it, from the table's stream; the events and delivery log the steps wrote expire by the
+# table's TTL.
 # Needs bash, curl and python3 only.
 set -euo pipefail
 

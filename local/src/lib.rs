@@ -182,7 +182,7 @@ fn local_push(
     app: &App,
     endpoints: Endpoints,
     env: impl Fn(&str) -> Option<String> + Copy,
-) -> (Push, Arc<Push>) {
+) -> (Push, Arc<push_dispatch::State>) {
     let outbound = Arc::new(Outbound::new(Policy::from_env(env)));
     // A VAPID key is generated into the embedded store's data directory unless one is configured.
     let dir = match &app.config.storage {
@@ -196,14 +196,18 @@ fn local_push(
         })
         .map(Arc::new);
     let expo = Arc::new(Expo::from_env(env, outbound));
-    let dispatcher = Arc::new(
-        Push::new(app.store.clone(), Arc::new(endpoints)).with_senders(web_push, Some(expo)),
-    );
+    let dispatcher = Arc::new(push_dispatch::State {
+        push: Push::new(app.store.clone(), Arc::new(endpoints)).with_senders(web_push, Some(expo)),
+        store: app.store.clone(),
+    });
     let to_dispatch = dispatcher.clone();
-    let push = (*dispatcher).clone().on_recorded(Arc::new(move |id: &str| {
-        let event = push_dispatch::insert_event(id);
-        tokio::spawn(push_dispatch::handle(to_dispatch.clone(), event));
-    }));
+    let push = dispatcher
+        .push
+        .clone()
+        .on_recorded(Arc::new(move |id: &str| {
+            let event = push_dispatch::insert_event(id);
+            tokio::spawn(push_dispatch::handle(to_dispatch.clone(), event));
+        }));
     (push, dispatcher)
 }
 

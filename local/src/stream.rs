@@ -1,6 +1,6 @@
 //! The table's stream, as the local server has it. In AWS, DynamoDB Streams hands `push-dispatch` the
-//! removals of identities (template.yaml filters them), whose devices, endpoints and preferences it then
-//! deletes. Locally this store layer does the same: after a transaction commits, the keys it deleted go to
+//! removals of identities (template.yaml filters them), whose devices, endpoints, preferences and CRM data
+//! it then deletes. Locally this store layer does the same: after a transaction commits, the keys it deleted go to
 //! the same handler in process, as KEYS_ONLY `REMOVE` records, and the handler keeps the ones it acts on.
 //! (Inserted notifications reach it through `Push::on_recorded`.) Inserted mail items go to `mail-send`'s
 //! handler the same way, as `INSERT` records, as the stream's filter hands them to it in AWS.
@@ -9,13 +9,12 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use switchboard::identity::mail::KEY_PREFIX as MAIL_PREFIX;
-use switchboard::push::Push;
 use switchboard::store::stream::keys_only;
 use switchboard::store::{Condition, Item, Key, Page, Query, Store, StoreError, Write};
 
 pub struct TableStream {
     inner: Arc<dyn Store>,
-    dispatcher: OnceLock<Arc<Push>>,
+    dispatcher: OnceLock<Arc<push_dispatch::State>>,
     mailroom: OnceLock<Arc<mail_send::State>>,
 }
 
@@ -29,7 +28,7 @@ impl TableStream {
     }
 
     /// Removals from now on go to `dispatcher` (built over this store, hence set afterwards).
-    pub fn deliver_to(&self, dispatcher: Arc<Push>) {
+    pub fn deliver_to(&self, dispatcher: Arc<push_dispatch::State>) {
         // Set once, by `Functions::with_push`.
         let _ = self.dispatcher.set(dispatcher);
     }

@@ -1024,3 +1024,155 @@ pub async fn a_refused_token_writes_nothing(api: &Api) {
             .collect::<Vec<_>>()
     );
 }
+
+/// Deleting an account deletes what it left in the CRM (contacts with their phone entries, call logs,
+/// messages, cached notes, settings, connections), from the identity's removal on the table's stream,
+/// however many pages of it there are; another user's contact on the same number stays. An invocation
+/// with no time left hands the removal back, and the next one finishes it.
+pub async fn deleting_an_account_removes_its_crm_data(api: &Api) {
+    use switchboard::crm::records::{CallLog, PhoneEntry};
+    use switchboard::crm::remains::{self, Forgotten};
+    use switchboard::store::{Condition, Query, Record, Write};
+
+    let number = "+16505557733";
+    let admin = api.admin_token().await;
+    let key = api.api_key("agent").await;
+    let jwt = api.crm_login(&key).await;
+    let owner = agent(api).await.id;
+    let ada = api.crm_login(&api.api_key("ada").await).await;
+    let adas = create_contact(api, &ada, number, "Ada's").await;
+    create_contact(api, &jwt, number, "Agent's").await;
+    let writes = [
+        ("/callLog", call("gone-1", None)),
+        ("/messageLog", messages(&["gone-m1", "gone-m2"])),
+        (
+            "/callLog/cacheNote",
+            json!({"sessionId": "gone-2", "note": "typed"}),
+        ),
+        (
+            "/user/settings",
+            json!({"userSettings": {"autoLogCall": {"value": true}}}),
+        ),
+    ];
+    for (path, body) in writes {
+        let reply = api
+            .post(&format!("{path}?{}", q(&jwt)))
+            .json(body)
+            .send()
+            .await;
+        assert_eq!(reply.status, 200, "POST {path}: {}", reply.text);
+    }
+    // More than one page of call logs.
+    let logs: Vec<Write> = (0..130)
+        .map(|i| {
+            let log = CallLog {
+                session_id: format!("bulk-{i}"),
+                owner: owner.clone(),
+                ..CallLog::default()
+            };
+            Write::Put(log.to_item().unwrap(), Condition::Absent)
+        })
+        .collect();
+    for chunk in logs.chunks(65) {
+        api.app.store.transact(chunk.to_vec()).await.unwrap();
+    }
+    let store = api.app.store.as_ref();
+    let partition = Query::new(format!("IDENT#{owner}"));
+    let entries = Query::new(PhoneEntry::partition(
+        &owner,
+        &switchboard::crm::phone::key(number).unwrap(),
+    ));
+    // Every page of each.
+    let count = async |query: &Query| {
+        let (mut total, mut cursor) = (0, None);
+        loop {
+            let page = store.query(&query.clone().after(cursor)).await.unwrap();
+            total += page.items.len();
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return total,
+            }
+        }
+    };
+    let left = async || count(&partition).await + count(&entries).await;
+    assert!(left().await > 130, "the account's CRM data is there");
+
+    // Deleted without the stream (the suite's store has none): then an invocation with no time left
+    // deletes nothing, and the next one all of it.
+    api.app.identities.delete_identity(&owner).await.unwrap();
+    let before = left().await;
+    // A request past its token check when the account went writes nothing after it: settings and a
+    // note are guarded by the identity too, so nothing outlives the clean-up.
+    let changes = json!({"late": {"value": 1}});
+    let late = api
+        .app
+        .crm
+        .update_user_settings(&owner, changes.as_object().unwrap(), &[])
+        .await;
+    assert!(late.is_err(), "{late:?}");
+    let late = api.app.crm.cache_note(&owner, "late", "late", &[]).await;
+    assert!(late.is_err(), "{late:?}");
+    assert_eq!(left().await, before);
+    let no_time = std::time::Instant::now() + switchboard::deadline::MARGIN;
+    let forgotten =
+        switchboard::deadline::within(Some(no_time), remains::forget(store, &owner)).await;
+    assert_eq!(forgotten.unwrap(), Forgotten::Partly(0));
+    assert_eq!(left().await, before, "nothing deleted without time");
+    assert_eq!(
+        remains::forget(store, &owner).await.unwrap(),
+        Forgotten::All(before)
+    );
+    assert_eq!(left().await, 0);
+
+    // Deleted through the API: the stream's removal (in process here, as the local server hands it
+    // over) deletes what the account left.
+    let other = api.api_key("sam").await;
+    let sam = api.crm_login(&other).await;
+    let sam_id = api
+        .app
+        .identities
+        .identity_by_username("default", "sam")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    create_contact(api, &sam, number, "Sam's").await;
+    let deleted = api
+        .delete(&format!("/accounts/{sam_id}"))
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    let sam_left = async || {
+        store
+            .query(&Query::new(format!("IDENT#{sam_id}")))
+            .await
+            .unwrap()
+            .items
+            .len()
+    };
+    let mut waited = 0;
+    while sam_left().await > 0 && waited < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        waited += 1;
+    }
+    assert_eq!(
+        sam_left().await,
+        0,
+        "the deleted account's CRM data goes from the stream"
+    );
+    let found = api
+        .get(&format!(
+            "/contact?{}&phoneNumber=%2B{}",
+            q(&ada),
+            &number[1..]
+        ))
+        .send()
+        .await;
+    assert_eq!(
+        found.body["contact"][0]["id"],
+        json!(adas),
+        "{}",
+        found.text
+    );
+}

@@ -598,16 +598,20 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         .unwrap();
     sns.disable(&Device::from_item(&item).unwrap().endpoint_arn.unwrap())
         .await;
-    let dispatcher = Arc::new(Push::new(api.app.store.clone(), Arc::new(sns.endpoints())));
+    let dispatcher = Arc::new(push_dispatch::State {
+        push: Push::new(api.app.store.clone(), Arc::new(sns.endpoints())),
+        store: api.app.store.clone(),
+    });
     let notification = serde_json::from_value(note).unwrap();
     let id = dispatcher
+        .push
         .record(&listener, ORG, notification)
         .await
         .unwrap();
     let response = ROUTE
         .scope(
             "trigger push-dispatch".into(),
-            push_dispatch::handle(dispatcher, push_dispatch::insert_event(&id)),
+            push_dispatch::handle(dispatcher.clone(), push_dispatch::insert_event(&id)),
         )
         .await
         .unwrap();
@@ -702,6 +706,28 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         api.delete(&format!("/accounts/{robin}")).bearer(&admin),
     )
     .await;
+    // An account's removal: its push records and what it left in the CRM (the agent's contact, logs,
+    // note, settings and connection, written above). Deleted here without the stream, so that only this
+    // invocation deletes them.
+    let agent = api
+        .app
+        .identities
+        .identity_by_username(ORG, "agent")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    api.app.identities.delete_identity(&agent).await.unwrap();
+    let removal =
+        push_dispatch::stream_event([("REMOVE", &switchboard::identity::Identity::key_of(&agent))]);
+    let response = ROUTE
+        .scope(
+            "trigger push-dispatch".into(),
+            push_dispatch::handle(dispatcher, removal),
+        )
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
 
     // The trigger functions, each under its own key: a change's event through the stream handler, the
     // sweep, and the delivery from the queue.

@@ -1,15 +1,17 @@
 //! Every event in `events/triggers/push-dispatch/` through push-dispatch's handler, on both stores: the
 //! notification each INSERT names is delivered to its user's device once (a delivery record per device),
-//! each identity a REMOVE names loses its devices, their SNS endpoints and its preferences, other changes
+//! each identity a REMOVE names loses its devices, their SNS endpoints, its preferences and its CRM data, other changes
 //! are left alone, and a redelivered batch does nothing twice.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::json;
+use switchboard::crm::phone;
+use switchboard::crm::records::{Contact, PhoneEntry};
 use switchboard::push::Push;
 use switchboard::push::records::{Delivery, NotificationRecord, Outcome};
-use switchboard::store::{Record, Store};
+use switchboard::store::{Condition, Record, Store, Write};
 use switchboard_tests::api::Api;
 use switchboard_tests::push::{Sns, device_id, fcm, fcm_token, user};
 
@@ -67,7 +69,11 @@ async fn runs_each_event(api: Api, tokens: u32) {
         .await;
     assert_eq!(reply.status, 201, "{}", reply.text);
     let store: Arc<dyn Store> = api.app.store.clone();
-    let push = Arc::new(Push::new(store.clone(), Arc::new(sns.endpoints())));
+    let state = Arc::new(push_dispatch::State {
+        push: Push::new(store.clone(), Arc::new(sns.endpoints())),
+        store: store.clone(),
+    });
+    let push = &state.push;
     for (name, event) in events() {
         let ids = named(&event, "INSERT", "PUSHNOTE#");
         let deleted = named(&event, "REMOVE", "IDENT#");
@@ -75,9 +81,33 @@ async fn runs_each_event(api: Api, tokens: u32) {
             !(ids.is_empty() && deleted.is_empty()),
             "{name}: nothing for the dispatcher"
         );
-        // Each deleted identity has a device with an SNS endpoint, and preferences.
+        // Each deleted identity has a device with an SNS endpoint, preferences, and a contact in the
+        // CRM with its phone entry.
         let mut endpoints = Vec::new();
+        let mut crm_keys = Vec::new();
         for identity in &deleted {
+            let contact = Contact {
+                id: "c-1".into(),
+                name: "Ada".into(),
+                kind: "Contact".into(),
+                phone: "+16505550142".into(),
+                owner: identity.clone(),
+                version: 0,
+            };
+            let entry = PhoneEntry {
+                phone_key: phone::key(&contact.phone).unwrap(),
+                contact: contact.clone(),
+                version: 0,
+            };
+            store
+                .transact(vec![
+                    Write::Put(contact.to_item().unwrap(), Condition::Absent),
+                    Write::Put(entry.to_item().unwrap(), Condition::Absent),
+                ])
+                .await
+                .unwrap();
+            crm_keys.push(contact.key());
+            crm_keys.push(entry.key());
             let registration = switchboard::push::devices::registration(Some(fcm(
                 &device_id(),
                 &fcm_token(tokens + 10 + endpoints.len() as u32),
@@ -107,7 +137,7 @@ async fn runs_each_event(api: Api, tokens: u32) {
         }
         // Twice: the stream may deliver a batch again; nothing is sent twice.
         for _ in 0..2 {
-            let response = push_dispatch::handle(push.clone(), event.clone())
+            let response = push_dispatch::handle(state.clone(), event.clone())
                 .await
                 .unwrap();
             assert!(response.batch_item_failures.is_empty(), "{name}");
@@ -130,10 +160,14 @@ async fn runs_each_event(api: Api, tokens: u32) {
                 "{name}: endpoint deleted"
             );
         }
+        assert!(
+            store.batch_get(&crm_keys).await.unwrap().is_empty(),
+            "{name}: the CRM contact and its phone entry deleted"
+        );
     }
     // A notification that is not (or no longer) stored is skipped, not failed.
     let response = push_dispatch::handle(
-        push.clone(),
+        state.clone(),
         push_dispatch::insert_event("no-such-notification"),
     )
     .await
@@ -145,7 +179,7 @@ async fn runs_each_event(api: Api, tokens: u32) {
     let out_of_time = std::time::Instant::now() + switchboard::deadline::MARGIN;
     let response = switchboard::deadline::within(
         Some(out_of_time),
-        push_dispatch::handle(push, event.clone()),
+        push_dispatch::handle(state, event.clone()),
     )
     .await
     .unwrap();

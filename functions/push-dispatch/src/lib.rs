@@ -1,23 +1,33 @@
 //! The push dispatcher: consumes the table's DynamoDB stream, filtered (template.yaml) to the inserts of
 //! notification records, and delivers each notification; and to the removals of identities, whose devices
-//! (with their SNS endpoints) and preferences it deletes. A record whose delivery could not be completed
-//! (a store failure) is answered as a batch item failure, so Lambda retries from it; deliveries already
-//! recorded are not sent again.
+//! (with their SNS endpoints) and preferences it deletes, and then what the account left in the CRM. A
+//! record whose work could not be completed (a store failure, or too little time for a large account) is
+//! answered as a batch item failure, so Lambda retries from it; deliveries already recorded are not sent
+//! again, and what was deleted stays deleted.
 
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use switchboard::crm::remains::{self, Forgotten};
 use switchboard::deadline;
+use switchboard::error::Error;
 use switchboard::identity::Identity;
 use switchboard::push::Push;
 use switchboard::push::dispatch::MIN_ATTEMPT;
 use switchboard::push::records::{NOTIFICATION_PREFIX, NOTIFICATION_SK};
-use switchboard::store::Key;
 use switchboard::store::stream::{self, ChangeKind};
+use switchboard::store::{Key, Store};
+
+/// What the dispatcher works with, built once per cold start.
+pub struct State {
+    pub push: Push,
+    /// The table, for a deleted account's CRM data.
+    pub store: Arc<dyn Store>,
+}
 
 pub async fn handle(
-    push: Arc<Push>,
+    state: Arc<State>,
     event: Event,
 ) -> Result<DynamoDbEventResponse, lambda_http::Error> {
     let mut response = DynamoDbEventResponse::default();
@@ -31,8 +41,8 @@ pub async fn handle(
             break;
         }
         let done = match change(record) {
-            Some(Change::Notification(id)) => push.dispatch(&id).await,
-            Some(Change::AccountDeleted(id)) => push.forget(&id).await,
+            Some(Change::Notification(id)) => state.push.dispatch(&id).await,
+            Some(Change::AccountDeleted(id)) => forget(&state, &id).await,
             None => continue,
         };
         if let Err(e) = done {
@@ -45,6 +55,18 @@ pub async fn handle(
         }
     }
     Ok(response)
+}
+
+/// A deleted account's push records, then its CRM data; `Err` (the record is retried) when that data
+/// needs more time than the invocation has left.
+async fn forget(state: &State, identity_id: &str) -> Result<(), Error> {
+    state.push.forget(identity_id).await?;
+    match remains::forget(state.store.as_ref(), identity_id).await? {
+        Forgotten::All(_) => Ok(()),
+        Forgotten::Partly(deleted) => Err(Error::Unavailable(format!(
+            "{deleted} CRM items of the deleted account deleted before the deadline"
+        ))),
+    }
 }
 
 /// The changes the dispatcher acts on.

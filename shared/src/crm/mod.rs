@@ -8,6 +8,7 @@ pub mod manifest;
 pub mod notes;
 pub mod phone;
 pub mod records;
+pub mod remains;
 pub mod settings;
 pub mod token;
 
@@ -424,12 +425,14 @@ impl Crm {
     }
 }
 
-/// Writes the record `change` makes of the stored one (or of none): created if absent, else replaced at the
-/// version read, and tried again (reading afresh) when another request wrote in between. `read` is the item
-/// as the caller just read it (with the token check), so the usual case is one write and no extra read.
+/// Writes `owner`'s record `change` makes of the stored one (or of none): created if absent, else replaced
+/// at the version read, and tried again (reading afresh) when another request wrote in between. `read` is
+/// the item as the caller just read it (with the token check), so the usual case is one write and no extra
+/// read. The write is guarded by the owner's identity, so none outlives a deleted account's clean-up
+/// ([`remains`]).
 async fn upsert<T: Record>(
     store: &dyn Store,
-    key: &Key,
+    owner: &str,
     read: Option<&Item>,
     mut change: impl FnMut(Option<T>) -> Result<T, Error>,
 ) -> Result<T, Error> {
@@ -439,13 +442,18 @@ async fn upsert<T: Record>(
             .as_ref()
             .map_or(Condition::Absent, |c| Condition::Version(c.version()));
         let record = change(current.take())?;
-        match store
-            .transact(vec![Write::Put(record.to_item()?, condition)])
-            .await
-        {
+        let key = record.key();
+        let writes = vec![
+            Write::Check(Identity::key_of(owner), Condition::Exists),
+            Write::Put(record.to_item()?, condition),
+        ];
+        match store.transact(writes).await {
             Ok(()) => Ok(record),
+            Err(StoreError::CheckFailed(_)) => {
+                Err(Retry::Fail(Error::bad_request(AUTHORIZE_MESSAGE)))
+            }
             Err(StoreError::ConditionFailed | StoreError::Conflict) => {
-                current = store.load::<T>(key).await?;
+                current = store.load::<T>(&key).await?;
                 Err(Retry::Again)
             }
             Err(e) => Err(e.into()),

@@ -79,10 +79,9 @@ impl Crm {
         note: &str,
         read: &[Item],
     ) -> Result<(), Error> {
-        let key = cached_note_key(owner, session_id);
         super::upsert(
             self.store.as_ref(),
-            &key,
+            owner,
             find(read),
             |_: Option<CachedNote>| {
                 Ok(CachedNote {

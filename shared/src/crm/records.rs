@@ -59,9 +59,14 @@ pub struct Contact {
     pub version: u64,
 }
 
+impl Contact {
+    /// The sort-key prefix of contacts, in their owner's partition and under each phone entry.
+    pub const SORT_PREFIX: &str = "CONTACT#";
+}
+
 impl Record for Contact {
     fn key(&self) -> Key {
-        owner_key(&self.owner, format!("CONTACT#{}", self.id))
+        owner_key(&self.owner, format!("{}{}", Self::SORT_PREFIX, self.id))
     }
     versioned!();
 }
@@ -87,7 +92,7 @@ impl Record for PhoneEntry {
     fn key(&self) -> Key {
         Key::new(
             Self::partition(&self.contact.owner, &self.phone_key),
-            format!("CONTACT#{}", self.contact.id),
+            format!("{}{}", Contact::SORT_PREFIX, self.contact.id),
         )
     }
     versioned!();

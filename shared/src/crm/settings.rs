@@ -37,11 +37,10 @@ impl Crm {
         changes: &Map<String, Value>,
         read: &[Item],
     ) -> Result<Map<String, Value>, Error> {
-        let key = settings_key(owner);
         let current = find(read, owner);
         let saved = super::upsert(
             self.store.as_ref(),
-            &key,
+            owner,
             current,
             |current: Option<UserSettings>| {
                 let mut settings = current.map(|c| c.settings).unwrap_or_default();
