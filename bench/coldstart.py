@@ -86,6 +86,8 @@ class Runtime:
         self.replies = queue.Queue()
         self.next_calls = []
         self.arrivals = queue.Queue()
+        # What Lambda hands each invocation; `traced` makes it what active tracing hands over.
+        self.trace_id = "Root=1-00000000-000000000000000000000000"
         runtime = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -116,7 +118,7 @@ class Runtime:
                 self.send_header(
                     "Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench"
                 )
-                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+                self.send_header("Lambda-Runtime-Trace-Id", runtime.trace_id)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(event)))
                 self.end_headers()
@@ -446,6 +448,12 @@ def main():
     parser.add_argument("--case", help="only the cases whose label contains this")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
     parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="run the functions as Lambda does with the template's Tracing=Active: the X-Ray daemon's "
+        "environment and a sampled trace header on each invocation",
+    )
+    parser.add_argument(
         "--callgrind",
         type=Path,
         help="instead of timing, write callgrind profiles of init, init + first request and init + first + "
@@ -498,6 +506,15 @@ def main():
         "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
         "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
     }
+    if args.tracing:
+        # As Lambda sets them with active tracing (the daemon itself is the platform's, not measured here).
+        lambda_env.update({
+            "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+            "_AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129",
+            "_AWS_XRAY_DAEMON_PORT": "2000",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        })
+        runtime.trace_id = "Root=1-675a1b2c-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
     only = set(args.only.split(",")) if args.only else None
     rows, raw = [], {}
     with tempfile.TemporaryFile() as function_log:

@@ -111,3 +111,17 @@ if __name__ == "__main__":
     proxy = DelayProxy(host, target_port, delay_ms)
     print(f"127.0.0.1:{proxy.start(listen)} -> {host}:{target_port}, +{delay_ms} ms per request", flush=True)
     threading.Event().wait()
+
+
+def waiting(calls):
+    """How long at least one of `calls` was outstanding (request in to answer out), in seconds: the part
+    of a request's latency spent waiting on the service."""
+    total, until = 0.0, None
+    for start, end in sorted((c[0], c[1]) for c in calls if c[1] is not None):
+        if until is None or start > until:
+            total += end - start
+            until = end
+        elif end > until:
+            total += end - until
+            until = end
+    return total

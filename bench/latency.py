@@ -4,7 +4,8 @@
 Puts bench/delayproxy.py (each request to DynamoDB held DELAY ms) between the release local server and
 DynamoDB Local, then sends each route REQUESTS times one after another and prints a Markdown table: median
 and p99 latency, and the DynamoDB calls per request with how many of them were on the critical path (had to
-wait for another call), as the proxy saw them.
+wait for another call), as the proxy saw them; then how long the request waited on DynamoDB (some call
+outstanding: the delay plus DynamoDB Local's own time) and the rest (Switchboard, the client, the proxy's hops).
 
     scripts/services.sh start && source .tools/services.env
     bench/latency.py [BIN ...]        # each binary measured in turn (e.g. before and after a change)
@@ -29,7 +30,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from coldstart import free_port  # noqa: E402
-from delayproxy import DelayProxy, depth  # noqa: E402
+from delayproxy import DelayProxy, depth, waiting  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DELAYS_MS = [float(d) for d in os.environ.get("BENCH_DELAY_MS", "5").split()]
@@ -152,7 +153,7 @@ def run_routes(api, proxy):
     ]
     rows = []
     for name, request in routes:
-        latencies, counts, depths = [], [], []
+        latencies, counts, depths, waits, latencies_in_order = [], [], [], [], []
         for i in range(-10, REQUESTS):  # ten unmeasured first
             method, path, body, token = request(i)
             started = time.monotonic()
@@ -163,12 +164,15 @@ def run_routes(api, proxy):
             if i >= 0:
                 calls = proxy.calls_between(started, ended)
                 latencies.append((ended - started) * 1000)
+                latencies_in_order.append(latencies[-1])
                 counts.append(len(calls))
                 depths.append(depth(calls))
+                waits.append(waiting(calls) * 1000)
         latencies.sort()
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        others = [latency - wait for latency, wait in zip(latencies_in_order, waits)]
         rows.append((name, statistics.median(latencies), p99, statistics.median(counts),
-                     statistics.median(depths), max(depths)))
+                     statistics.median(depths), max(depths), statistics.median(waits), statistics.median(others)))
         log(f"{name}: median {rows[-1][1]:.2f} ms, p99 {p99:.2f} ms")
     return rows
 
@@ -189,10 +193,12 @@ def main():
             log(f"{binary}: {delay_ms:g} ms per DynamoDB call, {REQUESTS} sequential requests per route")
             rows = measure(binary, dynamodb, delay_ms)
             print(f"\n{binary}, delay {delay_ms:g} ms, {REQUESTS} sequential requests per route\n")
-            print("| route | median ms | p99 ms | DynamoDB calls | on the critical path (median / max) |")
-            print("|---|---:|---:|---:|---:|")
-            for name, median, p99, count, chain, worst in rows:
-                print(f"| {name} | {median:.2f} | {p99:.2f} | {count:g} | {chain:g} / {worst} |")
+            print("| route | median ms | p99 ms | DynamoDB calls | on the critical path (median / max) "
+                  "| waiting on DynamoDB, median ms | the rest, median ms |")
+            print("|---|---:|---:|---:|---:|---:|---:|")
+            for name, median, p99, count, chain, worst, wait, other in rows:
+                print(f"| {name} | {median:.2f} | {p99:.2f} | {count:g} | {chain:g} / {worst} | {wait:.2f} "
+                      f"| {other:.2f} |")
 
 
 if __name__ == "__main__":
