@@ -37,6 +37,14 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The `cursor` query parameter of a listing: only one the listing issued is one, and an empty one never is.
+pub fn cursor(request: &Request) -> Result<Option<String>, Error> {
+    match query_param(request, "cursor") {
+        Some(cursor) if cursor.is_empty() => Err(Error::bad_request("Invalid pagination cursor")),
+        cursor => Ok(cursor),
+    }
+}
+
 /// All query parameters, first value of each.
 pub fn query_params(request: &Request) -> Vec<(String, String)> {
     request

@@ -1129,6 +1129,21 @@ pub async fn accounts_tokens_roles_and_profile(api: &Api) {
             .status,
         400
     );
+    // An empty cursor is never one a listing issued.
+    for listing in ["/accounts", "/sessions?all=true", "/requests"] {
+        let sep = if listing.contains('?') { '&' } else { '?' };
+        let reply = api
+            .get(&format!("{listing}{sep}cursor="))
+            .bearer(&admin)
+            .send()
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["error"]["message"].as_str()),
+            (400, Some("Invalid pagination cursor")),
+            "{listing}: {}",
+            reply.text
+        );
+    }
 
     // Tokens: add, find, find all, remove.
     let token = api

@@ -1028,4 +1028,15 @@ pub async fn the_log_filters_by_status_and_event_and_pages(api: &Api) {
         assert_eq!(refused.status, 400, "{query}: {}", refused.text);
         assert_eq!(refused.body["error"]["data"][0], message, "{query}");
     }
+    let empty = api
+        .get(&format!("/webhooks/{hook}/deliveries?cursor="))
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(
+        (empty.status, empty.body["error"]["message"].as_str()),
+        (400, Some("Invalid pagination cursor")),
+        "{}",
+        empty.text
+    );
 }

@@ -146,11 +146,7 @@ pub(crate) async fn find_accounts(accounts: &State, request: &Request) -> Result
     if !problems.is_empty() {
         return Err(Error::validation(problems));
     }
-    // Only a cursor this listing issued is one; an empty one never is, whatever else is asked.
-    let cursor = request::query_param(request, "cursor");
-    if cursor.as_deref() == Some("") {
-        return Err(Error::bad_request("Invalid pagination cursor"));
-    }
+    let cursor = request::cursor(request)?;
     let org = caller.identity.organization_id.clone();
     let single = if let Some(username) = request::query_param(request, "username") {
         Some(identities.identity_by_username(&org, &username).await?)

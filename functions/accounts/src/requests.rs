@@ -53,10 +53,7 @@ pub(crate) async fn find_requests(accounts: &State, request: &Request) -> Result
     if !problems.is_empty() {
         return Err(Error::validation(problems));
     }
-    let cursor = request::query_param(request, "cursor");
-    if cursor.as_deref() == Some("") {
-        return Err(Error::bad_request("Invalid pagination cursor"));
-    }
+    let cursor = request::cursor(request)?;
     let (found, next) = identities
         .requests(&caller.identity.organization_id, limit as u32, cursor)
         .await?;

@@ -94,10 +94,7 @@ pub(crate) async fn list_sessions(accounts: &State, request: &Request) -> Result
     if !problems.is_empty() {
         return Err(Error::validation(problems));
     }
-    let cursor = request::query_param(request, "cursor");
-    if cursor.as_deref() == Some("") {
-        return Err(Error::bad_request("Invalid pagination cursor"));
-    }
+    let cursor = request::cursor(request)?;
     let org = &caller.identity.organization_id;
     if !all {
         let sessions = identities.sessions(org, Some(&caller.identity.id)).await?;

@@ -218,10 +218,7 @@ async fn deliveries(state: &State, request: &Request, id: &str) -> Result<Respon
     if !problems.is_empty() {
         return Err(Error::validation(problems));
     }
-    let cursor = request::query_param(request, "cursor");
-    if cursor.as_deref() == Some("") {
-        return Err(Error::bad_request("Invalid pagination cursor"));
-    }
+    let cursor = request::cursor(request)?;
     let (logs, next) = state
         .webhooks
         .deliveries(&org, id, limit as u32, cursor, &filter)
