@@ -22,7 +22,11 @@ data_dir=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-sdk-test.XXXXXX")
 server_pid=""
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  # `|| true`: under `set -e` the killed server's status would end the trap before the rest.
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
   rm -rf "$data_dir" "$data_dir.log"
 }
 trap cleanup EXIT

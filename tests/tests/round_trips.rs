@@ -8,7 +8,7 @@ use serde_json::json;
 use std::sync::Arc;
 use switchboard::avatar::Outcome;
 use switchboard::push::Push;
-use switchboard::push::records::Device;
+use switchboard::push::records::{Delivery, Device};
 use switchboard::store::Record;
 use switchboard_tests::CallCounter;
 use switchboard_tests::api::ORG;
@@ -586,9 +586,24 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     )
     .await;
     // The dispatcher, as its trigger runs it: a notification recorded without the in-process hook. The
-    // notifications sent above are dispatched in process meanwhile and may still be writing the device:
-    // let them finish, so the device read here is the one the trigger deactivates.
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    // notification sent above is dispatched in process meanwhile and may still be writing the device: its
+    // delivery records come last, so once both are there the device read here is the one the trigger
+    // deactivates.
+    let deliveries = [
+        Delivery::key_of(&sent.str("id"), &phone),
+        Delivery::key_of(&sent.str("id"), &tablet),
+    ];
+    for _ in 0..600 {
+        if api.app.store.batch_get(&deliveries).await.unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        api.app.store.batch_get(&deliveries).await.unwrap().len(),
+        2,
+        "the notification sent above is dispatched in process"
+    );
     let item = api
         .app
         .store
