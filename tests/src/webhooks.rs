@@ -557,6 +557,15 @@ async fn subscribe(api: &Api, admin: &str, url: &str, events: Value) -> (String,
     (reply.str("id"), reply.str("secret"))
 }
 
+/// An `account.created` webhook to a receiver not up yet: the port it is to listen on, the webhook's id
+/// and its secret.
+async fn subscribe_down(api: &Api, admin: &str) -> (u16, String, String) {
+    let port = Receiver::free_port().await;
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let (hook, secret) = subscribe(api, admin, &url, json!(["account.created"])).await;
+    (port, hook, secret)
+}
+
 /// Distinct event ids among deliveries.
 fn ids(received: &[Received]) -> HashSet<String> {
     received
@@ -625,14 +634,7 @@ pub async fn a_receiver_that_was_down_gets_the_event_on_the_schedule(api: &Api) 
     let (api, _run) = delivering(api, "1s,2s,4s");
     let api = &api;
     let admin = api.admin_token().await;
-    let port = Receiver::free_port().await;
-    let (hook, secret) = subscribe(
-        api,
-        &admin,
-        &format!("http://127.0.0.1:{port}/hook"),
-        json!(["account.created"]),
-    )
-    .await;
+    let (port, hook, secret) = subscribe_down(api, &admin).await;
     api.sign_up("robin", "robin-password").await;
     // The first attempt follows the event within a poll (100 ms).
     let started = Instant::now();
@@ -761,14 +763,7 @@ pub async fn concurrent_changes_are_all_delivered(api: &Api) {
 pub async fn a_restarted_loop_delivers_what_was_pending(api: &Api) {
     let (first, run) = delivering(api, "2s,2s,2s");
     let admin = first.admin_token().await;
-    let port = Receiver::free_port().await;
-    subscribe(
-        &first,
-        &admin,
-        &format!("http://127.0.0.1:{port}/hook"),
-        json!(["account.created"]),
-    )
-    .await;
+    let (port, _, _) = subscribe_down(&first, &admin).await;
     for name in ["ann", "bob", "cy"] {
         first.sign_up(name, "a-good-password").await;
     }
@@ -791,14 +786,7 @@ pub async fn every_attempt_is_on_record(api: &Api) {
     let (api, _run) = delivering(api, "1s,2s,4s");
     let api = &api;
     let admin = api.admin_token().await;
-    let port = Receiver::free_port().await;
-    let (hook, secret) = subscribe(
-        api,
-        &admin,
-        &format!("http://127.0.0.1:{port}/hook"),
-        json!(["account.created"]),
-    )
-    .await;
+    let (port, hook, secret) = subscribe_down(api, &admin).await;
     api.sign_up("robin", "robin-password").await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     let receiver = Receiver::start_on(port, [Answer::Status(500)]).await;
