@@ -14,6 +14,7 @@ pub mod migration;
 pub mod optimistic;
 pub mod outbound;
 pub mod push;
+pub mod remains;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;

@@ -1,26 +1,32 @@
-//! What a deleted account leaves in the built-in CRM. Deleting an account removes its identity in one
-//! transaction; its CRM data (the identity's partition: contacts, call logs, messages, cached notes,
-//! connections, settings) and its contacts' phone entries can be any size, so they go afterwards, from the
-//! table's stream (`push-dispatch`, on the identity's removal), a page at a time. No write can add to them
-//! by then: every CRM write is guarded by the identity's existence ([`super::Owner`]).
+//! What a deleted account leaves behind, and its removal. Deleting an account removes its identity in one
+//! transaction, with a small [`Identity::remains_key`] item naming its organization. The rest can be any
+//! size, so it goes afterwards, from the table's stream (`push-dispatch`, on the identity's removal):
+//! first its personal API keys, sessions and one-time tokens (listed per organization, hence the item),
+//! then its partition (the CRM's contacts, call logs, messages, cached notes, connections and settings, its
+//! last-seen mark, the item itself) and its contacts' phone entries. Nothing adds to them by then: every
+//! write to them is guarded by the identity's existence, or needs a signed-in identity.
 
 use std::time::Duration;
 
-use super::phone;
-use super::records::{Contact, PhoneEntry};
+use crate::crm::phone;
+use crate::crm::records::{Contact, PhoneEntry};
 use crate::deadline;
 use crate::error::Error;
 use crate::identity::Identity;
-use crate::store::{Condition, Item, Key, MAX_TRANSACTION_ITEMS, Query, Record, Store, Write};
+use crate::store::{
+    Condition, Index, Item, Key, MAX_TRANSACTION_ITEMS, Query, Record, Store, StoreError, Write,
+};
 
-/// Items of the partition read and deleted at a time: with one phone entry per contact, a page is one
-/// transaction.
+/// Items read and deleted at a time: with one phone entry per contact, a page is one transaction.
 const PAGE: u32 = (MAX_TRANSACTION_ITEMS / 2) as u32;
 
 /// The time a page needs (a query, a read and a transaction), so an invocation stops before its end.
 pub const PAGE_TIME: Duration = Duration::from_secs(2);
 
-/// What became of a deleted account's CRM data.
+/// The per-organization indexes listing an identity's items outside its partition, by owner.
+const OWNED: [&str; 3] = ["APIKEYS", "SESSIONS", "TOKENS"];
+
+/// What became of a deleted account's remains.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Forgotten {
     /// All of it is gone (this many items).
@@ -29,22 +35,53 @@ pub enum Forgotten {
     Partly(usize),
 }
 
-/// Deletes what identity `identity_id` (already deleted) left in the built-in CRM.
+/// Deletes what identity `identity_id` (already deleted) left behind.
 pub async fn forget(store: &dyn Store, identity_id: &str) -> Result<Forgotten, Error> {
-    let partition = Identity::key_of(identity_id).pk;
-    let mut cursor = None;
     let mut deleted = 0;
+    // Gone once the partition is: an earlier run got this far.
+    if let Some(remains) = store.get(&Identity::remains_key(identity_id)).await? {
+        let org = remains.body["organizationId"]
+            .as_str()
+            .ok_or_else(|| StoreError::Corrupt(format!("{}: no organizationId", remains.key.pk)))?;
+        for kind in OWNED {
+            let query = Query::new(format!("ORG#{org}#{kind}"))
+                .on(Index::Gsi1)
+                .prefix(format!("{identity_id}#"));
+            if !delete_pages(store, query, &mut deleted, |_| Vec::new()).await? {
+                return Ok(Forgotten::Partly(deleted));
+            }
+        }
+    }
+    let partition = Query::new(Identity::key_of(identity_id).pk);
+    let entries = |items: &[Item]| phone_entries(identity_id, items);
+    Ok(
+        match delete_pages(store, partition, &mut deleted, entries).await? {
+            true => Forgotten::All(deleted),
+            false => Forgotten::Partly(deleted),
+        },
+    )
+}
+
+/// Deletes every item `query` finds, a page at a time, with the keys `also` names for each page (those
+/// found); counts them in `deleted`. `false` when time ran out first.
+async fn delete_pages(
+    store: &dyn Store,
+    query: Query,
+    deleted: &mut usize,
+    also: impl Fn(&[Item]) -> Vec<Key>,
+) -> Result<bool, Error> {
+    let mut cursor = None;
     loop {
         if !deadline::has(PAGE_TIME) {
-            return Ok(Forgotten::Partly(deleted));
+            return Ok(false);
         }
         let page = store
-            .query(&Query::new(partition.as_str()).limit(PAGE).after(cursor))
+            .query(&query.clone().limit(PAGE).after(cursor))
             .await?;
-        let entries = phone_entries(identity_id, &page.items);
-        let found = match entries.is_empty() {
+        let keys = also(&page.items);
+        let found = match keys.is_empty() {
             true => Vec::new(),
-            false => store.batch_get(&entries).await?,
+            false => store.batch_get(&keys).await?,
         };
         // At the versions read: a conflict fails the page, which the stream then hands back.
         let writes: Vec<Write> = page
@@ -53,13 +90,13 @@ pub async fn forget(store: &dyn Store, identity_id: &str) -> Result<Forgotten, E
             .chain(&found)
             .map(|item| Write::Delete(item.key.clone(), Condition::Version(item.version)))
             .collect();
-        deleted += writes.len();
+        *deleted += writes.len();
         for chunk in writes.chunks(MAX_TRANSACTION_ITEMS) {
             store.transact(chunk.to_vec()).await?;
         }
         match page.cursor {
             Some(next) => cursor = Some(next),
-            None => return Ok(Forgotten::All(deleted)),
+            None => return Ok(true),
         }
     }
 }

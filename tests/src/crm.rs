@@ -1025,14 +1025,15 @@ pub async fn a_refused_token_writes_nothing(api: &Api) {
     );
 }
 
-/// Deleting an account deletes what it left in the CRM (contacts with their phone entries, call logs,
-/// messages, cached notes, settings, connections), from the identity's removal on the table's stream,
-/// however many pages of it there are; another user's contact on the same number stays. An invocation
-/// with no time left hands the removal back, and the next one finishes it.
-pub async fn deleting_an_account_removes_its_crm_data(api: &Api) {
+/// Deleting an account deletes what it left: in the CRM (contacts with their phone entries, call logs,
+/// messages, cached notes, settings, connections) and its API keys, sessions and one-time tokens, from
+/// the identity's removal on the table's stream, however many pages of it there are; another user's
+/// contact on the same number stays. An invocation with no time left hands the removal back, and the
+/// next one finishes it.
+pub async fn deleting_an_account_removes_what_it_left(api: &Api) {
     use switchboard::crm::records::{CallLog, PhoneEntry};
-    use switchboard::crm::remains::{self, Forgotten};
-    use switchboard::store::{Condition, Query, Record, Write};
+    use switchboard::remains::{self, Forgotten};
+    use switchboard::store::{Condition, Index, Query, Record, Write};
 
     let number = "+16505557733";
     let admin = api.admin_token().await;
@@ -1094,7 +1095,34 @@ pub async fn deleting_an_account_removes_its_crm_data(api: &Api) {
             }
         }
     };
-    let left = async || count(&partition).await + count(&entries).await;
+    // Its API key, its session and a one-time token, listed per organization.
+    let token = api
+        .post(&format!("/accounts/{owner}/tokens"))
+        .bearer(&admin)
+        .json(json!({"type": "invite"}))
+        .send()
+        .await;
+    assert_eq!(token.status, 201, "{}", token.text);
+    let owned = |kind: &str| {
+        Query::new(format!("ORG#{}#{kind}", crate::api::ORG))
+            .on(Index::Gsi1)
+            .prefix(format!("{owner}#"))
+    };
+    let (keys, sessions, tokens) = (owned("APIKEYS"), owned("SESSIONS"), owned("TOKENS"));
+    for (query, what) in [
+        (&keys, "API key"),
+        (&sessions, "session"),
+        (&tokens, "token"),
+    ] {
+        assert_eq!(count(query).await, 1, "the agent's {what}");
+    }
+    let left = async || {
+        count(&partition).await
+            + count(&entries).await
+            + count(&keys).await
+            + count(&sessions).await
+            + count(&tokens).await
+    };
     assert!(left().await > 130, "the account's CRM data is there");
 
     // Deleted without the stream (the suite's store has none): then an invocation with no time left
@@ -1143,14 +1171,11 @@ pub async fn deleting_an_account_removes_its_crm_data(api: &Api) {
         .send()
         .await;
     assert_eq!(deleted.status, 200, "{}", deleted.text);
-    let sam_left = async || {
-        store
-            .query(&Query::new(format!("IDENT#{sam_id}")))
-            .await
-            .unwrap()
-            .items
-            .len()
-    };
+    let sam_keys = Query::new(format!("ORG#{}#APIKEYS", crate::api::ORG))
+        .on(Index::Gsi1)
+        .prefix(format!("{sam_id}#"));
+    let sam_partition = Query::new(format!("IDENT#{sam_id}"));
+    let sam_left = async || count(&sam_partition).await + count(&sam_keys).await;
     let mut waited = 0;
     while sam_left().await > 0 && waited < 200 {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
@@ -1159,7 +1184,7 @@ pub async fn deleting_an_account_removes_its_crm_data(api: &Api) {
     assert_eq!(
         sam_left().await,
         0,
-        "the deleted account's CRM data goes from the stream"
+        "the deleted account's CRM data and API key go from the stream"
     );
     let found = api
         .get(&format!(

@@ -1,6 +1,6 @@
 //! The push dispatcher: consumes the table's DynamoDB stream, filtered (template.yaml) to the inserts of
 //! notification records, and delivers each notification; and to the removals of identities, whose devices
-//! (with their SNS endpoints) and preferences it deletes, and then what the account left in the CRM. A
+//! (with their SNS endpoints) and preferences it deletes, and then the rest the account left. A
 //! record whose work could not be completed (a store failure, or too little time for a large account) is
 //! answered as a batch item failure, so Lambda retries from it; deliveries already recorded are not sent
 //! again, and what was deleted stays deleted.
@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use switchboard::crm::remains::{self, Forgotten};
 use switchboard::deadline;
 use switchboard::error::Error;
 use switchboard::identity::Identity;
 use switchboard::push::Push;
 use switchboard::push::dispatch::MIN_ATTEMPT;
 use switchboard::push::records::{NOTIFICATION_PREFIX, NOTIFICATION_SK};
+use switchboard::remains::{self, Forgotten};
 use switchboard::store::stream::{self, ChangeKind};
 use switchboard::store::{Key, Store};
 
@@ -57,14 +57,14 @@ pub async fn handle(
     Ok(response)
 }
 
-/// A deleted account's push records, then its CRM data; `Err` (the record is retried) when that data
-/// needs more time than the invocation has left.
+/// A deleted account's push records, then the rest it left (its keys, sessions and tokens, its CRM data);
+/// `Err` (the record is retried) when that needs more time than the invocation has left.
 async fn forget(state: &State, identity_id: &str) -> Result<(), Error> {
     state.push.forget(identity_id).await?;
     match remains::forget(state.store.as_ref(), identity_id).await? {
         Forgotten::All(_) => Ok(()),
         Forgotten::Partly(deleted) => Err(Error::Unavailable(format!(
-            "{deleted} CRM items of the deleted account deleted before the deadline"
+            "{deleted} items the deleted account left were deleted before the deadline"
         ))),
     }
 }

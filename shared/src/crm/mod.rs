@@ -8,7 +8,6 @@ pub mod manifest;
 pub mod notes;
 pub mod phone;
 pub mod records;
-pub mod remains;
 pub mod settings;
 pub mod token;
 

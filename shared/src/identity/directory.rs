@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::events::{self, Actor};
 use super::mail::{Letter, Mail};
@@ -376,6 +376,14 @@ impl Identities {
             }
             writes.extend(member_terms(&identity, profile.as_ref(), false)?);
             writes.push(events::deleted(&identity).write()?);
+            // What the stream's clean-up needs to find the rest (`remains::forget`).
+            writes.push(Write::Put(
+                Item::new(
+                    Identity::remains_key(&identity.id),
+                    json!({ "organizationId": identity.organization_id }),
+                ),
+                Condition::Absent,
+            ));
             self.store.transact(writes).await?;
             Ok(Some((identity, profile)))
         })

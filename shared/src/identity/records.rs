@@ -112,6 +112,12 @@ impl Identity {
         Key::new(format!("IDENT#{id}"), "LOCKED")
     }
 
+    /// The item a deleted identity leaves in its partition until its remains are gone (`remains::forget`):
+    /// its organization, by which the indexes of its API keys, sessions and tokens are keyed.
+    pub fn remains_key(id: &str) -> Key {
+        Key::new(format!("IDENT#{id}"), "REMAINS")
+    }
+
     /// The write that keeps the lock item in step when `before` becomes `after`, if the lock changed.
     pub fn lock_write(before: &Identity, after: &Identity) -> Option<Write> {
         match (before.locked, after.locked) {
