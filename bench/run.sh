@@ -308,7 +308,12 @@ check_post_calllog() {
     ((R[successful_other] == 0)) || problems+=("${R[successful_other]} responses without \"successful\":true")
     ((R[successful_true] == R[requests])) ||
         problems+=("successful:true ${R[successful_true]} != requests ${R[requests]}")
-    matched "u$NONCE-1-10" "u$NONCE-1-100" "u$NONCE-2-20" "u$NONCE-2-200" ||
+    # Two of each wrk thread's logs (call-log.lua numbers thread t's requests from (t - 1) * 7 + 1).
+    local ids=() t
+    for ((t = 1; t <= THREADS; t++)); do
+        ids+=("u$NONCE-$t-$(((t - 1) * 7 + 10))" "u$NONCE-$t-$(((t - 1) * 7 + 100))")
+    done
+    matched "${ids[@]}" ||
         problems+=("logs created during the run not found by GET /callLog")
 }
 check_post_calllog_dup() {
