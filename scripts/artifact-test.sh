@@ -3,7 +3,7 @@
 # x86_64 build (scripts/artifact-test.py says how).
 #
 #   scripts/services.sh start && source .tools/services.env
-#   scripts/artifact-test.sh [FUNCTION...]     # default: health contact accounts event-dispatch
+#   scripts/artifact-test.sh [FUNCTION...]     # default: health contact accounts event-dispatch push-dispatch
 #
 # Builds what it runs: the release arm64 bootstraps with scripts/package.sh (as `sam build` does), and the
 # x86_64 debug binaries and switchboard-local (for the setup) with cargo. Installs Debian's qemu-user and
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 functions=("$@")
-[ ${#functions[@]} -gt 0 ] || functions=(health contact accounts event-dispatch)
+[ ${#functions[@]} -gt 0 ] || functions=(health contact accounts event-dispatch push-dispatch)
 
 if ! command -v qemu-aarch64 >/dev/null || [ ! -d /usr/aarch64-linux-gnu ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user libc6-arm64-cross

@@ -42,7 +42,9 @@ pub async fn handle(
         }
         let done = match change(record) {
             Some(Change::Notification(id)) => state.push.dispatch(&id).await,
-            Some(Change::AccountDeleted(id)) => forget(&state, &id).await,
+            // Boxed: the clean-up's future is deep, and nesting it in the runtime's own future overflows
+            // the compiler's query depth in release builds.
+            Some(Change::AccountDeleted(id)) => Box::pin(forget(&state, &id)).await,
             None => continue,
         };
         if let Err(e) = done {
