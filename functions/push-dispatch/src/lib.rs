@@ -22,7 +22,7 @@ use switchboard::store::{Key, Store};
 /// What the dispatcher works with, built once per cold start.
 pub struct State {
     pub push: Push,
-    /// The table, for a deleted account's CRM data.
+    /// The table, for what a deleted account left.
     pub store: Arc<dyn Store>,
 }
 
@@ -41,34 +41,38 @@ pub async fn handle(
             break;
         }
         let done = match change(record) {
-            Some(Change::Notification(id)) => state.push.dispatch(&id).await,
+            Some(Change::Notification(id)) => state.push.dispatch(&id).await.map(|()| true),
             // Boxed: the clean-up's future is deep, and nesting it in the runtime's own future overflows
             // the compiler's query depth in release builds.
             Some(Change::AccountDeleted(id)) => Box::pin(forget(&state, &id)).await,
             None => continue,
         };
-        if let Err(e) = done {
-            tracing::error!(cause = %e, "push dispatch failed; the record is retried");
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = record.change.sequence_number.clone();
-            response.batch_item_failures.push(failure);
-            // Lambda retries from the first failure: later records would be sent again anyway.
-            break;
+        match done {
+            Ok(true) => continue,
+            Ok(false) => {
+                tracing::info!("a large account's clean-up goes on in the next invocation")
+            }
+            Err(e) => tracing::error!(cause = %e, "push dispatch failed; the record is retried"),
         }
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = record.change.sequence_number.clone();
+        response.batch_item_failures.push(failure);
+        // Lambda retries from the first failure: later records would be sent again anyway.
+        break;
     }
     Ok(response)
 }
 
 /// A deleted account's push records, then the rest it left (its keys, sessions and tokens, its CRM data);
-/// `Err` (the record is retried) when that needs more time than the invocation has left.
-async fn forget(state: &State, identity_id: &str) -> Result<(), Error> {
+/// `false` when that needs more time than the invocation has left (the next one goes on).
+async fn forget(state: &State, identity_id: &str) -> Result<bool, Error> {
     state.push.forget(identity_id).await?;
-    match remains::forget(state.store.as_ref(), identity_id).await? {
-        Forgotten::All(_) => Ok(()),
-        Forgotten::Partly(deleted) => Err(Error::Unavailable(format!(
-            "{deleted} items the deleted account left were deleted before the deadline"
-        ))),
+    let forgotten = remains::forget(state.store.as_ref(), identity_id).await?;
+    if let Forgotten::Partly(deleted) = forgotten {
+        tracing::info!(deleted, "deleted before the deadline");
+        return Ok(false);
     }
+    Ok(true)
 }
 
 /// The changes the dispatcher acts on.
