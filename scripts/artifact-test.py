@@ -14,6 +14,7 @@ the same process, as a warm Lambda does.
 
 import json
 import os
+import queue
 import re
 import secrets
 import subprocess
@@ -104,6 +105,13 @@ def run(runtime, command, env, events):
                     if time.monotonic() > deadline:
                         crashed(f"gave no answer to {name} in 120 s")
             replies.append((kind, json.loads(body or b"null")))
+        # Stopped only once it asks for the next event: a request of it still on its way could otherwise
+        # take the next process's first event (bench/coldstart.py waits the same way).
+        try:
+            while runtime.arrivals.get(timeout=30) <= len(events):
+                pass
+        except queue.Empty:
+            crashed("did not ask for another event")
     finally:
         process.kill()
         process.wait()

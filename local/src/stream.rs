@@ -1,7 +1,8 @@
 //! The table's stream, as the local server has it. In AWS, DynamoDB Streams hands `push-dispatch` the
-//! removals of identities (template.yaml filters them), whose devices, endpoints, preferences and CRM data
-//! it then deletes. Locally this store layer does the same: after a transaction commits, the keys it deleted go to
-//! the same handler in process, as KEYS_ONLY `REMOVE` records, and the handler keeps the ones it acts on.
+//! removals of identities (template.yaml filters them), whose devices, endpoints and preferences it then
+//! deletes, and the rest the account left (`remains::forget`). Locally this store layer does the same: after
+//! a transaction commits, the keys it deleted go to the same handler in process, as KEYS_ONLY `REMOVE`
+//! records, and the handler keeps the ones it acts on.
 //! (Inserted notifications reach it through `Push::on_recorded`.) Inserted mail items go to `mail-send`'s
 //! handler the same way, as `INSERT` records, as the stream's filter hands them to it in AWS.
 

@@ -428,7 +428,7 @@ impl Crm {
 /// at the version read, and tried again (reading afresh) when another request wrote in between. `read` is
 /// the item as the caller just read it (with the token check), so the usual case is one write and no extra
 /// read. The write is guarded by the owner's identity, so none outlives a deleted account's clean-up
-/// ([`remains`]).
+/// ([`crate::remains`]).
 async fn upsert<T: Record>(
     store: &dyn Store,
     owner: &str,
