@@ -16,7 +16,7 @@ const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 /// The local S3 endpoint's port (on the API's address): avatars' presigned URLs point there.
 const DEFAULT_S3_PORT: u16 = 3001;
 const USAGE: &str = "usage: switchboard-local [bootstrap | migrate [--org ID]...] [--addr HOST:PORT | --port PORT] [--data-dir DIR]
-                         [--s3-port PORT]
+                         [--s3-port PORT] [--no-delivery]
 
   bootstrap   create the organization and admin named by SWITCHBOARD_ORG_ID, SWITCHBOARD_ORG_API_KEY,
               SWITCHBOARD_ORG_API_SECRET, SWITCHBOARD_ADMIN_USERNAME and SWITCHBOARD_ADMIN_PASSWORD (if missing),
@@ -33,7 +33,11 @@ with a generated password and API key, prints them once and keeps them in the da
 Without SWITCHBOARD_BUCKET, avatars go to an S3 endpoint of its own on --s3-port (or SWITCHBOARD_S3_PORT,
 default 3001; 0 for any free port) on 127.0.0.1 only, whatever --addr says, with a secret key generated
 once per data directory; objects under DIR/s3, and uploads to it are processed in process as the S3
-notification would in AWS.";
+notification would in AWS.
+
+Webhook deliveries are made in process, from what is stored. --no-delivery leaves them to another process
+(a deployed stack's event-dispatch, when SWITCHBOARD_TABLE names its table; or a later start): events are
+still recorded, only not sent from here.";
 
 struct Options {
     bootstrap_only: bool,
@@ -42,6 +46,7 @@ struct Options {
     addr: SocketAddr,
     data_dir: Option<PathBuf>,
     s3_port: u16,
+    deliver: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -52,6 +57,7 @@ fn options() -> Result<Options, String> {
     let mut bootstrap_only = false;
     let mut migrate = false;
     let mut organizations = Vec::new();
+    let mut deliver = true;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -66,6 +72,7 @@ fn options() -> Result<Options, String> {
             "bootstrap" => bootstrap_only = true,
             "migrate" => migrate = true,
             "--org" => organizations.push(value()?),
+            "--no-delivery" => deliver = false,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -83,6 +90,7 @@ fn options() -> Result<Options, String> {
         addr,
         data_dir,
         s3_port,
+        deliver,
     })
 }
 
@@ -268,9 +276,13 @@ async fn main() -> ExitCode {
     tracing::info!(dir = %mail.display(), "mail is written as .eml files");
     let functions = switchboard_local::Functions::new(&app);
     // Webhook deliveries run in process, from what is stored: a restart picks up where it stopped.
-    tokio::spawn(switchboard_local::delivery::run(
-        functions.webhooks.webhooks.clone(),
-    ));
+    if options.deliver {
+        tokio::spawn(switchboard_local::delivery::run(
+            functions.webhooks.webhooks.clone(),
+        ));
+    } else {
+        tracing::info!("webhook deliveries are left to another process (--no-delivery)");
+    }
     let router = switchboard_local::router(&functions.routes());
     if let Err(e) = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())

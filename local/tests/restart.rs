@@ -1,6 +1,7 @@
 //! The real `switchboard-local` process, killed (SIGKILL) with webhook deliveries pending while their
 //! receiver is down, then started again over the same data directory: every delivery arrives, because the
-//! deliveries run from what is stored, not from memory.
+//! deliveries run from what is stored, not from memory. With `--no-delivery` it records events and sends
+//! nothing; a later start sends them.
 
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
@@ -19,10 +20,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(port: u16, dir: &std::path::Path) -> Child {
+fn start(port: u16, dir: &std::path::Path, options: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_switchboard-local"))
-        .args(["--port", &port.to_string(), "--data-dir"])
+        .args(["--port", &port.to_string(), "--s3-port", "0", "--data-dir"])
         .arg(dir)
+        .args(options)
         .env("SWITCHBOARD_ALLOW_PRIVATE_TARGETS", "1")
         .env("SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE", "1s,1s,1s,1s,1s,1s")
         .env("SWITCHBOARD_ORG_ID", "default")
@@ -127,12 +129,8 @@ async fn receiver(port: u16) -> Arc<Mutex<HashSet<String>>> {
     ids
 }
 
-#[tokio::test]
-async fn a_killed_server_delivers_what_was_pending_after_its_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let (port, hook_port) = (free_port(), free_port());
-    let mut server = start(port, dir.path());
-    ready(port).await;
+/// The admin subscribes `hook_port` to `account.created`; three accounts are made.
+async fn three_accounts_watched_by(port: u16, hook_port: u16) {
     let (_, signed) = call(
         port,
         "POST",
@@ -163,6 +161,26 @@ async fn a_killed_server_delivers_what_was_pending_after_its_restart() {
         .await;
         assert_eq!(status, 201);
     }
+}
+
+/// Waits up to 15 s for three deliveries, then stops `server`; how many arrived.
+async fn three_delivered(ids: &Mutex<HashSet<String>>, mut server: Child) -> usize {
+    let start = Instant::now();
+    while ids.lock().unwrap().len() < 3 && start.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    ids.lock().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_killed_server_delivers_what_was_pending_after_its_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, hook_port) = (free_port(), free_port());
+    let mut server = start(port, dir.path(), &[]);
+    ready(port).await;
+    three_accounts_watched_by(port, hook_port).await;
     // Their first attempts meet a closed port; the server dies with the deliveries pending.
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.kill().unwrap();
@@ -174,17 +192,37 @@ async fn a_killed_server_delivers_what_was_pending_after_its_restart() {
         ids.lock().unwrap().is_empty(),
         "nothing is delivered while the server is down"
     );
-    let mut server = start(port, dir.path());
+    let server = start(port, dir.path(), &[]);
     ready(port).await;
-    let start = Instant::now();
-    while ids.lock().unwrap().len() < 3 && start.elapsed() < Duration::from_secs(15) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    server.kill().unwrap();
-    server.wait().unwrap();
     assert_eq!(
-        ids.lock().unwrap().len(),
+        three_delivered(&ids, server).await,
         3,
         "every pending delivery, once the server is back"
+    );
+}
+
+#[tokio::test]
+async fn with_no_delivery_events_wait_for_a_server_that_delivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, hook_port) = (free_port(), free_port());
+    let ids = receiver(hook_port).await;
+    let mut server = start(port, dir.path(), &["--no-delivery"]);
+    ready(port).await;
+    three_accounts_watched_by(port, hook_port).await;
+    // The local loop would have sent them within its 100 ms poll.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        ids.lock().unwrap().is_empty(),
+        "--no-delivery sends nothing"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let server = start(port, dir.path(), &[]);
+    ready(port).await;
+    assert_eq!(
+        three_delivered(&ids, server).await,
+        3,
+        "a start without it sends what was recorded: {:?}",
+        ids.lock().unwrap()
     );
 }

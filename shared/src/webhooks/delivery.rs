@@ -18,9 +18,10 @@ use crate::time::{now_rfc3339, unix_now, unix_now_ms, unix_to_rfc3339};
 pub const SWEEP_AFTER: Duration = Duration::from_secs(300);
 
 impl Webhooks {
-    /// Writes one pending delivery per enabled subscription of the event's organization that lists it, and
-    /// marks the event dispatched, in one transaction (version-checked): an event is dispatched once, however
-    /// often the stream or the sweep hands it over. Answers the deliveries it wrote.
+    /// Writes one pending delivery per enabled subscription of the event's organization that lists it and
+    /// existed when it happened (a late dispatch, by the sweep, does not hand a new subscription older
+    /// events), and marks the event dispatched, in one transaction (version-checked): an event is dispatched
+    /// once, however often the stream or the sweep hands it over. Answers the deliveries it wrote.
     pub async fn dispatch(&self, event: &Event) -> Result<Vec<DeliveryLog>, Error> {
         if event.dispatched {
             return Ok(Vec::new());
@@ -29,7 +30,11 @@ impl Webhooks {
             .list(&event.organization_id)
             .await?
             .iter()
-            .filter(|s| s.enabled && events::matches(&s.events, &event.event))
+            .filter(|s| {
+                s.enabled
+                    && s.created_at <= event.created_at
+                    && events::matches(&s.events, &event.event)
+            })
             .map(|s| new_log(s, event))
             .collect();
         let done = Event {
