@@ -9,6 +9,7 @@ Used by bench/latency.py; runs alone too:
 """
 
 import asyncio
+import bisect
 import sys
 import threading
 import time
@@ -21,6 +22,9 @@ class DelayProxy:
         self.lock = threading.Lock()
         # (request start, answer start or None), in the order requests arrived
         self.calls = []
+        # How long each request's first chunk was actually held (the event loop's timers fire a little
+        # late), in seconds: the round trip the service was really put behind.
+        self.holds = []
         self.port = None
         self._loop = None
 
@@ -44,7 +48,9 @@ class DelayProxy:
     def calls_between(self, start, end):
         """The calls whose request went in between `start` and `end` (time.monotonic())."""
         with self.lock:
-            return [c for c in self.calls if start <= c[0] <= end]
+            # Requests are noted in arrival order, so their start times are sorted.
+            first = bisect.bisect_left(self.calls, (start,))
+            return [c for c in self.calls[first:] if c[0] <= end]
 
     async def _client(self, client_reader, client_writer):
         try:
@@ -79,7 +85,13 @@ class DelayProxy:
                 with self.lock:
                     self.calls.append((time.monotonic(), None))
                     open_calls.append(len(self.calls) - 1)
-            loop.call_at(due, writer.write, chunk)
+                loop.call_at(due, self._pass_on, writer, chunk, now)
+            else:
+                loop.call_at(due, writer.write, chunk)
+
+    def _pass_on(self, writer, chunk, arrived):
+        writer.write(chunk)
+        self.holds.append(asyncio.get_running_loop().time() - arrived)
 
     async def _downstream(self, reader, writer, open_calls):
         while True:
@@ -105,14 +117,6 @@ def depth(calls):
     return chain
 
 
-if __name__ == "__main__":
-    listen, host, target_port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    delay_ms = float(sys.argv[4]) if len(sys.argv) > 4 else 5.0
-    proxy = DelayProxy(host, target_port, delay_ms)
-    print(f"127.0.0.1:{proxy.start(listen)} -> {host}:{target_port}, +{delay_ms} ms per request", flush=True)
-    threading.Event().wait()
-
-
 def waiting(calls):
     """How long at least one of `calls` was outstanding (request in to answer out), in seconds: the part
     of a request's latency spent waiting on the service."""
@@ -125,3 +129,12 @@ def waiting(calls):
             total += end - until
             until = end
     return total
+
+
+if __name__ == "__main__":
+    listen, host, target_port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    delay_ms = float(sys.argv[4]) if len(sys.argv) > 4 else 5.0
+    proxy = DelayProxy(host, target_port, delay_ms)
+    print(f"127.0.0.1:{proxy.start(listen)} -> {host}:{target_port}, +{delay_ms} ms per request", flush=True)
+    threading.Event().wait()
+

@@ -256,6 +256,25 @@ pub async fn the_directory_follows_every_change(api: &Api) {
     }
 }
 
+/// A new user connected to the CRM API, its last-seen mark deleted: its `jwtToken` and the mark's key.
+async fn crm_user_unseen(api: &Api, username: &str) -> (String, switchboard::store::Key) {
+    let jwt = api.crm_login(&api.api_key(username).await).await;
+    let user = api
+        .app
+        .identities
+        .identity_by_username(crate::api::ORG, username)
+        .await
+        .unwrap()
+        .unwrap();
+    let mark = LastSeen::key_of(&user.id);
+    api.app
+        .store
+        .delete(&mark, switchboard::store::Condition::Exists)
+        .await
+        .ok();
+    (jwt, mark)
+}
+
 /// Last seen moves at most once a minute: requests in between write nothing.
 pub async fn last_seen_moves_at_most_once_a_minute(api: &Api) {
     let (robin, _) = api.sign_up("robin", "robin-password").await;
@@ -287,21 +306,7 @@ pub async fn last_seen_moves_at_most_once_a_minute(api: &Api) {
     assert!(moved.at >= seen.at, "{} < {}", moved.at, seen.at);
 
     // The CRM routes move it too (their token check reads it in the same batch).
-    let key = api.api_key("agent").await;
-    let jwt = api.crm_login(&key).await;
-    let agent = api
-        .app
-        .identities
-        .identity_by_username(crate::api::ORG, "agent")
-        .await
-        .unwrap()
-        .unwrap();
-    let mark = LastSeen::key_of(&agent.id);
-    api.app
-        .store
-        .delete(&mark, switchboard::store::Condition::Exists)
-        .await
-        .ok();
+    let (jwt, mark) = crm_user_unseen(api, "agent").await;
     let contact = api
         .get(&format!(
             "/contact?jwtToken={jwt}&phoneNumber=%2B16505559876"
@@ -312,5 +317,22 @@ pub async fn last_seen_moves_at_most_once_a_minute(api: &Api) {
     assert!(
         api.app.store.get(&mark).await.unwrap().is_some(),
         "a CRM request marks its user seen"
+    );
+
+    // So do the CRM writes, which read the mark beside their transaction.
+    let (jwt, mark) = crm_user_unseen(api, "writer").await;
+    let logged = api
+        .post(&format!("/callLog?jwtToken={jwt}"))
+        .json(
+            serde_json::json!({"logInfo": {"sessionId": "seen-1", "direction": "Inbound",
+            "from": {"phoneNumber": "+16505559876"}, "to": {"phoneNumber": "+16505550100"}},
+            "contactId": "c1", "contactName": "Ada"}),
+        )
+        .send()
+        .await;
+    assert_eq!(logged.body["successful"], true, "{}", logged.text);
+    assert!(
+        api.app.store.get(&mark).await.unwrap().is_some(),
+        "a CRM write marks its user seen"
     );
 }

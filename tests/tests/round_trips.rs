@@ -43,21 +43,23 @@ async fn dynamodb_calls_per_request() {
                "correspondents": [{"phoneNumber": "+16505559876"}]}, "contactId": "c1", "contactName": "Ada"})
     };
     let profile = api.get("/users/me").bearer(&token).send().await.str("id");
-    // (route, request, at most this many calls, at most this many on the critical path)
+    // (route, request, at most this many calls, at most this many on the critical path). A write reads
+    // the user's last-seen mark beside its transaction only in the first request its function (a state
+    // of its own, as in Lambda) serves for the user within the minute.
     let cases = vec![
         ("GET /contact", api.get(&format!("/contact?{q}&phoneNumber=%2B16505559876&overridingFormat=(***)%20***-****,***-***-****")), 2, 1),
-        ("POST /contact", api.post(&format!("/contact?{q}")).json(json!({"phoneNumber": "+16505559877", "newContactName": "Bo"})), 2, 1),
+        ("POST /contact", api.post(&format!("/contact?{q}")).json(json!({"phoneNumber": "+16505559877", "newContactName": "Bo"})), 1, 1),
         ("POST /callLog", api.post(&format!("/callLog?{q}")).json(call("s-1")), 2, 1),
-        ("POST /callLog (duplicate)", api.post(&format!("/callLog?{q}")).json(call("s-1")), 2, 1),
+        ("POST /callLog (duplicate)", api.post(&format!("/callLog?{q}")).json(call("s-1")), 1, 1),
         ("GET /callLog", api.get(&format!("/callLog?{q}&sessionIds=s-1,s-2,s-3")), 2, 1),
         ("PATCH /callLog", api.patch(&format!("/callLog?{q}")).json(json!({"sessionId": "s-1", "note": "n"})), 3, 3),
         ("POST /callLog/cacheNote", api.post(&format!("/callLog/cacheNote?{q}")).json(json!({"sessionId": "s-4", "note": "n"})), 2, 2),
         // Refused by the "no note cached" guard, then the note is read and the log written with it.
-        ("POST /callLog (cached note)", api.post(&format!("/callLog?{q}")).json(call("s-4")), 5, 3),
+        ("POST /callLog (cached note)", api.post(&format!("/callLog?{q}")).json(call("s-4")), 4, 3),
         ("PUT /callDisposition", api.call("PUT", &format!("/callDisposition?{q}")).json(json!({"sessionId": "s-4", "dispositions": {"a": 1}})), 3, 3),
         ("POST /messageLog", api.post(&format!("/messageLog?{q}")).json(messages(&["m1", "m2", "m3"])), 2, 1),
         // Those logged already are found and left out: one more write.
-        ("POST /messageLog (one new)", api.post(&format!("/messageLog?{q}")).json(messages(&["m1", "m2", "m3", "m4"])), 4, 3),
+        ("POST /messageLog (one new)", api.post(&format!("/messageLog?{q}")).json(messages(&["m1", "m2", "m3", "m4"])), 3, 3),
         ("POST /user/settings", api.post(&format!("/user/settings?{q}")).json(json!({"userSettings": {"autoLogCall": {"value": true}}})), 2, 2),
         ("GET /user/settings", api.get(&format!("/user/settings?{q}")), 1, 1),
         ("GET /users/{profileId}", api.get(&format!("/users/{profile}")).bearer(&token), 1, 1),

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::identity::members::{LastSeen, mark_seen};
+use crate::identity::members::{LastSeen, SeenMarks};
 use crate::identity::{Identities, Identity};
 use crate::optimistic;
 use crate::optimistic::Retry;
@@ -173,6 +173,7 @@ pub struct Crm {
     store: Arc<dyn Store>,
     tokens: CrmTokens,
     pub connector: Arc<dyn Connector>,
+    seen_marks: Arc<SeenMarks>,
 }
 
 /// `returnMessage` of App Connect's envelope.
@@ -186,6 +187,7 @@ impl Crm {
             connector: Arc::new(builtin::BuiltinCrm::new(store.clone())),
             tokens: CrmTokens::new(&config.crm_secret),
             store,
+            seen_marks: Arc::default(),
         }
     }
 
@@ -289,8 +291,9 @@ impl Crm {
     /// Runs `write` as the token's owner with the token check inside it: the owner's [`Owner::guards`]
     /// (connection, identity, not locked) go first in the write's transaction, then `guards` (given the
     /// caller's id). The caller's last-seen mark is read at the same time, so the route waits for the store
-    /// once. A refused token writes nothing and answers App Connect's refusal; a failed guard of `guards`
-    /// answers [`Error::Refused`] with its index among them.
+    /// once (not read at all when this process saw it move within the minute). A refused token writes
+    /// nothing and answers App Connect's refusal; a failed guard of `guards` answers [`Error::Refused`]
+    /// with its index among them.
     pub async fn write_as<T, F>(
         &self,
         token: &str,
@@ -308,15 +311,22 @@ impl Crm {
         };
         let mut owner = Owner::new(&claims, org.clone());
         owner.guards.extend(guards(&claims.id));
-        let seen_key = LastSeen::key_of(&claims.id);
-        let (written, seen) = tokio::join!(write(owner), self.store.get(&seen_key));
+        let seen = async {
+            if self.seen_marks.fresh(&claims.id) {
+                return None;
+            }
+            self.store.get(&LastSeen::key_of(&claims.id)).await.ok()
+        };
+        let (written, seen) = tokio::join!(write(owner), seen);
         let value = written.map_err(|e| match e {
             Error::Refused(at) if at < Owner::TOKEN_GUARDS => self.refusal(),
             Error::Refused(at) => Error::Refused(at - Owner::TOKEN_GUARDS),
             e => e,
         })?;
-        if let Ok(seen) = seen {
-            mark_seen(self.store.as_ref(), &claims.id, seen.as_ref()).await;
+        if let Some(seen) = seen {
+            self.seen_marks
+                .mark(self.store.as_ref(), &claims.id, seen.as_ref())
+                .await;
         }
         Ok((self.refreshed(&claims, &org), value))
     }
@@ -367,7 +377,9 @@ impl Crm {
             .transpose()?
             .filter(|i| !i.locked)
             .ok_or_else(|| self.refusal())?;
-        mark_seen(self.store.as_ref(), &identity.id, find(&keys[2])).await;
+        self.seen_marks
+            .mark(self.store.as_ref(), &identity.id, find(&keys[2]))
+            .await;
         items.retain(|i| !keys[..3].contains(&i.key));
         let refreshed = self.refreshed(&claims, &identity.organization_id);
         let user = CrmUser {

@@ -7,7 +7,8 @@
 //! Last seen: any authenticated request of a user refreshes a `SEEN` item beside its identity, at most once a
 //! minute; a member's `status` follows from it (online within 2 minutes, away within 15, else offline).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use icu_casemap::CaseMapper;
 use icu_normalizer::DecomposingNormalizerBorrowed;
@@ -228,28 +229,68 @@ impl Member {
     }
 }
 
-/// Moves a user's last-seen mark if it is a minute old (or missing), after an authenticated request read it
-/// (`seen`) with its token check. A lost race means another request just moved it.
-pub async fn mark_seen(store: &dyn Store, identity_id: &str, seen: Option<&Item>) {
-    let now = unix_now();
-    let seen = seen.and_then(|item| LastSeen::from_item(item).ok());
-    let condition = match &seen {
-        Some(s) if now - s.at < SEEN_EVERY_SECONDS => return,
-        Some(s) => Condition::Version(s.version),
-        None => Condition::Absent,
-    };
-    let mark = LastSeen {
-        identity_id: identity_id.to_owned(),
-        at: now,
-        version: 0,
-    };
-    let write = match mark.to_item() {
-        Ok(item) => Write::Put(item, condition),
-        Err(_) => return,
-    };
-    match store.transact(vec![write]).await {
-        Ok(()) | Err(StoreError::ConditionFailed | StoreError::Conflict) => {}
-        Err(e) => tracing::warn!(error = %e, "last seen not recorded"),
+/// The last-seen marks this process has read or moved, so a request of a user it saw within the minute
+/// neither reads nor writes the mark: a warm function serving one user makes one DynamoDB call fewer
+/// per write. The store's mark can only be newer than one noted here, so skipping is what reading it
+/// would have decided.
+#[derive(Default)]
+pub struct SeenMarks(Mutex<HashMap<String, i64>>);
+
+/// Users whose marks one process remembers; past that, the stale ones are forgotten first.
+const SEEN_REMEMBERED: usize = 4096;
+
+impl SeenMarks {
+    /// Whether `identity_id`'s mark is known to have moved less than a minute ago.
+    pub fn fresh(&self, identity_id: &str) -> bool {
+        let now = unix_now();
+        self.0
+            .lock()
+            .ok()
+            .and_then(|marks| marks.get(identity_id).copied())
+            .is_some_and(|at| now - at < SEEN_EVERY_SECONDS)
+    }
+
+    fn note(&self, identity_id: &str, at: i64) {
+        let Ok(mut marks) = self.0.lock() else { return };
+        if let Some(seen) = marks.get_mut(identity_id) {
+            *seen = at.max(*seen);
+            return;
+        }
+        if marks.len() >= SEEN_REMEMBERED {
+            let now = unix_now();
+            marks.retain(|_, seen| now - *seen < SEEN_EVERY_SECONDS);
+            if marks.len() >= SEEN_REMEMBERED {
+                marks.clear();
+            }
+        }
+        marks.insert(identity_id.to_owned(), at);
+    }
+
+    /// Moves a user's last-seen mark if it is a minute old (or missing), after an authenticated request
+    /// read it (`seen`) with its token check. A lost race means another request just moved it.
+    pub async fn mark(&self, store: &dyn Store, identity_id: &str, seen: Option<&Item>) {
+        let now = unix_now();
+        let seen = seen.and_then(|item| LastSeen::from_item(item).ok());
+        let condition = match &seen {
+            Some(s) if now - s.at < SEEN_EVERY_SECONDS => return self.note(identity_id, s.at),
+            Some(s) => Condition::Version(s.version),
+            None => Condition::Absent,
+        };
+        let mark = LastSeen {
+            identity_id: identity_id.to_owned(),
+            at: now,
+            version: 0,
+        };
+        let write = match mark.to_item() {
+            Ok(item) => Write::Put(item, condition),
+            Err(_) => return,
+        };
+        match store.transact(vec![write]).await {
+            Ok(()) | Err(StoreError::ConditionFailed | StoreError::Conflict) => {
+                self.note(identity_id, now)
+            }
+            Err(e) => tracing::warn!(error = %e, "last seen not recorded"),
+        }
     }
 }
 
@@ -378,6 +419,29 @@ impl Identities {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mark_is_fresh_for_a_minute_and_the_memory_stays_bounded() {
+        let marks = SeenMarks::default();
+        let now = unix_now();
+        assert!(!marks.fresh("a"), "never seen");
+        marks.note("a", now - SEEN_EVERY_SECONDS + 2);
+        assert!(marks.fresh("a"));
+        marks.note("a", now - 3600);
+        assert!(marks.fresh("a"), "an older read does not set it back");
+        marks.note("z", now - SEEN_EVERY_SECONDS);
+        assert!(!marks.fresh("z"), "a minute old: read and moved again");
+        for i in 2..SEEN_REMEMBERED {
+            marks.note(&i.to_string(), now - 3600);
+        }
+        marks.note("b", now);
+        assert!(marks.fresh("a") && marks.fresh("b"));
+        assert_eq!(
+            marks.0.lock().unwrap().len(),
+            2,
+            "stale marks are forgotten first"
+        );
+    }
 
     #[test]
     fn words_fold_case_and_accents() {

@@ -58,6 +58,8 @@ pub struct Identities {
     configured_provider: Option<providers::IdentityProvider>,
     /// The key sets of trusted providers, fetched through the outbound guard.
     key_cache: Arc<providers::KeyCache>,
+    /// The last-seen marks this process read or moved.
+    seen_marks: Arc<members::SeenMarks>,
 }
 
 impl Identities {
@@ -78,6 +80,7 @@ impl Identities {
             key_cache: Arc::new(providers::KeyCache::new(Arc::new(
                 crate::outbound::Outbound::new(config.outbound.clone()),
             ))),
+            seen_marks: Arc::default(),
         }
     }
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::access::{ACCESS_TOKEN_SECONDS, AUDIENCE, AccessClaims, ISSUER};
 use super::lockout::{ACCOUNT_LOCKED, INVALID_CREDENTIALS};
-use super::members::{LastSeen, mark_seen};
+use super::members::LastSeen;
 use super::providers::Hints;
 use super::records::{Identity, OneTimeToken, Session};
 use super::{BUSY, Identities, MAX_RETRIES, secrets};
@@ -416,7 +416,9 @@ impl Identities {
         if identity.locked {
             return Err(AuthFailure::Locked);
         }
-        mark_seen(self.store.as_ref(), &identity.id, find(&keys[2])).await;
+        self.seen_marks
+            .mark(self.store.as_ref(), &identity.id, find(&keys[2]))
+            .await;
         items.retain(|i| !keys[..3].contains(&i.key));
         let principal = Principal {
             identity,
@@ -446,14 +448,19 @@ impl Identities {
         self.seen(identity).await
     }
 
-    /// A caller without a session here (an SDK or external token), its last-seen mark moved.
+    /// A caller without a session here (an SDK or external token), its last-seen mark moved (read first,
+    /// unless this process saw it move within the minute).
     async fn seen(&self, identity: Identity) -> Result<Principal, AuthFailure> {
-        let seen = self
-            .store
-            .get(&LastSeen::key_of(&identity.id))
-            .await
-            .map_err(AuthFailure::Store)?;
-        mark_seen(self.store.as_ref(), &identity.id, seen.as_ref()).await;
+        if !self.seen_marks.fresh(&identity.id) {
+            let seen = self
+                .store
+                .get(&LastSeen::key_of(&identity.id))
+                .await
+                .map_err(AuthFailure::Store)?;
+            self.seen_marks
+                .mark(self.store.as_ref(), &identity.id, seen.as_ref())
+                .await;
+        }
         Ok(Principal {
             identity,
             session: None,
