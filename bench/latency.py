@@ -16,7 +16,6 @@ target/release/switchboard-local with cargo). Everything stays on 127.0.0.1; eac
 its own in DynamoDB Local and a temporary data directory.
 """
 
-import http.client
 import json
 import os
 import shutil
@@ -47,23 +46,52 @@ def log(message):
 
 
 class Client:
-    """One keep-alive connection; `call` answers (status, JSON body)."""
+    """One keep-alive HTTP/1.1 connection, kept lean (a request written in one piece, only the status and
+    `content-length` read from the answer) so the measured time is the server's more than the client's.
+    `send` answers (status, body bytes); `call` also decodes the JSON."""
 
     def __init__(self, port):
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+
+    def send(self, method, path, body=None, token=None):
+        data = json.dumps(body).encode() if body is not None else b""
+        head = f"{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {len(data)}\r\n"
+        if body is not None:
+            head += "content-type: application/json\r\n"
+        if token:
+            head += f"authorization: Bearer {token}\r\n"
+        self.socket.sendall(head.encode() + b"\r\n" + data)
+        while b"\r\n\r\n" not in self.buffer:
+            self._read()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in lines[1:]
+                       if line[:15].lower() == b"content-length:"), None)
+        if length is None:
+            raise SystemExit(f"[latency] an answer without content-length: {head!r}")
+        while len(self.buffer) < length:
+            self._read()
+        answer, self.buffer = self.buffer[:length], self.buffer[length:]
+        return int(lines[0].split()[1]), answer
+
+    def _read(self):
+        chunk = self.socket.recv(65536)
+        if not chunk:
+            raise SystemExit("[latency] the server closed the connection")
+        self.buffer += chunk
 
     def call(self, method, path, body=None, token=None):
-        headers = {"content-type": "application/json"} if body is not None else {}
-        if token:
-            headers["authorization"] = f"Bearer {token}"
-        data = json.dumps(body) if body is not None else None
-        self.connection.request(method, path, body=data, headers=headers)
-        response = self.connection.getresponse()
-        text = response.read()
-        try:
-            return response.status, json.loads(text) if text else None
-        except ValueError:
-            return response.status, text.decode()
+        status, answer = self.send(method, path, body, token)
+        return status, decode(answer)
+
+
+def decode(answer):
+    try:
+        return json.loads(answer) if answer else None
+    except ValueError:
+        return answer.decode()
 
 
 def expect(ok, what):
@@ -164,9 +192,9 @@ def run_routes(api, proxy):
         for i in range(-WARMUP, REQUESTS):
             method, path, body, token = request(i)
             started = time.monotonic()
-            status, answer = api.call(method, path, body, token)
+            status, answer = api.send(method, path, body, token)
             ended = time.monotonic()
-            expect(status == 200, f"{name}: {status} {answer}")
+            expect(status == 200, f"{name}: {status} {decode(answer)}")
             if i >= 0:
                 time.sleep(0.002)  # let the proxy note the last answer
                 calls = proxy.calls_between(started, ended)
