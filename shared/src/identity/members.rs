@@ -229,10 +229,10 @@ impl Member {
     }
 }
 
-/// The last-seen marks this process has read or moved, so a request of a user it saw within the minute
-/// neither reads nor writes the mark: a warm function serving one user makes one DynamoDB call fewer
-/// per write. The store's mark can only be newer than one noted here, so skipping is what reading it
-/// would have decided.
+/// The last-seen marks this process has read or moved. A request that would read the mark with a call of
+/// its own (a CRM write, an SDK or external token's check) skips that call for a user the process saw
+/// within the minute: a warm function serving one user makes one DynamoDB call fewer per write. The
+/// store's mark can only be newer than one noted here, so skipping is what reading it would have decided.
 #[derive(Default)]
 pub struct SeenMarks(Mutex<HashMap<String, i64>>);
 
